@@ -1,0 +1,187 @@
+"""One weight-file format for every variant: safetensors with metadata, loaded without running code.
+
+Float variants store each parameter as float32. Quantized variants store, for every Conv2d and
+Linear weight, the integer codes (int16, int8, or int4 packed two to a byte) and their scales
+(symmetric: zero point 0; one scale per tensor or per output channel). Biases stay float32.
+The metadata carries the class order, the variant, bit width, layer widths, preprocessing,
+the training data's sha256 and the command that made the file. Anything inconsistent is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Dict, Tuple
+
+import torch
+
+from .model import EmotionRecognitionModel
+from .preprocess import PREPROCESSING
+
+FORMAT = "facecoach-emotion-1"
+REQUIRED_META = ("format", "variant", "classes", "bits", "granularity", "widths", "preprocessing", "data_sha256", "command")
+QMAX = {16: 32767, 8: 127, 4: 7}
+CODE_DTYPE = {16: torch.int16, 8: torch.int8, 4: torch.uint8}
+
+
+class WeightFileError(ValueError):
+    """A weight file is missing, corrupt, or does not match what it claims to be."""
+
+
+# --------------------------------------------------------------------------------------------------
+# symmetric quantization
+def quantize_tensor(w: torch.Tensor, bits: int, per_channel: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric quantization: codes in [-qmax, qmax] and scales (one, or one per output channel)."""
+    qmax = QMAX[bits]
+    flat = w.detach().reshape(w.shape[0], -1) if per_channel else w.detach().reshape(1, -1)
+    amax = flat.abs().amax(dim=1)
+    scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax)).float()
+    codes = torch.clamp(torch.round(flat / scale[:, None]), -qmax, qmax).to(torch.int32)
+    return codes.reshape(w.shape), scale
+
+
+def dequantize_tensor(codes: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """float32 weights from codes and scales."""
+    flat = codes.reshape(scale.numel(), -1).float() * scale.float()[:, None]
+    return flat.reshape(codes.shape)
+
+
+def pack_int4(codes: torch.Tensor) -> torch.Tensor:
+    """Codes in [-7, 7] -> uint8 bytes holding two 4-bit values (low nibble first)."""
+    flat = (codes.reshape(-1).to(torch.int32) + 8).to(torch.uint8)
+    if flat.numel() % 2:
+        flat = torch.cat([flat, torch.full((1,), 8, dtype=torch.uint8)])
+    return (flat[0::2] | (flat[1::2] << 4)).contiguous()
+
+
+def unpack_int4(packed: torch.Tensor, numel: int) -> torch.Tensor:
+    """Inverse of :func:`pack_int4`: int32 codes in [-8, 7]."""
+    lo = (packed & 0x0F).to(torch.int32) - 8
+    hi = (packed >> 4).to(torch.int32) - 8
+    return torch.stack([lo, hi], dim=1).reshape(-1)[:numel]
+
+
+def _quantizable(model: torch.nn.Module):
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            yield name + ".weight"
+
+
+# --------------------------------------------------------------------------------------------------
+# save / load
+def save_model(path, model: EmotionRecognitionModel, meta: Dict[str, object], bits: int = 32, per_channel: bool = False) -> Path:
+    """Write ``model`` as a weight file; bits 32 (float) or 16/8/4 (quantized codes + scales)."""
+    from safetensors.torch import save_file
+
+    from .model import layer_widths
+
+    if bits not in (32, *QMAX):
+        raise ValueError(f"bits must be 32, 16, 8 or 4, not {bits}")
+    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    tensors: Dict[str, torch.Tensor] = {}
+    quantized = set(_quantizable(model)) if bits != 32 else set()
+    for key, value in state.items():
+        if key not in quantized:
+            tensors[key] = value
+            continue
+        codes, scale = quantize_tensor(value, bits, per_channel)
+        tensors[key + ".codes"] = pack_int4(codes) if bits == 4 else codes.to(CODE_DTYPE[bits]).contiguous()
+        tensors[key + ".scale"] = scale.contiguous()
+    full = {
+        "format": FORMAT,
+        "bits": bits,
+        "granularity": "channel" if per_channel else "tensor",
+        "widths": layer_widths(model),
+        "preprocessing": PREPROCESSING,
+        **meta,
+    }
+    missing = [k for k in REQUIRED_META if k not in full]
+    if missing:
+        raise ValueError(f"metadata lacks {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in full.items()})
+    tmp.replace(path)
+    return path
+
+
+def read_metadata(path) -> Dict[str, object]:
+    """The metadata of a weight file, without loading its tensors."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightFileError(f"{path}: no such weight file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = fh.metadata() or {}
+        meta = {k: json.loads(v) for k, v in raw.items()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise WeightFileError(f"{path}: not a readable safetensors file ({exc})") from exc
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise WeightFileError(f"{path}: metadata lacks {missing}; not a FaceCoach weight file")
+    if meta["format"] != FORMAT:
+        raise WeightFileError(f"{path}: format {meta['format']!r}, expected {FORMAT!r}")
+    if meta["preprocessing"] != PREPROCESSING:
+        raise WeightFileError(f"{path}: preprocessing {meta['preprocessing']} differs from this code's {PREPROCESSING}")
+    if meta["bits"] not in (32, *QMAX):
+        raise WeightFileError(f"{path}: unsupported bit width {meta['bits']}")
+    return meta
+
+
+def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict[str, object]]:
+    """Rebuild the model from a weight file's metadata and load its (dequantized) weights, in eval mode."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        classes = list(meta["classes"])
+        widths = meta["widths"]
+        model = EmotionRecognitionModel(len(classes), widths["conv"], widths["fc"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise WeightFileError(f"{path}: bad classes/widths metadata ({exc})") from exc
+    try:
+        stored = load_file(str(path))
+    except Exception as exc:
+        raise WeightFileError(f"{path}: cannot read tensors ({exc})") from exc
+    bits = int(meta["bits"])
+    quantized = set(_quantizable(model)) if bits != 32 else set()
+    expected = model.state_dict()
+    state, used = {}, set()
+    for key, ref in expected.items():
+        if key in quantized:
+            ck, sk = key + ".codes", key + ".scale"
+            if ck not in stored or sk not in stored:
+                raise WeightFileError(f"{path}: missing {ck} / {sk}")
+            codes, scale = stored[ck], stored[sk]
+            n_scales = ref.shape[0] if meta["granularity"] == "channel" else 1
+            if scale.numel() != n_scales:
+                raise WeightFileError(f"{path}: {sk} has {scale.numel()} scales, expected {n_scales}")
+            if bits == 4:
+                if codes.dtype != torch.uint8 or codes.numel() != math.ceil(ref.numel() / 2):
+                    raise WeightFileError(f"{path}: {ck} is not {ref.numel()} packed int4 codes")
+                codes = unpack_int4(codes, ref.numel()).reshape(ref.shape)
+            elif codes.dtype != CODE_DTYPE[bits] or tuple(codes.shape) != tuple(ref.shape):
+                raise WeightFileError(f"{path}: {ck} is {codes.dtype} {tuple(codes.shape)}, expected {CODE_DTYPE[bits]} {tuple(ref.shape)}")
+            value = dequantize_tensor(codes, scale)
+            used.update((ck, sk))
+        else:
+            if key not in stored:
+                raise WeightFileError(f"{path}: missing tensor {key}")
+            value = stored[key]
+            if tuple(value.shape) != tuple(ref.shape):
+                raise WeightFileError(f"{path}: {key} has shape {tuple(value.shape)}, expected {tuple(ref.shape)}")
+            used.add(key)
+        if not torch.isfinite(value).all():
+            raise WeightFileError(f"{path}: {key} holds non-finite values")
+        state[key] = value.float()
+    extra = sorted(set(stored) - used)
+    if extra:
+        raise WeightFileError(f"{path}: unexpected tensors {extra[:5]}")
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return model, meta

@@ -1,0 +1,1 @@
+"""FaceCoach camera and face detector (OpenCV; never imports torch)."""

@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+package_name = "face_detector"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="FaceCoach developers",
+    maintainer_email="dev@facecoach.invalid",
+    description="FaceCoach camera and Haar-cascade face detector nodes.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "camera = face_detector.camera_node:main",
+            "face_detector = face_detector.detector_node:main",
+        ],
+    },
+)
