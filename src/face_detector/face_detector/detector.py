@@ -1,0 +1,301 @@
+"""Haar-cascade face detection: the paper's full-frame way ('naive') and a tracked, downscaled one ('fast').
+
+Pure logic (OpenCV and NumPy, no rclpy, no clock). "Where to search" (``SearchPlan``, ``Tracker``) is kept
+apart from the cv2 call (``RawDetect``) so the fast path's state machine is testable with a fake detector.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+MODES = ("naive", "fast")
+DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
+# Where a system (apt / JetPack) OpenCV keeps its cascades; its cv2 module has no cv2.data.
+_SYSTEM_CASCADE_DIRS = (
+    "/usr/share/opencv4/haarcascades",
+    "/usr/share/opencv/haarcascades",
+    "/usr/local/share/opencv4/haarcascades",
+)
+# In a search region the last face is scaled to about this width: 2-3x the cascade's 24 px window keeps
+# the box as precise as at full resolution while the scan stays tiny.
+TRACK_FACE_PX = 64
+# Between two frames a tracked face changes size by less than this factor (the periodic full search
+# catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
+TRACK_SIZE_RATIO = 1.5
+
+# gray image, scale_factor, min_neighbors, min_size, max_size (0 = none) -> (x, y, w, h) boxes in that image
+RawDetect = Callable[[np.ndarray, float, int, int, int], Sequence[Tuple[int, int, int, int]]]
+
+
+class DetectorError(RuntimeError):
+    """The detector cannot work: e.g. a missing or invalid cascade file."""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """An axis-aligned face box in pixels (x, y = top-left corner)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        """Box area in square pixels."""
+        return max(0, self.w) * max(0, self.h)
+
+    def iou(self, other: FaceBox) -> float:
+        """Intersection over union with another box (0 when disjoint)."""
+        ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def expanded(self, margin: float) -> FaceBox:
+        """The box grown by ``margin`` times its size on every side."""
+        dx, dy = int(round(self.w * margin)), int(round(self.h * margin))
+        return FaceBox(self.x - dx, self.y - dy, self.w + 2 * dx, self.h + 2 * dy)
+
+    def clipped(self, width: int, height: int) -> Optional[FaceBox]:
+        """The part of the box inside a width x height frame, or None when nothing is inside."""
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(width, self.x + self.w), min(height, self.y + self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return FaceBox(x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector settings; the constructor validates them (ValueError with the reason)."""
+
+    cascade_path: str = ""  # '' = OpenCV's own haarcascade_frontalface_default.xml
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size_px: int = 30  # smallest face, full-frame pixels
+    max_size_px: int = 0  # largest face, full-frame pixels; 0 = no limit
+    mode: str = "fast"
+    downscale_width: int = 320  # fast mode: full-frame searches run on the frame resized to this width
+    roi_margin: float = 0.5  # fast mode: search region = last face grown by this fraction of its size per side
+    full_every_n: int = 10  # fast mode: a full-frame search at least every N frames
+    crop_size: int = 48
+    crop_margin: float = 0.0  # crop = face box grown by this fraction of its size per side
+
+    def __post_init__(self) -> None:
+        """Cross-field validation."""
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, not {self.mode!r}")
+        if not 1.01 <= self.scale_factor <= 2.0:
+            raise ValueError(f"scale_factor must be in [1.01, 2.0], not {self.scale_factor}")
+        if not 0 <= self.min_neighbors <= 50:
+            raise ValueError(f"min_neighbors must be in [0, 50], not {self.min_neighbors}")
+        if self.min_size_px < 1:
+            raise ValueError(f"min_size_px must be >= 1, not {self.min_size_px}")
+        if self.max_size_px < 0 or (self.max_size_px and self.max_size_px < self.min_size_px):
+            raise ValueError(
+                f"max_size_px must be 0 (no limit) or >= min_size_px ({self.min_size_px}), not {self.max_size_px}"
+            )
+        if self.downscale_width < 32:
+            raise ValueError(f"downscale_width must be >= 32, not {self.downscale_width}")
+        if not 0.0 <= self.roi_margin <= 5.0:
+            raise ValueError(f"roi_margin must be in [0, 5], not {self.roi_margin}")
+        if self.full_every_n < 1:
+            raise ValueError(f"full_every_n must be >= 1, not {self.full_every_n}")
+        if not 8 <= self.crop_size <= 1024:
+            raise ValueError(f"crop_size must be in [8, 1024], not {self.crop_size}")
+        if not 0.0 <= self.crop_margin <= 2.0:
+            raise ValueError(f"crop_margin must be in [0, 2], not {self.crop_margin}")
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """Where to look: a region of the full frame, resized by ``scale``, for faces of min..max scaled px."""
+
+    region: FaceBox
+    scale: float
+    min_size: int
+    max_size: int  # 0 = no limit
+    full: bool
+
+    def to_frame(self, box: Tuple[int, int, int, int]) -> FaceBox:
+        """Map a box found in the resized region back to full-frame pixels."""
+        x, y, w, h = box
+        s = self.scale
+        return FaceBox(
+            self.region.x + int(round(x / s)),
+            self.region.y + int(round(y / s)),
+            int(round(w / s)),
+            int(round(h / s)),
+        )
+
+
+def full_plan(width: int, height: int, config: DetectorConfig) -> SearchPlan:
+    """Search the whole frame; in fast mode on a copy downscaled to ``downscale_width``."""
+    scale = 1.0 if config.mode == "naive" else min(1.0, config.downscale_width / float(width))
+    max_size = int(round(config.max_size_px * scale)) if config.max_size_px else 0
+    return SearchPlan(
+        FaceBox(0, 0, width, height), scale, max(1, int(round(config.min_size_px * scale))), max_size, True
+    )
+
+
+def roi_plan(last: FaceBox, width: int, height: int, config: DetectorConfig) -> Optional[SearchPlan]:
+    """Search around the last face, scaled so it is about TRACK_FACE_PX wide; None if it left the frame."""
+    region = last.expanded(config.roi_margin).clipped(width, height)
+    if region is None:
+        return None
+    scale = min(1.0, TRACK_FACE_PX / float(max(1, last.w)))
+    lo = max(last.w / TRACK_SIZE_RATIO, config.min_size_px)
+    hi = last.w * TRACK_SIZE_RATIO
+    if config.max_size_px:
+        hi = min(hi, config.max_size_px)
+    return SearchPlan(region, scale, max(1, int(round(lo * scale))), max(1, int(round(hi * scale))), False)
+
+
+def largest(boxes: Iterable[FaceBox]) -> Optional[FaceBox]:
+    """The box with the largest area (the first one on ties), or None."""
+    best: Optional[FaceBox] = None
+    for b in boxes:
+        if best is None or b.area > best.area:
+            best = b
+    return best
+
+
+class Tracker:
+    """Fast mode's state machine: a full search when no face is known or every N frames, else the region."""
+
+    def __init__(self, full_every_n: int) -> None:
+        """Start with no face known."""
+        self.full_every_n = full_every_n
+        self.last: Optional[FaceBox] = None
+        self.since_full = 0  # frames since the last full-frame search
+
+    def wants_full(self) -> bool:
+        """True when the next frame needs a full-frame search."""
+        return self.last is None or self.since_full + 1 >= self.full_every_n
+
+    def update(self, box: Optional[FaceBox], searched_full: bool) -> None:
+        """Record the outcome of this frame's search(es)."""
+        self.since_full = 0 if searched_full else self.since_full + 1
+        self.last = box
+
+    def reset(self) -> None:
+        """Forget the face (e.g. the frame size changed)."""
+        self.last, self.since_full = None, 0
+
+
+def default_cascade_path() -> str:
+    """OpenCV's own frontal-face cascade: pip's cv2.data, or a system OpenCV's share directory."""
+    data = getattr(cv2, "data", None)
+    dirs: List[str] = [data.haarcascades] if data is not None else []
+    for d in dirs + list(_SYSTEM_CASCADE_DIRS):
+        path = os.path.join(d, DEFAULT_CASCADE)
+        if os.path.isfile(path):
+            return path
+    return os.path.join(dirs[0] if dirs else _SYSTEM_CASCADE_DIRS[0], DEFAULT_CASCADE)
+
+
+def load_cascade(path: str = "") -> cv2.CascadeClassifier:
+    """Load a Haar cascade XML ('' = OpenCV's default frontal face); DetectorError when it is missing or invalid."""
+    path = path or default_cascade_path()
+    if not os.path.isfile(path):
+        raise DetectorError(f"cascade file not found: {path}")
+    cascade = cv2.CascadeClassifier()
+    try:
+        ok = cascade.load(path)
+    except cv2.error as exc:  # OpenCV raises on malformed XML instead of returning False
+        raise DetectorError(f"cascade file {path} is not a valid OpenCV cascade: {exc}") from exc
+    if not ok or cascade.empty():
+        raise DetectorError(f"cascade file {path} is not a valid OpenCV cascade")
+    return cascade
+
+
+def cascade_detector(cascade: cv2.CascadeClassifier) -> RawDetect:
+    """Wrap a CascadeClassifier as a RawDetect function."""
+
+    def detect(gray: np.ndarray, scale_factor: float, min_neighbors: int, min_size: int, max_size: int):
+        found = cascade.detectMultiScale(
+            gray,
+            scaleFactor=scale_factor,
+            minNeighbors=min_neighbors,
+            minSize=(min_size, min_size),
+            maxSize=(max_size, max_size) if max_size else (0, 0),
+        )
+        return [tuple(int(v) for v in b) for b in found]
+
+    return detect
+
+
+class FaceDetector:
+    """Finds the largest face of each frame, in full-resolution pixels."""
+
+    def __init__(self, config: DetectorConfig, raw_detect: Optional[RawDetect] = None) -> None:
+        """Load the cascade unless a RawDetect is injected (tests, or a cascade shared between detectors)."""
+        self.config = config
+        self._raw = raw_detect if raw_detect is not None else cascade_detector(load_cascade(config.cascade_path))
+        self.tracker = Tracker(config.full_every_n)
+        self._frame_size: Tuple[int, int] = (0, 0)
+        self.searches: List[SearchPlan] = []  # the plans run for the last frame (for tests and benchmarks)
+
+    def reset(self) -> None:
+        """Forget the tracked face."""
+        self.tracker.reset()
+
+    def run_plan(self, frame: np.ndarray, plan: SearchPlan) -> Optional[FaceBox]:
+        """Run one search and return its largest face in full-frame pixels."""
+        self.searches.append(plan)
+        r = plan.region
+        patch = frame[r.y : r.y + r.h, r.x : r.x + r.w]
+        if plan.scale < 1.0:
+            size = (max(1, int(round(r.w * plan.scale))), max(1, int(round(r.h * plan.scale))))
+            patch = cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+        gray = patch if patch.ndim == 2 else cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+        c = self.config
+        boxes = self._raw(gray, c.scale_factor, c.min_neighbors, plan.min_size, plan.max_size)
+        return largest(plan.to_frame(b) for b in boxes)
+
+    def detect(self, frame: np.ndarray) -> Optional[FaceBox]:
+        """The largest face in a BGR (or gray) frame, or None."""
+        self.searches = []
+        height, width = frame.shape[:2]
+        if width <= 0 or height <= 0:
+            return None
+        if self.config.mode == "naive":
+            return self.run_plan(frame, full_plan(width, height, self.config))
+        if (width, height) != self._frame_size:
+            self._frame_size = (width, height)
+            self.tracker.reset()
+        last = self.tracker.last
+        roi = roi_plan(last, width, height, self.config) if last is not None else None
+        full = roi is None or self.tracker.wants_full()
+        box = self.run_plan(frame, full_plan(width, height, self.config) if full else roi)
+        if box is None and roi is not None:
+            # A miss is retried the other way round in the same frame, so a lost face or a face too small
+            # for the downscaled frame costs one frame's extra search, never a dropped detection.
+            box = self.run_plan(frame, roi if full else full_plan(width, height, self.config))
+            full = True
+        self.tracker.update(box, full)
+        return box
+
+
+def crop_face(frame: np.ndarray, box: FaceBox, size: int = 48, margin: float = 0.0) -> np.ndarray:
+    """The face (grown by ``margin``, clipped to the frame) from the full-resolution frame, as size x size x 3 BGR."""
+    height, width = frame.shape[:2]
+    region = box.expanded(margin).clipped(width, height)
+    if region is None:
+        raise ValueError(f"face box {box} lies outside the {width}x{height} frame")
+    patch = frame[region.y : region.y + region.h, region.x : region.x + region.w]
+    # INTER_AREA averages when shrinking (no aliasing); INTER_LINEAR is the better choice when enlarging.
+    interp = cv2.INTER_AREA if region.w >= size and region.h >= size else cv2.INTER_LINEAR
+    crop = cv2.resize(patch, (size, size), interpolation=interp)
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    elif crop.shape[2] == 4:
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(crop, dtype=np.uint8)
