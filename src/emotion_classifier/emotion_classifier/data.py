@@ -109,7 +109,9 @@ def load_folder(path: Path, face_finder: Optional[Callable[[np.ndarray], Optiona
     folders = {p.name.lower(): p for p in path.iterdir() if p.is_dir()} if path.is_dir() else {}
     unknown = sorted(set(folders) - set(CLASSES))
     if not folders or unknown:
-        raise DatasetError(f"{path}: expected subfolders named {list(CLASSES)}" + (f"; unknown {unknown}" if unknown else ""))
+        raise DatasetError(
+            f"{path}: expected subfolders named {list(CLASSES)}" + (f"; unknown {unknown}" if unknown else "")
+        )
     for name, folder in folders.items():
         for f in sorted(folder.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:

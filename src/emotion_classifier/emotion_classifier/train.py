@@ -67,7 +67,10 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
         erase = torch.rand(n, generator=gen) < cfg.erase_prob
         for i in torch.nonzero(erase).flatten().tolist():
             eh, ew = int(torch.randint(8, 20, (1,), generator=gen)), int(torch.randint(8, 20, (1,), generator=gen))
-            y0, x0 = int(torch.randint(0, h - eh, (1,), generator=gen)), int(torch.randint(0, w - ew, (1,), generator=gen))
+            y0, x0 = (
+                int(torch.randint(0, h - eh, (1,), generator=gen)),
+                int(torch.randint(0, w - ew, (1,), generator=gen)),
+            )
             out[i, :, y0 : y0 + eh, x0 : x0 + ew] = 0.0
     return out
 
@@ -133,7 +136,12 @@ def train(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
-        start_epoch, best_acc, best_epoch, best_state = state["epoch"], state["best_acc"], state["best_epoch"], state["best_model"]
+        start_epoch, best_acc, best_epoch, best_state = (
+            state["epoch"],
+            state["best_acc"],
+            state["best_epoch"],
+            state["best_model"],
+        )
         print(f"resuming at epoch {start_epoch + 1} (best val {best_acc:.4f} at epoch {best_epoch})")
 
     log = open(workdir / "train_log.jsonl", "a")
@@ -141,7 +149,13 @@ def train(
         model.train()
         order = torch.randperm(len(train_set), generator=gen)
         t0, loss_sum, correct = time.time(), 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False, mininterval=1.0)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+            mininterval=1.0,
+        )
         for i in bar:
             for g in opt.param_groups:
                 g["lr"] = _lr_at(epoch * steps_per_epoch + i, total, cfg.warmup_epochs * steps_per_epoch, cfg.lr)
@@ -185,7 +199,9 @@ def train(
             ckpt,
         )
         if epoch + 1 - best_epoch >= cfg.patience:
-            print(f"early stop: no validation gain for {cfg.patience} epochs (best {best_acc:.4f} at epoch {best_epoch})")
+            print(
+                f"early stop: no validation gain for {cfg.patience} epochs (best {best_acc:.4f} at epoch {best_epoch})"
+            )
             break
     log.close()
     model.load_state_dict(best_state)

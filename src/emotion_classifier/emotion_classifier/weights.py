@@ -20,7 +20,17 @@ from .model import EmotionRecognitionModel
 from .preprocess import PREPROCESSING
 
 FORMAT = "facecoach-emotion-1"
-REQUIRED_META = ("format", "variant", "classes", "bits", "granularity", "widths", "preprocessing", "data_sha256", "command")
+REQUIRED_META = (
+    "format",
+    "variant",
+    "classes",
+    "bits",
+    "granularity",
+    "widths",
+    "preprocessing",
+    "data_sha256",
+    "command",
+)
 QMAX = {16: 32767, 8: 127, 4: 7}
 CODE_DTYPE = {16: torch.int16, 8: torch.int8, 4: torch.uint8}
 
@@ -70,7 +80,9 @@ def _quantizable(model: torch.nn.Module):
 
 # --------------------------------------------------------------------------------------------------
 # save / load
-def save_model(path, model: EmotionRecognitionModel, meta: Dict[str, object], bits: int = 32, per_channel: bool = False) -> Path:
+def save_model(
+    path, model: EmotionRecognitionModel, meta: Dict[str, object], bits: int = 32, per_channel: bool = False
+) -> Path:
     """Write ``model`` as a weight file; bits 32 (float) or 16/8/4 (quantized codes + scales)."""
     from safetensors.torch import save_file
 
@@ -138,6 +150,12 @@ def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict
 
     path = Path(path)
     meta = read_metadata(path)
+    if meta.get("kernels") is not None:
+        # A native int8 file (integer kernels, not dequantized weights): same format, its own loader.
+        from .native_int8 import load_native_int8
+
+        native = load_native_int8(path, device)
+        return native, native.meta
     try:
         classes = list(meta["classes"])
         widths = meta["widths"]
@@ -161,12 +179,17 @@ def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict
             n_scales = ref.shape[0] if meta["granularity"] == "channel" else 1
             if scale.numel() != n_scales:
                 raise WeightFileError(f"{path}: {sk} has {scale.numel()} scales, expected {n_scales}")
+            if not (torch.isfinite(scale).all() and (scale > 0).all()):
+                raise WeightFileError(f"{path}: {sk} holds non-finite or non-positive scales")
             if bits == 4:
                 if codes.dtype != torch.uint8 or codes.numel() != math.ceil(ref.numel() / 2):
                     raise WeightFileError(f"{path}: {ck} is not {ref.numel()} packed int4 codes")
                 codes = unpack_int4(codes, ref.numel()).reshape(ref.shape)
             elif codes.dtype != CODE_DTYPE[bits] or tuple(codes.shape) != tuple(ref.shape):
-                raise WeightFileError(f"{path}: {ck} is {codes.dtype} {tuple(codes.shape)}, expected {CODE_DTYPE[bits]} {tuple(ref.shape)}")
+                raise WeightFileError(
+                    f"{path}: {ck} is {codes.dtype} {tuple(codes.shape)}, "
+                    f"expected {CODE_DTYPE[bits]} {tuple(ref.shape)}"
+                )
             value = dequantize_tensor(codes, scale)
             used.update((ck, sk))
         else:

@@ -1,0 +1,161 @@
+"""Evaluation of weight variants: accuracy, macro F1, per-class recall, confusion, size, MACs, latency."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import CLASSES, DatasetError, FaceSet
+from .model import EmotionRecognitionModel, count_macs, count_params
+from .preprocess import normalize_gray
+from .weights import WeightFileError, load_model
+
+MODEL_SUFFIX = ".safetensors"
+
+
+def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes=CLASSES) -> Dict[str, object]:
+    """Accuracy, macro F1 (over classes with support or predictions), per-class recall, confusion[true][pred]."""
+    k = len(classes)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
+    support, predicted_n, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
+    recall = {c: (float(hits[i] / support[i]) if support[i] else None) for i, c in enumerate(classes)}
+    f1s = []
+    for i in range(k):
+        if support[i] == 0 and predicted_n[i] == 0:
+            continue  # a class absent from both sides says nothing about the model
+        denom = support[i] + predicted_n[i]
+        f1s.append(2.0 * hits[i] / denom if denom else 0.0)
+    n = int(confusion.sum())
+    return {
+        "accuracy": float(hits.sum() / n) if n else 0.0,
+        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+        "per_class_recall": recall,
+        "confusion": confusion.tolist(),
+    }
+
+
+def model_cost(meta: Dict[str, object]) -> Dict[str, int]:
+    """Parameters and MACs of the network a weight file describes (same counts for every storage format)."""
+    widths = meta["widths"]
+    net = EmotionRecognitionModel(len(meta["classes"]), widths["conv"], widths["fc"])
+    return {"params": count_params(net), "macs": count_macs(net)}
+
+
+@torch.inference_mode()
+def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20) -> float:
+    """Median ms for one face (normalize + forward + softmax), batch 1, on one thread."""
+    face = np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            F.softmax(model(torch.from_numpy(normalize_gray(face))), dim=1)
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(times) * 1000.0
+
+
+@torch.inference_mode()
+def predict_labels(model: nn.Module, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:
+    """Arg-max class indices for N x 48 x 48 uint8 gray faces."""
+    from tqdm import tqdm
+
+    out = []
+    starts = range(0, len(images), batch)
+    for i in tqdm(starts, desc="batches", leave=False, disable=not progress, mininterval=0.5):
+        out.append(model(torch.from_numpy(normalize_gray(images[i : i + batch]))).argmax(1).numpy())
+    return np.concatenate(out) if out else np.zeros((0,), np.int64)
+
+
+def evaluate_file(path, faces: FaceSet, latency_runs: int = 200, progress: bool = False) -> Dict[str, object]:
+    """Every number of the eval JSON for one weight file on one face set."""
+    path = Path(path)
+    model, meta = load_model(path)
+    if tuple(meta["classes"]) != tuple(CLASSES):
+        raise WeightFileError(f"{path}: class order {meta['classes']} differs from the data's {list(CLASSES)}")
+    result = classification_metrics(faces.labels, predict_labels(model, faces.images, progress=progress))
+    result.update(
+        n_images=int(faces.n_images),
+        n_faces=len(faces),
+        file_bytes=path.stat().st_size,
+        latency_ms_per_face=round(latency_ms_per_face(model, runs=latency_runs), 4),
+        **model_cost(meta),
+    )
+    return result
+
+
+def variant_files(models_dir, variant: str) -> List[Path]:
+    """The weight files for ``variant`` (a file stem) or for ``all`` (every *.safetensors, sorted)."""
+    d = Path(models_dir)
+    if variant == "all":
+        files = sorted(d.glob("*" + MODEL_SUFFIX)) if d.is_dir() else []
+        if not files:
+            raise WeightFileError(f"{d}: no *{MODEL_SUFFIX} weight files")
+        return files
+    if not variant or "/" in variant or variant.startswith("."):
+        raise WeightFileError(f"invalid variant name {variant!r}")
+    path = d / (variant + MODEL_SUFFIX)
+    if not path.is_file():
+        raise WeightFileError(f"{path}: no such variant (have {[p.stem for p in sorted(d.glob('*' + MODEL_SUFFIX))]})")
+    return [path]
+
+
+def evaluate_variants(
+    files: List[Path], faces: FaceSet, latency_runs: int = 200, progress: bool = True
+) -> Dict[str, Dict[str, object]]:
+    """Evaluate several weight files; keys are the variant names (file stems)."""
+    from tqdm import tqdm
+
+    results = {}
+    bar = tqdm(files, desc="variants", disable=not progress)
+    for path in bar:
+        bar.set_postfix(variant=path.stem)
+        results[path.stem] = evaluate_file(path, faces, latency_runs, progress)
+    return results
+
+
+def format_table(results: Dict[str, Dict[str, object]]) -> str:
+    """A readable table of eval results, one variant per row, then per-class recall."""
+    head = f"{'variant':<14}{'acc %':>8}{'F1 %':>8}{'faces':>8}{'params':>11}{'MMAC':>8}{'MB':>8}{'ms/face':>9}"
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        lines.append(
+            f"{name:<14}{100 * r['accuracy']:>8.2f}{100 * r['macro_f1']:>8.2f}{r['n_faces']:>8}{r['params']:>11,}"
+            f"{r['macs'] / 1e6:>8.2f}{r['file_bytes'] / 1e6:>8.2f}{r['latency_ms_per_face']:>9.3f}"
+        )
+    lines.append("")
+    lines.append(f"{'recall %':<14}" + "".join(f"{c:>10}" for c in CLASSES))
+    for name, r in results.items():
+        recall = r["per_class_recall"]
+        cells = "".join(f"{'-':>10}" if recall[c] is None else f"{100 * recall[c]:>10.1f}" for c in CLASSES)
+        lines.append(f"{name:<14}{cells}")
+    return "\n".join(lines)
+
+
+def detector_face_finder() -> Callable[[np.ndarray], Optional[np.ndarray]]:
+    """A face finder for full photos that uses the node's face detector (imported on first use)."""
+    state: Dict[str, object] = {}
+
+    def find(image: np.ndarray) -> Optional[np.ndarray]:
+        if not state:
+            try:
+                from face_detector.detector import DetectorConfig, FaceDetector, crop_face
+            except ImportError as exc:
+                raise DatasetError(f"full photos need the face_detector package ({exc})") from exc
+            state.update(detector=FaceDetector(DetectorConfig()), crop=crop_face)
+        box = state["detector"].detect(image)
+        return None if box is None else state["crop"](image, box, size=48)
+
+    return find
