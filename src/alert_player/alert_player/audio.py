@@ -1,0 +1,188 @@
+"""Cue playback through ALSA's ``aplay``: non-blocking, one sound at a time, volume, tone fallback.
+
+Every file is read with ``wave`` first: aplay plays a non-WAV file as raw noise with exit status 0,
+so a missing or broken file is caught here, reported, and replaced by a generated tone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+
+TONE_HZ = 880.0
+TONE_S = 0.3
+TONE_RATE = 22050
+_DTYPES = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}  # 8-bit WAV is unsigned, the rest signed
+
+
+class AudioError(RuntimeError):
+    """Playback could not start (aplay missing) or a WAV file cannot be used."""
+
+
+@dataclass(frozen=True)
+class Sound:
+    """PCM samples ready to write: int array shaped (frames, channels) plus the WAV format."""
+
+    samples: np.ndarray
+    rate: int
+    width: int  # bytes per sample: 1, 2 or 4
+
+
+@dataclass(frozen=True)
+class PlaybackResult:
+    """A finished aplay run: what was played, its exit status and its error text."""
+
+    path: str
+    returncode: int
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether aplay exited with status 0."""
+        return self.returncode == 0
+
+
+def read_wav(path: str) -> Sound:
+    """Read a PCM WAV (8/16/32-bit, any rate, any channels); raise AudioError saying what is wrong."""
+    try:
+        with wave.open(path, "rb") as w:
+            width, channels, rate, frames = w.getsampwidth(), w.getnchannels(), w.getframerate(), w.readframes(-1)
+    except FileNotFoundError:
+        raise AudioError(f"cue file {path!r} does not exist") from None
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"cue file {path!r} is not a readable PCM WAV file: {exc}") from None
+    if width not in _DTYPES:
+        raise AudioError(f"cue file {path!r}: {8 * width}-bit samples are not supported (use 8, 16 or 32-bit PCM)")
+    samples = np.frombuffer(frames, dtype=_DTYPES[width])
+    if samples.size == 0 or samples.size % channels:
+        raise AudioError(f"cue file {path!r} holds no complete audio frames")
+    return Sound(samples.reshape(-1, channels), rate, width)
+
+
+def write_wav(path: str, sound: Sound) -> None:
+    """Write ``sound`` as a PCM WAV file."""
+    with wave.open(path, "wb") as w:
+        w.setnchannels(sound.samples.shape[1])
+        w.setsampwidth(sound.width)
+        w.setframerate(sound.rate)
+        w.writeframes(np.ascontiguousarray(sound.samples.astype(_DTYPES[sound.width])).tobytes())
+
+
+def scale(sound: Sound, volume: float) -> Sound:
+    """Return ``sound`` with its amplitude multiplied by ``volume``, clipped to the sample range."""
+    offset = 128 if sound.width == 1 else 0  # 8-bit PCM is centred on 128
+    full = float(2 ** (8 * sound.width - 1))
+    x = (sound.samples.astype(np.float64) - offset) * volume
+    x = np.clip(np.round(x), -full, full - 1) + offset
+    return Sound(x.astype(_DTYPES[sound.width]), sound.rate, sound.width)
+
+
+def tone(freq_hz: float = TONE_HZ, seconds: float = TONE_S, rate: int = TONE_RATE, volume: float = 1.0) -> Sound:
+    """Generate the fallback cue: a sine beep with 10 ms fades (no clicks), mono 16-bit."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = np.minimum(1.0, np.minimum(t, seconds - t) / 0.01)
+    x = 0.5 * 32767 * volume * envelope * np.sin(2 * np.pi * freq_hz * t)
+    return Sound(np.clip(np.round(x), -32768, 32767).astype("<i2").reshape(-1, 1), rate, 2)
+
+
+class AudioPlayer:
+    """Plays one cue at a time with ``aplay -D <device>`` in the background; poll() reports the end."""
+
+    def __init__(self, device: str = "default", volume: float = 1.0, aplay: str = "aplay") -> None:
+        """Set the ALSA device, the volume (0..2) and the aplay executable."""
+        self.device, self.volume, self.aplay = device, volume, aplay
+        self._tmp = tempfile.mkdtemp(prefix="alert_player_")
+        self._cache: dict[tuple[str, float], tuple[tuple[int, int], str]] = {}
+        self._proc: subprocess.Popen | None = None
+        self._playing = ""
+        self._finished: PlaybackResult | None = None
+
+    def aplay_found(self) -> bool:
+        """Tell whether the aplay executable can be found."""
+        return shutil.which(self.aplay) is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while a cue is playing (polls the process, so it never lags behind a finished one)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def prepare(self, path: str) -> tuple[str, str | None]:
+        """Return (file to play, error text or None): ``path`` checked and volume-scaled, or the tone."""
+        if path:
+            try:
+                return self._prepare_file(path), None
+            except AudioError as exc:
+                error = f"{exc}; playing a {TONE_HZ:.0f} Hz tone instead"
+        else:
+            error = None
+        out = os.path.join(self._tmp, f"tone_{self.volume:.3f}.wav")
+        if not os.path.exists(out):
+            write_wav(out, tone(volume=self.volume))
+        return out, error
+
+    def _prepare_file(self, path: str) -> str:
+        """Check ``path`` and return it, or a scaled copy; cached until the file changes on disk."""
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise AudioError(f"cue file {path!r} cannot be read: {exc.strerror}") from None
+        key, stamp = (os.path.abspath(path), self.volume), (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        sound = read_wav(path)  # also when volume is 1: aplay would play a broken file as noise
+        out = path
+        if self.volume != 1.0:
+            out = os.path.join(self._tmp, f"cue_{len(self._cache)}.wav")
+            write_wav(out, scale(sound, self.volume))
+        self._cache[key] = (stamp, out)
+        return out
+
+    def play(self, path: str) -> str | None:
+        """Start playing ``path`` (or the tone); return an error text when the file fell back to the tone.
+
+        Raises AudioError when a cue is already playing or aplay cannot be started.
+        """
+        if self.busy:
+            raise AudioError("a cue is already playing")
+        self._reap()  # keep the previous run's status for poll() before the process is replaced
+        wav, error = self.prepare(path)
+        cmd = [self.aplay, "-q", "-D", self.device, wav]  # an argument list: the path never meets a shell
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise AudioError(f"cannot run {self.aplay!r} ({exc.strerror}): install alsa-utils") from None
+        self._playing = wav
+        return error
+
+    def poll(self) -> PlaybackResult | None:
+        """Return the result of a playback that has finished since the last call, else None."""
+        self._reap()
+        result, self._finished = self._finished, None
+        return result
+
+    def _reap(self) -> None:
+        """Move a finished process's exit status and error text into ``_finished``."""
+        if self._proc is None or self._proc.poll() is None:
+            return
+        proc, self._proc = self._proc, None
+        stderr = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        self._finished = PlaybackResult(self._playing, proc.returncode, stderr)
+
+    def close(self) -> None:
+        """Stop a playing cue and remove the temporary files."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=2.0)
+        self._proc = None
+        shutil.rmtree(self._tmp, ignore_errors=True)

@@ -1,0 +1,172 @@
+"""alert_player node: emotion → category → cue decision → the user's own voice, and a Feedback per frame."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import rclpy
+from face_detector.qos import STREAM_QOS
+from face_detector.ros_params import Param, declare, on_set
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from facecoach_msgs.msg import Emotion, Feedback
+
+from .audio import AudioError, AudioPlayer
+from .config import AlertConfig
+from .conversions import feedback_msg, frame_from_msg
+from .mapping import CATEGORIES, DEFAULT_MAPPING, EMOTIONS, NO_CATEGORY, PRESETS, render_mapping
+from .policy import FACE_LOST, NO_FACE, CuePolicy, Decision
+
+PARAMS = [
+    *(
+        Param(f"mapping.{e}", DEFAULT_MAPPING[e], f"category of the '{e}' expression", choices=CATEGORIES)
+        for e in EMOTIONS
+    ),
+    Param(
+        "mapping_preset",
+        "",
+        "named mapping used instead of the mapping.* parameters while set: '' (use them) or "
+        + ", ".join(repr(p) for p in PRESETS),
+    ),
+    Param("window_s", 2.0, "sliding window for the share of bad frames, seconds of message stamps", 0.1, 60.0),
+    Param("bad_threshold", 0.6, "share of confident bad face frames in the window that fires a cue", 0.01, 1.0),
+    Param("release_threshold", 0.3, "the share must drop below this before another cue (hysteresis)", 0.0, 1.0),
+    Param("min_confidence", 0.4, "a bad frame counts only with at least this classifier probability", 0.0, 1.0),
+    Param("cooldown_s", 8.0, "minimum time between two cues, seconds of message stamps", 0.0, 3600.0),
+    Param("face_lost_s", 0.0, "play the face-lost cue after this long without a face, seconds (0 = off)", 0.0, 3600.0),
+    Param("cue_wav", "", "the cue: the user's own recorded WAV ('' or an unusable file = a generated tone)"),
+    Param("face_lost_wav", "", "the face-lost cue WAV ('' or an unusable file = a generated tone)"),
+    Param("alsa_device", "default", "ALSA playback device for aplay -D (e.g. default, plughw:1,0, null)"),
+    Param("volume", 1.0, "cue volume factor (0 = silent, 1 = as recorded, 2 = twice as loud, clipped)", 0.0, 2.0),
+    Param("mute", False, "decide and publish as usual, but play no cue"),
+]
+
+
+class AlertPlayerNode(Node):
+    """Subscribes to emotions, decides with CuePolicy, plays cues with AudioPlayer, publishes Feedback."""
+
+    def __init__(self) -> None:
+        """Declare parameters, build the config (fails fast on bad values), wire topics and the poll timer."""
+        super().__init__("alert_player")
+        self._values = declare(self, PARAMS)
+        self._config = AlertConfig.from_params(self._values)
+        self._mapping = self._config.effective_mapping
+        self._policy = CuePolicy(self._config.policy)
+        self._player = AudioPlayer(self._config.alsa_device, self._config.volume)
+        self._validate = on_set(self, PARAMS, lambda: self._values, AlertConfig.from_params, self._apply)
+        self.add_on_set_parameters_callback(self._on_set)
+        self._pub = self.create_publisher(Feedback, "feedback", STREAM_QOS)
+        self.create_subscription(Emotion, "emotion", self._on_emotion, STREAM_QOS)
+        self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
+        if self._config.mapping_preset and dict(self._config.mapping) != self._mapping:
+            self.get_logger().warning(f"mapping_preset={self._config.mapping_preset!r}: mapping.* parameters ignored")
+        self.get_logger().info(f"mapping: {render_mapping(self._mapping)}")
+        if not self._player.aplay_found():
+            self.get_logger().error("aplay not found: cues cannot play; install alsa-utils")
+        self._check_sounds()
+        self.get_logger().info(f"ready: ALSA device {self._config.alsa_device!r}, policy {self._config.policy}")
+
+    def _on_set(self, changes: Sequence[Parameter]) -> SetParametersResult:
+        """Refuse mapping.* changes that a set mapping_preset would silently override, then validate."""
+        names = {c.name for c in changes}
+        preset = next((c.value for c in changes if c.name == "mapping_preset"), self._values["mapping_preset"])
+        if preset and any(n.startswith("mapping.") for n in names):
+            reason = (
+                f"mapping_preset={preset!r} overrides mapping.*: set mapping_preset to '' first (or in the same call)"
+            )
+            self.get_logger().warning(f"parameter change refused: {reason}")
+            return SetParametersResult(successful=False, reason=reason)
+        return self._validate(changes)
+
+    def _apply(self, config: AlertConfig, changed: dict[str, Any]) -> None:
+        """Swap in a validated config; the policy keeps its window."""
+        self._values.update(changed)
+        self._config = config
+        self._policy.config = config.policy
+        self._player.device, self._player.volume = config.alsa_device, config.volume
+        self.get_logger().info(f"parameters changed: {changed}")
+        mapping = config.effective_mapping
+        if mapping != self._mapping:
+            self._mapping = mapping
+            self.get_logger().info(f"mapping: {render_mapping(mapping)}")
+        if {"cue_wav", "face_lost_wav", "volume"} & set(changed):
+            self._check_sounds()
+
+    def _check_sounds(self) -> None:
+        """Report an unusable cue file now, not only when the first cue falls back to the tone."""
+        for name in ("cue_wav", "face_lost_wav"):
+            path = getattr(self._config, name)
+            _, error = self._player.prepare(path)
+            if error:
+                self.get_logger().error(f"{name}: {error}")
+            elif path:
+                self.get_logger().info(f"{name}: {path}")
+
+    def _on_emotion(self, msg: Emotion) -> None:
+        """Decide on one emotion message and publish its Feedback (also for a malformed message)."""
+        try:
+            frame = frame_from_msg(msg, self._mapping)
+        except ValueError as exc:
+            self.get_logger().warning(f"malformed emotion message skipped: {exc}", throttle_duration_sec=5.0)
+            self._pub.publish(feedback_msg(msg, Decision(NO_CATEGORY, self._policy.bad_share, False, NO_FACE), False))
+            return
+        decision = self._policy.update(
+            frame.stamp_s, frame.has_face, frame.emotion, frame.confidence, frame.category, busy=self._player.busy
+        )
+        played = decision.cue and self._play(decision, frame.stamp_s)
+        self.get_logger().debug(
+            f"t={frame.stamp_s:.3f} {frame.emotion or '-'} {decision.category} share={decision.bad_share:.2f} "
+            f"{decision.reason}"
+        )
+        self._pub.publish(feedback_msg(msg, decision, played))
+
+    def _play(self, decision: Decision, stamp_s: float) -> bool:
+        """Start the cue the decision asks for; return whether aplay started."""
+        path = self._config.face_lost_wav if decision.reason == FACE_LOST else self._config.cue_wav
+        try:
+            error = self._player.play(path)
+        except AudioError as exc:
+            self.get_logger().error(f"cue not played: {exc}", throttle_duration_sec=10.0)
+            return False
+        if error:
+            self.get_logger().error(error, throttle_duration_sec=10.0)
+        self.get_logger().info(
+            f"cue ({decision.reason}) at t={stamp_s:.2f} s, bad share {decision.bad_share:.2f}: "
+            f"{path or 'tone'} on {self._config.alsa_device!r}"
+        )
+        return True
+
+    def _poll_playback(self) -> None:
+        """Report an aplay run that failed (bad device, busy sound card ...)."""
+        result = self._player.poll()
+        if result is not None and not result.ok:
+            self.get_logger().error(
+                f"aplay failed (exit status {result.returncode}) on device {self._config.alsa_device!r}: "
+                f"{result.stderr or 'no error text'}",
+                throttle_duration_sec=10.0,
+            )
+
+    def destroy_node(self) -> None:
+        """Stop a playing cue and remove temporary files, then destroy the node."""
+        self._player.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the alert_player node until Ctrl-C."""
+    rclpy.init(args=args)
+    node = AlertPlayerNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The cue decision: a pure state machine over stamped frames (sliding window, hysteresis, cooldown).
+
+Time comes only from the stamps passed in, so a replay at any rate decides exactly as live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from .mapping import NO_CATEGORY
+
+# The Feedback.msg REASON_* strings (kept here as plain text: this module imports no ROS).
+PLAYED = "played"
+BELOW_THRESHOLD = "below_threshold"
+COOLDOWN = "cooldown"
+MUTED = "muted"
+NO_FACE = "no_face"
+BUSY = "busy"
+FACE_LOST = "face_lost"
+
+_EPS = 1e-6  # stamps are floats made from sec+nanosec: tolerate rounding at the exact boundaries
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """When to cue: every duration in seconds of message stamps; validated on construction."""
+
+    window_s: float = 2.0
+    bad_threshold: float = 0.6
+    release_threshold: float = 0.3
+    min_confidence: float = 0.4
+    cooldown_s: float = 8.0
+    face_lost_s: float = 0.0
+    mute: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse inconsistent values with a message that names the parameter."""
+        for name in ("window_s", "bad_threshold", "release_threshold", "min_confidence", "cooldown_s", "face_lost_s"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number")
+        if not 0.0 < self.window_s <= 60.0:
+            raise ValueError("window_s must be > 0 and <= 60")
+        if not 0.0 < self.bad_threshold <= 1.0:
+            raise ValueError("bad_threshold must be > 0 and <= 1")
+        if not 0.0 <= self.release_threshold < self.bad_threshold:
+            raise ValueError("release_threshold must be >= 0 and < bad_threshold")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError("min_confidence must be between 0 and 1")
+        if self.cooldown_s < 0.0:
+            raise ValueError("cooldown_s must be >= 0")
+        if self.face_lost_s < 0.0:
+            raise ValueError("face_lost_s must be >= 0 (0 = no face-lost cue)")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one frame: its category, the window's bad share, and whether to cue and why."""
+
+    category: str
+    bad_share: float
+    cue: bool
+    reason: str
+
+
+class CuePolicy:
+    """Decides, frame by frame, when the 'bad expression' (or 'face lost') cue should play.
+
+    A cue needs the confident bad frames to be at least ``bad_threshold`` of the face frames in the last
+    ``window_s`` seconds *and* to span at least ``bad_threshold * window_s`` seconds, so a blip right after
+    start-up or after a no-face gap cannot fire on a handful of frames. After a cue the policy disarms until
+    the share drops below ``release_threshold`` (one cue per bad episode), and ``cooldown_s`` separates cues.
+    """
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        """Start with an empty window."""
+        self.config = config or PolicyConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the window and the cue history (e.g. when the stamps jump back: a replay restarted)."""
+        self._window: deque[tuple[float, str, float]] = deque()  # face frames: (stamp, category, confidence)
+        self._armed = True
+        self._last_cue: float | None = None
+        self._last_stamp: float | None = None
+        self._last_face: float | None = None  # stamp of the last face frame (or of the first frame seen)
+        self._face_lost_done = False
+        self.bad_share = 0.0
+
+    def update(
+        self, stamp_s: float, has_face: bool, emotion: str, confidence: float, category: str, busy: bool = False
+    ) -> Decision:
+        """Take one frame (``busy``: a cue is still playing) and return the decision for it."""
+        cfg = self.config
+        if self._last_stamp is not None and stamp_s < self._last_stamp - _EPS:
+            self.reset()
+        self._last_stamp = stamp_s
+        if self._last_face is None:
+            self._last_face = stamp_s
+        if has_face:
+            self._window.append((stamp_s, category, confidence))
+            self._last_face = stamp_s
+            self._face_lost_done = False
+        # The window slides on every stamp, with or without a face; no-face frames never enter it.
+        while self._window and self._window[0][0] < stamp_s - cfg.window_s - _EPS:
+            self._window.popleft()
+        bad = [s for s, c, p in self._window if c == "bad" and p >= cfg.min_confidence]
+        self.bad_share = share = len(bad) / len(self._window) if self._window else 0.0
+        if share < cfg.release_threshold:
+            self._armed = True
+        if not has_face:
+            return self._face_lost(stamp_s, busy)
+        sustained = bool(bad) and bad[-1] - bad[0] >= cfg.bad_threshold * cfg.window_s - _EPS
+        if not (self._armed and share >= cfg.bad_threshold - _EPS and sustained):
+            return Decision(category, share, False, BELOW_THRESHOLD)
+        held = self._held(stamp_s, busy, cooldown=True)
+        if held:
+            return Decision(category, share, False, held)
+        self._armed = False
+        self._last_cue = stamp_s
+        return Decision(category, share, True, PLAYED)
+
+    def _face_lost(self, stamp_s: float, busy: bool) -> Decision:
+        """Decide a no-face frame: nothing, or the one face-lost cue of this absence."""
+        cfg = self.config
+        lost_for = stamp_s - (self._last_face if self._last_face is not None else stamp_s)
+        if cfg.face_lost_s <= 0.0 or self._face_lost_done or lost_for < cfg.face_lost_s - _EPS:
+            return Decision(NO_CATEGORY, self.bad_share, False, NO_FACE)
+        # The face-lost cue is its own signal: muted and busy hold it, the bad-expression cooldown does not.
+        held = self._held(stamp_s, busy, cooldown=False)
+        if held:
+            return Decision(NO_CATEGORY, self.bad_share, False, held)
+        self._face_lost_done = True
+        return Decision(NO_CATEGORY, self.bad_share, True, FACE_LOST)
+
+    def _held(self, stamp_s: float, busy: bool, cooldown: bool) -> str:
+        """Return why a due cue is held back ('' when it may play)."""
+        if self.config.mute:
+            return MUTED
+        if cooldown and self._last_cue is not None and stamp_s - self._last_cue < self.config.cooldown_s - _EPS:
+            return COOLDOWN
+        if busy:
+            return BUSY
+        return ""
