@@ -1,0 +1,20 @@
+# FaceCoach: `make demo` coaches the bundled sample interview; `make test` runs every test.
+# Both run `make setup` first (idempotent: seconds when nothing changed).
+SHELL := /bin/bash
+RUN := source env.sh &&
+
+.PHONY: setup demo test lint bench clean
+setup:
+	@tools/setup.sh
+
+demo: setup
+	@$(RUN) ./facecoach demo
+
+test: setup
+	@$(RUN) python -m pytest src test -q -p no:cacheprovider
+
+lint: setup
+	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools
+
+clean:
+	rm -rf build install log .venv env.sh

@@ -1,0 +1,70 @@
+"""EmotionClassifier: a loaded weight file and predict(face) -> EmotionScores (no ROS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .preprocess import preprocess
+from .weights import WeightFileError, load_model
+
+MODEL_SUFFIX = ".safetensors"
+
+
+@dataclass(frozen=True)
+class EmotionScores:
+    """The classifier's answer for one face."""
+
+    label: str
+    confidence: float
+    class_names: Tuple[str, ...]
+    probabilities: Tuple[float, ...]
+
+
+def variant_path(models_dir, variant: str) -> Path:
+    """The weight file of a variant: ``<models_dir>/<variant>.safetensors``."""
+    if not variant or "/" in variant or variant.startswith("."):
+        raise WeightFileError(f"invalid variant name {variant!r}")
+    return Path(models_dir) / (variant + MODEL_SUFFIX)
+
+
+def available_variants(models_dir) -> List[str]:
+    """The variants present in a models directory, sorted."""
+    d = Path(models_dir)
+    return sorted(p.name[: -len(MODEL_SUFFIX)] for p in d.glob("*" + MODEL_SUFFIX)) if d.is_dir() else []
+
+
+class EmotionClassifier:
+    """One loaded model: the variant, its metadata and a predict() for BGR/gray face crops."""
+
+    def __init__(self, path, device: str = "cpu") -> None:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise WeightFileError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU")
+        self.path = Path(path)
+        self.device = device
+        self.model, self.meta = load_model(self.path, device)
+        self.variant = self.path.name[: -len(MODEL_SUFFIX)] if self.path.name.endswith(MODEL_SUFFIX) else self.path.stem
+        self.class_names: Tuple[str, ...] = tuple(self.meta["classes"])
+        # A first forward pass here, off the frame path, so the first frame is not slow.
+        self.predict_batch(np.zeros((1, 48, 48), np.uint8))
+
+    @torch.inference_mode()
+    def predict_batch(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """Softmax probabilities (N x classes) for N face images (any size; gray, BGR or BGRA uint8)."""
+        x = np.concatenate([preprocess(f) for f in faces])
+        logits = self.model(torch.from_numpy(x).to(self.device))
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def predict(self, face: np.ndarray) -> EmotionScores:
+        """Classify one face crop."""
+        p = self.predict_batch([face])[0]
+        i = int(p.argmax())
+        return EmotionScores(self.class_names[i], float(p[i]), self.class_names, tuple(float(v) for v in p))
+
+    def describe(self) -> Dict[str, object]:
+        """Short facts for logs and diagnostics."""
+        return {"variant": self.variant, "path": str(self.path), "device": self.device, "bits": self.meta["bits"]}

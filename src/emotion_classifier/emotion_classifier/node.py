@@ -1,0 +1,205 @@
+"""emotion_classifier node: Face crops in, Emotion messages out; weights switchable at runtime."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from facecoach_msgs.msg import Emotion, Face
+from face_detector.image_conversions import ImageConversionError, image_to_numpy
+from face_detector.qos import STREAM_QOS
+from face_detector.ros_params import Param, declare, on_set
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from .config import ClassifierConfig
+from .inference import EmotionClassifier, available_variants, variant_path
+from .preprocess import PreprocessError
+from .weights import WeightFileError
+
+PARAMS = (
+    Param("model_variant", "baseline", "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4)"),
+    Param("models_dir", "", "folder of weight files; '' = the models/ installed with the facecoach package"),
+    Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
+    Param("num_threads", 1, "torch CPU threads for inference", min=1, max=16),
+    Param("diagnostics_period_s", 1.0, "period of /diagnostics reports, seconds", min=0.1, max=60.0),
+)
+
+
+def default_models_dir() -> str:
+    """The models/ folder installed with the facecoach package (or the repository's, from a source tree)."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(Path(get_package_share_directory("facecoach")) / "models")
+    except Exception:  # no facecoach package in the ament index: fall back to the source tree
+        return str(Path(__file__).resolve().parents[3] / "models")
+
+
+class EmotionClassifierNode(Node):
+    """Classifies each Face message's crop and publishes an Emotion message for every frame."""
+
+    def __init__(self) -> None:
+        super().__init__("emotion_classifier")
+        values = declare(self, PARAMS)
+        self._config = ClassifierConfig(**values)
+        self._classifier: Optional[EmotionClassifier] = None
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        self._stats_lock = threading.Lock()
+        self._frames = self._errors = self._dropped = 0
+        self._infer_ms_sum = 0.0
+        self._last_seq_stamp = None
+        torch.set_num_threads(self._config.num_threads)
+        self._pending: Optional[EmotionClassifier] = None
+        self._load_ms = 0.0
+        self._load_at_startup(self._config)
+
+        frames_group = MutuallyExclusiveCallbackGroup()
+        self._pub = self.create_publisher(Emotion, "emotion", STREAM_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
+        self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(on_set(self, PARAMS, lambda: vars(self._config), self._validate, self._apply))
+
+    # ---------------------------------------------------------------- model loading
+    def _models_dir(self, config: ClassifierConfig) -> str:
+        return config.models_dir or default_models_dir()
+
+    def _load(self, config: ClassifierConfig) -> EmotionClassifier:
+        """Load the config's weights in the loader thread (frames keep flowing on the other thread)."""
+        path = variant_path(self._models_dir(config), config.model_variant)
+        t0 = time.perf_counter()
+        classifier = self._loader.submit(EmotionClassifier, path, config.device).result(timeout=60)
+        self._load_ms = (time.perf_counter() - t0) * 1000
+        return classifier
+
+    def _swap(self, classifier: EmotionClassifier, config: ClassifierConfig) -> None:
+        previous = self._classifier.variant if self._classifier else None
+        self._classifier = classifier  # one reference assignment: a frame sees the old model or the new, never half
+        verb = "loaded" if previous is None else f"switched {previous} ->"
+        self.get_logger().info(
+            f"{verb} {classifier.variant} ({classifier.path}, {config.device}) in {self._load_ms:.0f} ms"
+        )
+
+    def _load_at_startup(self, config: ClassifierConfig) -> None:
+        try:
+            self._swap(self._load(config), config)
+        except WeightFileError as exc:
+            known = ", ".join(available_variants(self._models_dir(config))) or "none"
+            self.get_logger().error(
+                f"cannot load model: {exc}. Available variants: {known}. "
+                "Frames are skipped until model_variant names a loadable file."
+            )
+
+    def _validate(self, values: dict) -> ClassifierConfig:
+        """Build the new config; when it names other weights, load them now (a failure refuses the change)."""
+        config = ClassifierConfig(**values)
+        self._pending = None
+        if self._classifier is None or any(
+            getattr(config, k) != getattr(self._config, k) for k in ("model_variant", "models_dir", "device")
+        ):
+            try:
+                self._pending = self._load(config)
+            except WeightFileError as exc:
+                known = ", ".join(available_variants(self._models_dir(config))) or "none"
+                raise ValueError(f"{exc} (available variants in {self._models_dir(config)}: {known})") from exc
+        return config
+
+    def _apply(self, config: ClassifierConfig, changed: dict) -> None:
+        if self._pending is not None:
+            self._swap(self._pending, config)
+            self._pending = None
+        if config.num_threads != self._config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        if config.diagnostics_period_s != self._config.diagnostics_period_s:
+            self._diag_timer.cancel()
+            self._diag_timer = self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
+        self._config = config
+
+    # ---------------------------------------------------------------- frames
+    def _on_face(self, face: Face) -> None:
+        classifier = self._classifier  # take one reference for the whole frame
+        out = Emotion(header=face.header, has_face=face.has_face, roi=face.roi)
+        if classifier is None:
+            self.get_logger().warning("no model loaded; frame skipped", throttle_duration_sec=5.0)
+            self._count(dropped=True)
+            return
+        out.model_variant = classifier.variant
+        out.class_names = list(classifier.class_names)
+        if face.has_face:
+            t0 = time.perf_counter()
+            try:
+                scores = classifier.predict(image_to_numpy(face.crop))
+            except (ImageConversionError, PreprocessError) as exc:
+                self.get_logger().warning(f"bad face crop skipped: {exc}", throttle_duration_sec=2.0)
+                self._count(error=True)
+                return
+            out.inference_ms = (time.perf_counter() - t0) * 1000
+            out.label, out.confidence = scores.label, scores.confidence
+            out.probabilities = list(scores.probabilities)
+        self._pub.publish(out)
+        self._count(infer_ms=out.inference_ms)
+
+    def _count(self, infer_ms: float = 0.0, error: bool = False, dropped: bool = False) -> None:
+        with self._stats_lock:
+            self._frames += 1
+            self._errors += error
+            self._dropped += dropped
+            self._infer_ms_sum += infer_ms
+
+    def _publish_diagnostics(self) -> None:
+        with self._stats_lock:
+            frames, errors, dropped, ms = self._frames, self._errors, self._dropped, self._infer_ms_sum
+            self._frames = self._errors = self._dropped = 0
+            self._infer_ms_sum = 0.0
+        period = self._config.diagnostics_period_s
+        c = self._classifier
+        status = DiagnosticStatus(name="facecoach: emotion_classifier", hardware_id=self._config.device)
+        status.level = DiagnosticStatus.OK if c else DiagnosticStatus.ERROR
+        status.message = f"running {c.variant}" if c else "no model loaded"
+        done = max(1, frames - errors - dropped)
+        status.values = [
+            KeyValue(key="variant", value=c.variant if c else ""),
+            KeyValue(key="device", value=self._config.device),
+            KeyValue(key="fps", value=f"{frames / period:.1f}"),
+            KeyValue(key="inference_ms_mean", value=f"{ms / done:.2f}"),
+            KeyValue(key="dropped_frames", value=str(dropped + errors)),
+        ]
+        self._diag_pub.publish(DiagnosticArray(header=self._stamp_header(), status=[status]))
+
+    def _stamp_header(self):
+        from std_msgs.msg import Header
+
+        return Header(stamp=self.get_clock().now().to_msg())
+
+    def destroy_node(self) -> None:
+        """Stop the loader thread with the node."""
+        self._loader.shutdown(wait=False)
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    """Console script: ``emotion_classifier --ros-args ...``."""
+    rclpy.init(args=args)
+    node = EmotionClassifierNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

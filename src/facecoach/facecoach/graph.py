@@ -1,0 +1,147 @@
+"""The graph description (config/facecoach.yaml): one source for the launch files and `facecoach run`.
+
+Plain Python (no rclpy, no launch): loads the YAML, picks the nodes of a mode, applies overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+MODES = ("live", "replay")
+GRAPH_FILE = "facecoach.yaml"
+
+
+class GraphError(ValueError):
+    """The graph description is invalid."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph."""
+
+    name: str
+    package: str
+    executable: str
+    modes: Tuple[str, ...]
+    parameters: Dict[str, Any] = field(default_factory=dict)
+    remappings: Dict[str, str] = field(default_factory=dict)
+
+    def ros_args(self, params_file: Optional[str] = None) -> List[str]:
+        """The ``--ros-args`` part of this node's command line."""
+        args = ["--ros-args", "-r", f"__node:={self.name}"]
+        for src, dst in self.remappings.items():
+            args += ["-r", f"{src}:={dst}"]
+        if params_file:
+            args += ["--params-file", params_file]
+        return args
+
+
+@dataclass(frozen=True)
+class Override:
+    """A launch argument / run option that sets one node parameter."""
+
+    name: str
+    node: str
+    parameter: str
+    description: str
+    choices: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The whole description."""
+
+    nodes: Tuple[NodeSpec, ...]
+    overrides: Dict[str, Override]
+    record_topics: Tuple[str, ...]
+
+    def nodes_for(self, mode: str, values: Optional[Dict[str, Any]] = None) -> List[NodeSpec]:
+        """The nodes of a mode with override values (``{override_name: value}``) applied."""
+        if mode not in MODES:
+            raise GraphError(f"unknown mode {mode!r}; use one of {MODES}")
+        values = {k: v for k, v in (values or {}).items() if v is not None}
+        unknown = set(values) - set(self.overrides)
+        if unknown:
+            raise GraphError(f"unknown overrides {sorted(unknown)}; known: {sorted(self.overrides)}")
+        out = []
+        for spec in self.nodes:
+            if mode not in spec.modes:
+                continue
+            params = dict(spec.parameters)
+            for name, value in values.items():
+                o = self.overrides[name]
+                if o.choices and str(value) not in o.choices:
+                    raise GraphError(f"{name}={value!r}: must be one of {list(o.choices)}")
+                if o.node == spec.name:
+                    params[o.parameter] = value
+            out.append(NodeSpec(spec.name, spec.package, spec.executable, spec.modes, params, dict(spec.remappings)))
+        return out
+
+    def default(self, override: str) -> Any:
+        """The YAML's value of the parameter an override sets."""
+        o = self.overrides[override]
+        spec = next(n for n in self.nodes if n.name == o.node)
+        return spec.parameters.get(o.parameter, "")
+
+    def params_file_content(self, nodes: List[NodeSpec]) -> Dict[str, Any]:
+        """A ROS 2 parameters file (``node: {ros__parameters: {...}}``) for these nodes."""
+        return {n.name: {"ros__parameters": dict(n.parameters)} for n in nodes if n.parameters}
+
+
+def default_graph_path() -> Path:
+    """config/facecoach.yaml: $FACECOACH_GRAPH, else the installed share/facecoach/config, else the source tree."""
+    env = os.environ.get("FACECOACH_GRAPH")
+    if env:
+        return Path(env)
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        installed = Path(get_package_share_directory("facecoach")) / "config" / GRAPH_FILE
+        if installed.is_file():
+            return installed
+    except Exception:  # not installed: running from the source tree
+        pass
+    return Path(__file__).resolve().parents[3] / "config" / GRAPH_FILE
+
+
+def load_graph(path=None) -> Graph:
+    """Parse and check the graph description."""
+    path = Path(path or default_graph_path())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise GraphError(f"{path}: cannot read the graph description ({exc})") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
+        raise GraphError(f"{path}: expected a mapping with a 'nodes' list")
+    nodes = []
+    for i, n in enumerate(raw["nodes"]):
+        try:
+            nodes.append(
+                NodeSpec(
+                    name=str(n["name"]),
+                    package=str(n["package"]),
+                    executable=str(n["executable"]),
+                    modes=tuple(n.get("modes", MODES)),
+                    parameters=dict(n.get("parameters") or {}),
+                    remappings={str(k): str(v) for k, v in (n.get("remappings") or {}).items()},
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise GraphError(f"{path}: node #{i} lacks name/package/executable ({exc})") from exc
+        bad = set(nodes[-1].modes) - set(MODES)
+        if bad:
+            raise GraphError(f"{path}: node {nodes[-1].name}: unknown modes {sorted(bad)}")
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise GraphError(f"{path}: duplicate node names in {names}")
+    overrides = {}
+    for name, o in (raw.get("overrides") or {}).items():
+        if o.get("node") not in names:
+            raise GraphError(f"{path}: override {name} names unknown node {o.get('node')!r}")
+        overrides[name] = Override(name, o["node"], o["parameter"], o.get("description", ""), tuple(o.get("choices", ())))
+    return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()))

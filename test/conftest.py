@@ -1,0 +1,33 @@
+"""Shared fixtures of the integration tests: an isolated ROS domain and an rclpy node."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BAG = REPO / "sample" / "interview"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ros_domain():
+    """Each test run gets its own DDS domain on localhost, so parallel runs never hear each other."""
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 200)))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.setdefault("ROS_LOG_DIR", str(REPO / "log" / "ros"))
+    yield os.environ["ROS_DOMAIN_ID"]
+
+
+@pytest.fixture
+def ros_node():
+    """An rclpy node in this test process."""
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node("facecoach_test")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()

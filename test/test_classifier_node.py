@@ -1,0 +1,127 @@
+"""emotion_classifier as a separate process: bad crops, missing/corrupt weights, refused switches."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import REPO
+from facecoach.launcher import executable_path
+from facecoach.ros_tools import get_parameter, set_parameter, wait_until
+
+BASELINE = REPO / "models" / "baseline.safetensors"
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copy(BASELINE, d / "baseline.safetensors")
+    shutil.copy(BASELINE, d / "copy.safetensors")
+    (d / "corrupt.safetensors").write_bytes(BASELINE.read_bytes()[:5000])
+    return d
+
+
+def _start(models_dir, variant="baseline"):
+    cmd = [executable_path("emotion_classifier", "emotion_classifier"), "--ros-args",
+           "-p", f"models_dir:={models_dir}", "-p", f"model_variant:={variant}", "-r", "face:=/t/face", "-r", "emotion:=/t/emotion"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _stop(proc) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    return out.decode()
+
+
+def _face(stamp_sec: int, crop=None):
+    from facecoach_msgs.msg import Face
+    from face_detector.image_conversions import numpy_to_image
+
+    msg = Face(has_face=True)
+    msg.header.stamp.sec = stamp_sec
+    msg.crop = crop if crop is not None else numpy_to_image(np.full((48, 48, 3), 128, np.uint8))
+    return msg
+
+
+def _exchange(node, pub, got, msg, timeout=10.0):
+    n = len(got)
+    pub.publish(msg)
+    return wait_until(node, lambda: len(got) > n, timeout)
+
+
+def test_bad_input_and_refused_switches(ros_node, models_dir):
+    from facecoach_msgs.msg import Emotion, Face
+    from face_detector.qos import STREAM_QOS
+    from sensor_msgs.msg import Image
+
+    got = []
+    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
+    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
+    proc = _start(models_dir)
+    try:
+        assert wait_until(ros_node, lambda: pub.get_subscription_count() > 0, 60), "classifier never subscribed"
+        assert _exchange(ros_node, pub, got, _face(1))
+        assert got[-1].model_variant == "baseline" and got[-1].header.stamp.sec == 1
+        assert abs(sum(got[-1].probabilities) - 1) < 1e-4 and got[-1].label in got[-1].class_names
+
+        bad_crops = [
+            Image(height=48, width=48, encoding="yuv422", step=96, data=bytes(48 * 96)),  # unknown encoding
+            Image(height=48, width=48, encoding="bgr8", step=100, data=bytes(48 * 144)),  # step too short
+            Image(height=48, width=48, encoding="bgr8", step=144, data=bytes(100)),  # truncated
+            Image(height=0, width=0, encoding="bgr8", step=0, data=b""),  # zero size
+        ]
+        for i, crop in enumerate(bad_crops):
+            n = len(got)
+            pub.publish(_face(10 + i, crop))
+            assert _exchange(ros_node, pub, got, _face(20 + i)), f"silent after bad crop {i}"
+            assert [m.header.stamp.sec for m in got[n:]] == [20 + i], "a bad crop must be skipped, not classified"
+            assert proc.poll() is None
+
+        refusals = {
+            "missing": "no such weight file",
+            "corrupt": "not a readable safetensors file",
+        }
+        for variant, reason in refusals.items():
+            ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", variant)
+            assert not ok and reason in why, why
+            assert _exchange(ros_node, pub, got, _face(30))
+            assert got[-1].model_variant == "baseline"
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "device", "cuda")
+        assert not ok and "CUDA" in why
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "num_threads", 0)
+        assert not ok
+        assert get_parameter(ros_node, "/emotion_classifier", "model_variant") == "baseline"
+
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "copy")
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(40))
+        assert got[-1].model_variant == "copy"
+        assert proc.poll() is None
+    finally:
+        log = _stop(proc)
+    assert "refused" in log
+
+
+def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
+    from facecoach_msgs.msg import Emotion, Face
+    from face_detector.qos import STREAM_QOS
+
+    got = []
+    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
+    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
+    proc = _start(models_dir, variant="nothing_here")
+    try:
+        assert wait_until(ros_node, lambda: pub.get_subscription_count() > 0, 60)
+        pub.publish(_face(1))
+        assert not wait_until(ros_node, lambda: bool(got), 1.0)  # no model: nothing to say
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "baseline")
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(2))
+        assert got[-1].model_variant == "baseline"
+    finally:
+        log = _stop(proc)
+    assert "no such weight file" in log and "Available variants" in log
