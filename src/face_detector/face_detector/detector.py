@@ -23,7 +23,7 @@ _SYSTEM_CASCADE_DIRS = (
 )
 # In a search region the last face is scaled to about this width: 2-3x the cascade's 24 px window keeps
 # the box as precise as at full resolution while the scan stays tiny.
-TRACK_FACE_PX = 64
+TRACK_FACE_PX = 96
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
 TRACK_SIZE_RATIO = 1.5
@@ -145,12 +145,14 @@ def full_plan(width: int, height: int, config: DetectorConfig) -> SearchPlan:
     )
 
 
-def roi_plan(last: FaceBox, width: int, height: int, config: DetectorConfig) -> Optional[SearchPlan]:
-    """Search around the last face, scaled so it is about TRACK_FACE_PX wide; None if it left the frame."""
+def roi_plan(
+    last: FaceBox, width: int, height: int, config: DetectorConfig, face_px: float = TRACK_FACE_PX
+) -> Optional[SearchPlan]:
+    """Search around the last face, scaled so it is about ``face_px`` wide; None if it left the frame."""
     region = last.expanded(config.roi_margin).clipped(width, height)
     if region is None:
         return None
-    scale = min(1.0, TRACK_FACE_PX / float(max(1, last.w)))
+    scale = min(1.0, face_px / float(max(1, last.w)))
     lo = max(last.w / TRACK_SIZE_RATIO, config.min_size_px)
     hi = last.w * TRACK_SIZE_RATIO
     if config.max_size_px:
@@ -276,10 +278,13 @@ class FaceDetector:
         full = roi is None or self.tracker.wants_full()
         box = self.run_plan(frame, full_plan(width, height, self.config) if full else roi)
         if box is None and roi is not None:
-            # A miss is retried the other way round in the same frame, so a lost face or a face too small
-            # for the downscaled frame costs one frame's extra search, never a dropped detection.
+            # A miss is retried the other way round in the same frame, and then around the last face at full
+            # resolution (borderline faces that only the full-resolution cascade finds): losing a tracked face
+            # costs extra searches on that one frame, never a detection the naive way would have made.
             box = self.run_plan(frame, roi if full else full_plan(width, height, self.config))
             full = True
+            if box is None and roi.scale < 1.0:
+                box = self.run_plan(frame, roi_plan(last, width, height, self.config, float("inf")))
         self.tracker.update(box, full)
         return box
 

@@ -1,0 +1,145 @@
+"""The `camera` node: frames from a device, a video file or a GStreamer pipeline, as sensor_msgs/Image.
+
+Frames are grabbed in a worker thread (a device's read() blocks until its next frame), so the executor
+stays free for parameter services. Publishes ``image_raw`` (bgr8) and, when asked, ``image_raw/compressed``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Dict, Optional
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image
+
+from face_detector import ros_params
+from face_detector.capture import CameraConfig, CaptureError, FrameSource
+from face_detector.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
+from face_detector.qos import IMAGE_QOS
+from face_detector.ros_params import Param
+
+PARAMS = (
+    Param(
+        "source",
+        "0",
+        "device index ('0'), device path ('/dev/video0'), video file, or GStreamer pipeline (contains '!')",
+    ),
+    Param("loop", False, "video file: start again from the beginning at its end"),
+    Param("width", 640, "requested capture width in pixels (0 = the device's default)", 0, 8192),
+    Param("height", 480, "requested capture height in pixels (0 = the device's default)", 0, 8192),
+    Param("fps", 30.0, "frames per second: files are paced to it, devices asked for it", 1.0, 120.0),
+    Param("frame_id", "camera", "header.frame_id of the published images"),
+    Param("publish_compressed", False, "also publish image_raw/compressed (JPEG)"),
+    Param("jpeg_quality", 90, "JPEG quality of image_raw/compressed", 1, 100),
+    Param("reconnect_s", 2.0, "seconds between attempts to open a missing or lost source", 0.05, 600.0),
+)
+
+
+class CameraNode(Node):
+    """Publishes camera frames; survives the source disappearing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare parameters, create publishers and start the grab thread."""
+        super().__init__("camera", **kwargs)
+        self._values = ros_params.declare(self, PARAMS)
+        self._config = CameraConfig.from_values(self._values)  # CaptureError/ValueError: main() reports it
+        self._image_pub = self.create_publisher(Image, "image_raw", IMAGE_QOS)
+        self._compressed_pub = self.create_publisher(CompressedImage, "image_raw/compressed", IMAGE_QOS)
+        self.add_on_set_parameters_callback(
+            ros_params.on_set(self, PARAMS, lambda: self._values, CameraConfig.from_values, self._apply)
+        )
+        self._stop = threading.Event()
+        self._reopen = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera-grab", daemon=True)
+        self._thread.start()
+        c = self._config.capture
+        self.get_logger().info(f"camera: source {c.source!r} ({c.kind}), {c.width}x{c.height} @ {c.fps:g} fps")
+
+    def _apply(self, config: CameraConfig, changed: Dict[str, Any]) -> None:
+        self._values.update(changed)
+        reopen = config.capture != self._config.capture
+        self._config = config  # one reference swap: the grab thread reads it once per frame
+        if reopen:
+            self._reopen.set()
+        self.get_logger().info(f"parameters changed: {changed}{' (reopening the source)' if reopen else ''}")
+
+    def _log(self, level: str, message: str) -> None:
+        # FrameSource already rate-limits its repeated warnings, so no throttle here.
+        logger = self.get_logger()
+        {"info": logger.info, "warn": logger.warning, "error": logger.error}.get(level, logger.warning)(message)
+
+    def _run(self) -> None:
+        source: Optional[FrameSource] = None
+        next_t = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                config = self._config
+                if source is None or self._reopen.is_set():
+                    self._reopen.clear()
+                    if source is not None:
+                        source.close()
+                    source = FrameSource(config.capture, self._log)
+                now = time.monotonic()
+                frame = source.read(now)
+                if frame is None:
+                    # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
+                    self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
+                    continue
+                self._publish(frame, config)
+                period = 1.0 / config.capture.fps
+                next_t = max(next_t + period, now)  # fall behind -> restart the schedule, no burst
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+        finally:
+            if source is not None:
+                source.close()
+
+    def _publish(self, frame: np.ndarray, config: CameraConfig) -> None:
+        msg = numpy_to_image(frame, "bgr8")
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = config.frame_id
+        try:
+            self._image_pub.publish(msg)
+            if config.publish_compressed:
+                self._compressed_pub.publish(numpy_to_compressed(frame, "jpeg", config.jpeg_quality, msg.header))
+        except ImageConversionError as exc:
+            self.get_logger().warning(f"cannot publish a frame: {exc}", throttle_duration_sec=5.0)
+        except Exception:  # noqa: BLE001 - publishing after shutdown began; the thread ends just below
+            if not rclpy.ok():
+                self._stop.set()
+                return
+            raise
+
+    def stop(self) -> None:
+        """Stop the grab thread and release the source."""
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+
+def main(args: Optional[list] = None) -> None:
+    """Console script `camera`."""
+    rclpy.init(args=args)
+    try:
+        node = CameraNode()
+    except (CaptureError, ValueError) as exc:
+        # A configuration that can never work: say why once and exit non-zero rather than retry forever.
+        rclpy.logging.get_logger("camera").error(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Camera sources for the camera node: device index/path, video file, or GStreamer pipeline (no rclpy).
+
+``FrameSource.read(now)`` never raises: a source that cannot be opened or disappears is retried every
+``reconnect_s`` seconds, and what happens is reported through a ``log(level, message)`` callback.
+The clock is the caller's (``now``), so the retry logic is testable without waiting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional
+
+import cv2
+import numpy as np
+
+KINDS = ("device", "file", "gstreamer")
+LogFn = Callable[[str, str], None]  # (level: 'info' | 'warn' | 'error', message)
+Opener = Callable[..., Any]  # cv2.VideoCapture's signature: (source, api_preference)
+
+
+class CaptureError(ValueError):
+    """A camera configuration that can never work (e.g. a GStreamer pipeline without GStreamer)."""
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """What to open and how; the constructor validates (ValueError with the reason)."""
+
+    source: str = "0"
+    loop: bool = False
+    width: int = 640  # requested from devices; 0 = the device's default
+    height: int = 480
+    fps: float = 30.0
+    reconnect_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        if not self.source.strip():
+            raise ValueError("source must not be empty (a device index such as '0', a file, or a pipeline)")
+        if not (0 <= self.width <= 8192 and 0 <= self.height <= 8192):
+            raise ValueError(f"width and height must be in [0, 8192], not {self.width}x{self.height}")
+        if not 1.0 <= self.fps <= 120.0:
+            raise ValueError(f"fps must be in [1, 120], not {self.fps}")
+        if not 0.05 <= self.reconnect_s <= 600.0:
+            raise ValueError(f"reconnect_s must be in [0.05, 600], not {self.reconnect_s}")
+
+    @property
+    def kind(self) -> str:
+        """'gstreamer' (contains '!'), 'device' (an index or /dev/ path) or 'file'."""
+        return source_kind(self.source)
+
+
+def source_kind(source: str) -> str:
+    """Classify a source string: 'gstreamer', 'device' or 'file'."""
+    s = source.strip()
+    if "!" in s:
+        return "gstreamer"
+    if s.isdigit() or s.startswith("/dev/"):
+        return "device"
+    return "file"
+
+
+def gstreamer_available(build_info: Optional[str] = None) -> bool:
+    """True when this OpenCV was built with GStreamer (from cv2.getBuildInformation())."""
+    info = cv2.getBuildInformation() if build_info is None else build_info
+    for line in info.splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return line.split(":", 1)[1].strip().upper().startswith("YES")
+    return False
+
+
+def check_source(config: CaptureConfig, build_info: Optional[str] = None) -> None:
+    """Raise CaptureError when the source can never be opened by this OpenCV."""
+    if config.kind == "gstreamer" and not gstreamer_available(build_info):
+        raise CaptureError(
+            "the source is a GStreamer pipeline, but this OpenCV was built without GStreamer "
+            "(pip's opencv-python has none). On the Jetson use the system OpenCV (JetPack's python3-opencv, "
+            "e.g. a venv made with --system-site-packages and no pip opencv), or give a device index or file."
+        )
+
+
+def _default_opener(source: Any, api: int) -> Any:
+    return cv2.VideoCapture(source, api)
+
+
+class FrameSource:
+    """Reads frames from one source, reopening it when it fails; never raises out of read()."""
+
+    def __init__(
+        self,
+        config: CaptureConfig,
+        log: Optional[LogFn] = None,
+        opener: Optional[Opener] = None,
+        log_every_s: float = 10.0,
+    ) -> None:
+        """Nothing is opened until the first read()."""
+        self.config = config
+        self._log = log or (lambda level, message: None)
+        self._opener = opener or _default_opener
+        self._log_every_s = log_every_s
+        self._cap: Any = None
+        self._next_try = float("-inf")
+        self._failures = 0  # consecutive failed opens/reads since the last good frame
+        self._last_warn = float("-inf")
+        self.finished = False  # a non-looping file reached its end
+        self.frames = 0  # frames read since the source was last opened
+
+    @property
+    def is_open(self) -> bool:
+        """True while a capture is open."""
+        return self._cap is not None
+
+    def close(self) -> None:
+        """Release the capture (safe to call twice)."""
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            try:
+                cap.release()
+            except cv2.error:
+                pass  # releasing a capture whose device vanished may fail; it is gone either way
+
+    def read(self, now: float) -> Optional[np.ndarray]:
+        """The next frame, or None (not open yet, waiting to retry, or finished)."""
+        if self.finished:
+            return None
+        if self._cap is None:
+            if now < self._next_try:
+                return None
+            self._open(now)
+            if self._cap is None:
+                return None
+        frame = self._grab()
+        if frame is not None:
+            if self._failures:
+                self._log("info", f"camera source {self.config.source!r} delivers frames again")
+            self._failures = 0
+            self.frames += 1
+            return frame
+        if self.config.kind == "file" and self.frames > 0:
+            if self.config.loop:
+                # Reopening rewinds every container; CAP_PROP_POS_FRAMES seeking is unreliable on some.
+                self.close()
+                self._open(now)
+                frame = self._grab() if self._cap is not None else None
+                if frame is not None:
+                    self.frames += 1
+                return frame
+            self._log("info", f"video file {self.config.source!r} ended after {self.frames} frames")
+            self.close()
+            self.finished = True
+            return None
+        self.close()
+        self._fail(now, f"camera source {self.config.source!r} stopped delivering frames")
+        return None
+
+    def _grab(self) -> Optional[np.ndarray]:
+        try:
+            ok, frame = self._cap.read()
+        except cv2.error as exc:
+            self._log("warn", f"reading {self.config.source!r} failed: {exc}")
+            return None
+        return frame if ok and frame is not None and frame.size else None
+
+    def _fail(self, now: float, what: str) -> None:
+        self._failures += 1
+        self._next_try = now + self.config.reconnect_s
+        # The first failure is reported at once, then one summary line per log_every_s, not one per retry.
+        if self._failures == 1 or now - self._last_warn >= self._log_every_s:
+            self._last_warn = now
+            self._log("warn", f"{what}; retrying every {self.config.reconnect_s:g} s (attempt {self._failures})")
+
+    def _open(self, now: float) -> None:
+        c = self.config
+        kind = c.kind
+        if kind == "device":
+            target: Any = int(c.source) if c.source.strip().isdigit() else c.source.strip()
+            api = cv2.CAP_ANY
+        elif kind == "gstreamer":
+            target, api = c.source, cv2.CAP_GSTREAMER
+        else:
+            target, api = os.path.expanduser(c.source), cv2.CAP_ANY
+        try:
+            cap = self._opener(target, api)
+            opened = cap is not None and cap.isOpened()
+        except cv2.error as exc:
+            cap, opened = None, False
+            self._log("warn", f"opening {c.source!r} raised: {exc}")
+        if not opened:
+            hint = " (no such file)" if kind == "file" and not os.path.exists(target) else ""
+            self._fail(now, f"cannot open {kind} source {c.source!r}{hint}")
+            return
+        if kind == "device":
+            # Requests only: the driver picks the nearest mode it supports.
+            if c.width and c.height:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, c.width)
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, c.height)
+            cap.set(cv2.CAP_PROP_FPS, c.fps)
+        self._cap = cap
+        self.frames = 0
+        if self._failures == 0:
+            self._log("info", f"opened {kind} source {c.source!r}")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """The camera node's settings: what to capture and how to publish it."""
+
+    capture: CaptureConfig
+    frame_id: str = "camera"
+    publish_compressed: bool = False
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        """Validate the publishing fields (the capture fields validated themselves)."""
+        if not self.frame_id:
+            raise ValueError("frame_id must not be empty")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be in [1, 100], not {self.jpeg_quality}")
+
+    @classmethod
+    def from_values(cls, values: Dict[str, Any]) -> CameraConfig:
+        """Build from the node's parameter values (ValueError/CaptureError when invalid)."""
+        capture = CaptureConfig(
+            source=str(values["source"]),
+            loop=bool(values["loop"]),
+            width=int(values["width"]),
+            height=int(values["height"]),
+            fps=float(values["fps"]),
+            reconnect_s=float(values["reconnect_s"]),
+        )
+        check_source(capture)
+        return cls(capture, str(values["frame_id"]), bool(values["publish_compressed"]), int(values["jpeg_quality"]))

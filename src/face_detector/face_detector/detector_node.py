@@ -1,0 +1,170 @@
+"""The `face_detector` node: camera frames in, one facecoach_msgs/Face per frame out ("no face" included).
+
+Subscribes ``image_raw`` (sensor_msgs/Image) and/or ``image_raw/compressed`` (sensor_msgs/CompressedImage),
+publishes ``face``. A frame that cannot be decoded is skipped with a throttled warning naming the problem.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import fields
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+import rclpy
+from facecoach_msgs.msg import Face
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+
+from face_detector import ros_params
+from face_detector.detector import (
+    MODES,
+    DetectorConfig,
+    DetectorError,
+    FaceDetector,
+    RawDetect,
+    cascade_detector,
+    crop_face,
+    load_cascade,
+)
+from face_detector.image_conversions import (
+    ImageConversionError,
+    compressed_to_numpy,
+    image_to_numpy,
+    numpy_to_image,
+)
+from face_detector.qos import IMAGE_QOS, STREAM_QOS
+from face_detector.ros_params import Param
+
+INPUTS = ("raw", "compressed", "both")
+WARN_EVERY_S = 5.0
+PARAMS = (
+    Param(
+        "input", "both", "frame topics to subscribe: image_raw, image_raw/compressed", read_only=True, choices=INPUTS
+    ),
+    Param(
+        "mode", "fast", "naive: Haar on every full frame (the paper); fast: downscaled + tracked region", choices=MODES
+    ),
+    Param("cascade_path", "", "Haar cascade XML file ('' = OpenCV's haarcascade_frontalface_default.xml)"),
+    Param("scale_factor", 1.1, "Haar pyramid step between scales", 1.01, 2.0),
+    Param("min_neighbors", 5, "Haar: overlapping detections needed to accept a face", 0, 50),
+    Param("min_size_px", 30, "smallest face to find, full-frame pixels", 1, 8192),
+    Param("max_size_px", 0, "largest face to find, full-frame pixels (0 = no limit)", 0, 8192),
+    Param("downscale_width", 320, "fast mode: full-frame searches run on the frame resized to this width", 32, 8192),
+    Param("roi_margin", 0.5, "fast mode: search region around the last face, fraction of its size per side", 0.0, 5.0),
+    Param("full_every_n", 10, "fast mode: a full-frame search at least every N frames", 1, 10000),
+    Param("crop_margin", 0.0, "crop = face box grown by this fraction of its size per side", 0.0, 2.0),
+)
+_DETECTOR_FIELDS = {f.name for f in fields(DetectorConfig)}
+
+
+class FaceDetectorNode(Node):
+    """Finds the largest face of every frame and publishes it with a 48x48 crop."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare parameters, load the cascade, wire topics."""
+        super().__init__("face_detector", **kwargs)
+        self._values = ros_params.declare(self, PARAMS)
+        self._config: Optional[DetectorConfig] = None
+        config, raw = self._build(self._values)  # DetectorError/ValueError: main() reports it and exits
+        self._detector = FaceDetector(config, raw)
+        self._config, self._raw = config, raw
+        self.add_on_set_parameters_callback(
+            ros_params.on_set(self, PARAMS, lambda: self._values, self._build, self._apply)
+        )
+        self._pub = self.create_publisher(Face, "face", STREAM_QOS)
+        source = self._values["input"]
+        if source in ("raw", "both"):
+            self.create_subscription(Image, "image_raw", self._on_raw, IMAGE_QOS)
+        if source in ("compressed", "both"):
+            self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
+        # With input 'both' a camera publishing both forms would give every frame twice: remember recent stamps.
+        self._recent: Deque[Tuple[int, int, str]] = deque(maxlen=16)
+        self._last_warn: Dict[str, float] = {}
+        self.get_logger().info(
+            f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
+        )
+
+    def _build(self, values: Dict[str, Any]) -> Tuple[DetectorConfig, RawDetect]:
+        config = DetectorConfig(**{k: v for k, v in values.items() if k in _DETECTOR_FIELDS})
+        if self._config is not None and config.cascade_path == self._config.cascade_path:
+            return config, self._raw  # same cascade: no reload
+        try:
+            return config, cascade_detector(load_cascade(config.cascade_path))
+        except DetectorError as exc:
+            raise ValueError(str(exc)) from exc  # on_set refuses the change; the old detector stays
+
+    def _apply(self, built: Tuple[DetectorConfig, RawDetect], changed: Dict[str, Any]) -> None:
+        config, raw = built
+        self._values.update(changed)
+        self._config, self._raw = config, raw
+        self._detector = FaceDetector(config, raw)  # one reference swap, between two frames
+        self.get_logger().info(f"detector parameters changed: {changed}")
+
+    def _on_raw(self, msg: Image) -> None:
+        self._process(msg, lambda m: image_to_numpy(m, to_bgr=True), "image_raw")
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self._process(msg, compressed_to_numpy, "image_raw/compressed")
+
+    def _process(self, msg: Any, decode: Callable[[Any], np.ndarray], topic: str) -> None:
+        stamp = msg.header.stamp
+        key = (stamp.sec, stamp.nanosec, msg.header.frame_id)
+        if stamp.sec or stamp.nanosec:
+            if key in self._recent:
+                return
+            self._recent.append(key)
+        start = time.perf_counter()
+        try:
+            frame = decode(msg)
+        except ImageConversionError as exc:
+            self._warn(exc.reason, f"skipping a frame on {topic}: {exc}")
+            return
+        detector = self._detector
+        try:
+            box = detector.detect(frame)
+        except cv2.error as exc:
+            self._warn("opencv", f"skipping a frame on {topic}: OpenCV failed on it: {exc}")
+            return
+        height, width = frame.shape[:2]
+        face = Face(header=msg.header, frame_width=width, frame_height=height)
+        box = box.clipped(width, height) if box is not None else None
+        if box is not None:
+            crop = crop_face(frame, box, detector.config.crop_size, detector.config.crop_margin)
+            face.has_face = True
+            face.roi = RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.w, height=box.h)
+            face.crop = numpy_to_image(crop, "bgr8", msg.header)
+        face.detect_ms = float((time.perf_counter() - start) * 1000.0)
+        self._pub.publish(face)
+
+    def _warn(self, reason: str, message: str) -> None:
+        # Throttled per kind of problem, so one bad stream cannot hide a different one.
+        now = time.monotonic()
+        if now - self._last_warn.get(reason, float("-inf")) >= WARN_EVERY_S:
+            self._last_warn[reason] = now
+            self.get_logger().warning(message)
+
+
+def main(args: Optional[list] = None) -> None:
+    """Console script `face_detector`."""
+    rclpy.init(args=args)
+    try:
+        node = FaceDetectorNode()
+    except (DetectorError, ValueError) as exc:
+        rclpy.logging.get_logger("face_detector").error(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""detector: geometry, search planning, the fast-mode state machine (with a fake detector), crops, cascades."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from face_detector.detector import (
+    TRACK_FACE_PX,
+    DetectorConfig,
+    DetectorError,
+    FaceBox,
+    FaceDetector,
+    SearchPlan,
+    crop_face,
+    full_plan,
+    largest,
+    load_cascade,
+    roi_plan,
+)
+
+FER = "/work/shared/data/fer2013/fer2013.npz"
+
+
+def blob_detect(gray, scale_factor, min_neighbors, min_size, max_size):
+    """Fake RawDetect: every bright blob is a 'face' (so the geometry of every search is checked exactly)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats((gray > 128).astype(np.uint8))
+    out = []
+    for x, y, w, h, _ in stats[1:n]:
+        if w >= min_size and (not max_size or w <= max_size):
+            out.append((int(x), int(y), int(w), int(h)))
+    return out
+
+
+def frame_with(*boxes, size=(480, 640)):
+    f = np.zeros(size + (3,), np.uint8)
+    for b in boxes:
+        f[b.y : b.y + b.h, b.x : b.x + b.w] = 255
+    return f
+
+
+def test_facebox_geometry():
+    a = FaceBox(10, 10, 20, 20)
+    assert a.area == 400
+    assert a.iou(a) == 1.0
+    assert a.iou(FaceBox(100, 100, 5, 5)) == 0.0
+    assert a.iou(FaceBox(20, 10, 20, 20)) == pytest.approx(200 / 600)
+    assert a.expanded(0.5) == FaceBox(0, 0, 40, 40)
+    assert FaceBox(-5, -5, 20, 20).clipped(10, 8) == FaceBox(0, 0, 10, 8)
+    assert FaceBox(50, 50, 5, 5).clipped(10, 10) is None
+
+
+def test_largest():
+    assert largest([]) is None
+    boxes = [FaceBox(0, 0, 10, 10), FaceBox(5, 5, 30, 30), FaceBox(1, 1, 30, 30)]
+    assert largest(boxes) == FaceBox(5, 5, 30, 30)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "turbo"},
+        {"scale_factor": 1.0},
+        {"min_neighbors": -1},
+        {"min_size_px": 0},
+        {"min_size_px": 50, "max_size_px": 40},
+        {"downscale_width": 10},
+        {"roi_margin": -0.1},
+        {"full_every_n": 0},
+        {"crop_size": 4},
+        {"crop_margin": -1.0},
+    ],
+)
+def test_config_rejects(kwargs):
+    with pytest.raises(ValueError):
+        DetectorConfig(**kwargs)
+
+
+def test_full_plan_scales_sizes():
+    naive = full_plan(640, 480, DetectorConfig(mode="naive", min_size_px=30, max_size_px=300))
+    assert (naive.scale, naive.min_size, naive.max_size, naive.full) == (1.0, 30, 300, True)
+    fast = full_plan(640, 480, DetectorConfig(mode="fast", downscale_width=320, min_size_px=30, max_size_px=300))
+    assert (fast.scale, fast.min_size, fast.max_size) == (0.5, 15, 150)
+    assert full_plan(200, 100, DetectorConfig(downscale_width=320)).scale == 1.0  # never upscale
+
+
+def test_plan_maps_back_to_frame_pixels():
+    plan = SearchPlan(FaceBox(100, 50, 400, 400), 0.25, 10, 0, False)
+    assert plan.to_frame((10, 20, 16, 16)) == FaceBox(140, 130, 64, 64)
+
+
+def test_roi_plan_region_scale_and_size_range():
+    last = FaceBox(200, 100, 200, 200)
+    plan = roi_plan(last, 640, 480, DetectorConfig(roi_margin=0.5, min_size_px=30))
+    assert plan.region == FaceBox(100, 0, 400, 400)  # grown by 100 px per side, clipped at the top
+    assert plan.scale == pytest.approx(TRACK_FACE_PX / 200)
+    assert plan.min_size < TRACK_FACE_PX < plan.max_size
+    assert roi_plan(FaceBox(700, 500, 20, 20), 640, 480, DetectorConfig()) is None
+
+
+def test_naive_searches_the_full_frame_every_frame():
+    face = FaceBox(300, 200, 120, 120)
+    det = FaceDetector(DetectorConfig(mode="naive"), blob_detect)
+    for _ in range(3):
+        assert det.detect(frame_with(face)) == face
+        assert [(p.full, p.scale) for p in det.searches] == [(True, 1.0)]
+
+
+def test_fast_tracks_with_periodic_full_search():
+    face = FaceBox(300, 200, 120, 120)
+    det = FaceDetector(DetectorConfig(mode="fast", full_every_n=4, downscale_width=320), blob_detect)
+    kinds = []
+    for _ in range(9):
+        box = det.detect(frame_with(face))
+        assert box is not None and box.iou(face) > 0.9
+        kinds.append("full" if det.searches[0].full else "roi")
+        assert len(det.searches) == 1
+    assert kinds == ["full", "roi", "roi", "roi", "full", "roi", "roi", "roi", "full"]
+    assert det.searches[0].scale == 0.5
+
+
+def test_fast_lost_face_falls_back_to_full_search_in_the_same_frame():
+    face = FaceBox(300, 200, 120, 120)
+    det = FaceDetector(DetectorConfig(mode="fast", full_every_n=100), blob_detect)
+    det.detect(frame_with(face))
+    det.detect(frame_with(face))
+    assert not det.searches[0].full
+    jumped = FaceBox(20, 20, 100, 100)  # far outside the search region
+    box = det.detect(frame_with(jumped))
+    assert [p.full for p in det.searches] == [False, True]
+    assert box.iou(jumped) > 0.9
+    assert det.detect(frame_with()) is None  # gone: region, full frame, then region at full resolution
+    assert [(p.full, p.scale) for p in det.searches] == [
+        (False, pytest.approx(TRACK_FACE_PX / 100)),
+        (True, 0.5),
+        (False, 1.0),
+    ]
+    det.detect(frame_with())
+    assert [p.full for p in det.searches] == [True]  # nothing tracked: full only
+
+
+def test_fast_periodic_full_miss_retries_the_region():
+    face = FaceBox(300, 200, 120, 120)
+    calls = []
+
+    def only_full_res(gray, *args):
+        calls.append(gray.shape)
+        # Pretend the downscaled full frame is too coarse: nothing found in images wider than 300 px.
+        return [] if gray.shape[1] > 300 else blob_detect(gray, *args)
+
+    det = FaceDetector(DetectorConfig(mode="fast", full_every_n=2, downscale_width=320), only_full_res)
+    assert det.detect(frame_with(face)) is None  # first frame: full (miss), nothing to track
+    det.tracker.update(face, True)  # as if found once, one frame ago
+    det.tracker.since_full = 1
+    assert det.detect(frame_with(face)).iou(face) > 0.9
+    assert [p.full for p in det.searches] == [True, False]
+
+
+def test_fast_largest_face_and_min_max_size():
+    small, big = FaceBox(20, 20, 60, 60), FaceBox(300, 200, 160, 160)
+    det = FaceDetector(DetectorConfig(mode="fast"), blob_detect)
+    assert det.detect(frame_with(small, big)).iou(big) > 0.9
+    capped = FaceDetector(DetectorConfig(mode="fast", max_size_px=100), blob_detect)
+    assert capped.detect(frame_with(small, big)).iou(small) > 0.9
+    floor = FaceDetector(DetectorConfig(mode="naive", min_size_px=100), blob_detect)
+    assert floor.detect(frame_with(small)) is None
+
+
+def test_frame_size_change_resets_tracking():
+    det = FaceDetector(DetectorConfig(mode="fast"), blob_detect)
+    det.detect(frame_with(FaceBox(300, 200, 120, 120)))
+    det.detect(frame_with(FaceBox(100, 100, 80, 80), size=(240, 320)))
+    assert [p.full for p in det.searches] == [True]
+
+
+def test_crop_is_from_the_full_resolution_frame():
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[100:300, 200:400] = (10, 20, 30)
+    crop = crop_face(frame, FaceBox(200, 100, 200, 200), 48)
+    assert crop.shape == (48, 48, 3) and crop.dtype == np.uint8
+    assert (crop == (10, 20, 30)).all()
+    with_margin = crop_face(frame, FaceBox(200, 100, 200, 200), 48, margin=0.5)
+    assert (with_margin[24, 24] == (10, 20, 30)).all() and (with_margin[0, 0] == 0).all()
+
+
+def test_crop_clips_to_the_frame_and_handles_gray():
+    frame = np.full((100, 100), 7, np.uint8)
+    crop = crop_face(frame, FaceBox(80, 80, 50, 50), 48, margin=0.2)
+    assert crop.shape == (48, 48, 3) and (crop == 7).all()
+    with pytest.raises(ValueError):
+        crop_face(frame, FaceBox(200, 200, 10, 10))
+
+
+def test_cascade_errors(tmp_path):
+    with pytest.raises(DetectorError, match="not found"):
+        load_cascade(str(tmp_path / "missing.xml"))
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<opencv_storage><nonsense/></opencv_storage>")
+    with pytest.raises(DetectorError, match="not a valid"):
+        load_cascade(str(bad))
+    with pytest.raises(DetectorError):
+        FaceDetector(DetectorConfig(cascade_path=str(tmp_path / "missing.xml")))
+    assert not load_cascade("").empty()
+
+
+def test_default_detector_runs_on_an_empty_frame():
+    for mode in ("naive", "fast"):
+        assert FaceDetector(DetectorConfig(mode=mode)).detect(np.zeros((240, 320, 3), np.uint8)) is None
+
+
+def fer_frames(n):
+    """Frames with a real FER2013 face pasted at ~200 px, moving slowly (as in an interview)."""
+    data = np.load(FER)
+    faces = data["images"][data["split"] == 2] if "split" in data.files else data["images"]
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 8)
+    frames = []
+    for i in range(n):
+        size = 180 + int(40 * np.sin(i / 20))
+        face = cv2.resize(cv2.cvtColor(faces[(i // 10) * 7 % len(faces)], cv2.COLOR_GRAY2BGR), (size, size))
+        x, y = 200 + int(100 * np.sin(i / 15)), 120 + int(40 * np.cos(i / 25))
+        f = background.copy()
+        f[y : y + size, x : x + size] = face
+        frames.append(f)
+    return frames
+
+
+@pytest.mark.skipif(not os.path.exists(FER), reason="FER2013 not on this machine")
+def test_fast_finds_the_faces_naive_finds():
+    frames = fer_frames(60)
+    naive = FaceDetector(DetectorConfig(mode="naive"))
+    fast = FaceDetector(DetectorConfig(mode="fast"))
+    pairs = [(naive.detect(f), fast.detect(f)) for f in frames]
+    found = [(a, b) for a, b in pairs if a is not None]
+    assert len(found) >= 30  # the cascade finds most pasted faces
+    same = sum(1 for a, b in found if b is not None and a.iou(b) >= 0.5)
+    assert same / len(found) >= 0.98

@@ -1,0 +1,150 @@
+"""image_conversions: every encoding, step padding, and every rejection."""
+
+import array
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from face_detector.image_conversions import (
+    MAX_SIDE,
+    ImageConversionError,
+    compressed_to_numpy,
+    image_to_numpy,
+    numpy_to_compressed,
+    numpy_to_image,
+)
+
+
+def _bgr(h: int = 5, w: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _msg(pixels: np.ndarray, encoding: str, pad: int = 0) -> Image:
+    """An Image with ``pad`` extra bytes at the end of every row."""
+    h, w = pixels.shape[:2]
+    rows = pixels.reshape(h, -1)
+    padded = np.concatenate([rows, np.full((h, pad), 0xAB, np.uint8)], axis=1)
+    m = Image(height=h, width=w, encoding=encoding, step=rows.shape[1] + pad)
+    m.data = array.array("B", padded.tobytes())
+    return m
+
+
+@pytest.mark.parametrize("pad", [0, 3])
+@pytest.mark.parametrize(
+    "encoding,to_native",
+    [
+        ("bgr8", lambda b: b),
+        ("rgb8", lambda b: cv2.cvtColor(b, cv2.COLOR_BGR2RGB)),
+        ("bgra8", lambda b: cv2.cvtColor(b, cv2.COLOR_BGR2BGRA)),
+        ("rgba8", lambda b: cv2.cvtColor(b, cv2.COLOR_BGR2RGBA)),
+    ],
+)
+def test_colour_encodings_give_bgr(encoding, to_native, pad):
+    bgr = _bgr()
+    out = image_to_numpy(_msg(to_native(bgr), encoding, pad))
+    assert out.dtype == np.uint8 and out.shape == bgr.shape
+    np.testing.assert_array_equal(out, bgr)
+
+
+@pytest.mark.parametrize("pad", [0, 1])
+def test_mono8_is_2d_or_bgr(pad):
+    gray = _bgr()[:, :, 0].copy()
+    np.testing.assert_array_equal(image_to_numpy(_msg(gray, "mono8", pad)), gray)
+    bgr = image_to_numpy(_msg(gray, "mono8", pad), to_bgr=True)
+    assert bgr.shape == gray.shape + (3,)
+    np.testing.assert_array_equal(bgr[:, :, 2], gray)
+
+
+def test_result_is_writable_and_contiguous():
+    out = image_to_numpy(_msg(_bgr(), "bgr8", pad=2))
+    assert out.flags.c_contiguous and out.flags.writeable
+
+
+def test_big_endian_flag_is_irrelevant_for_8_bit():
+    m = _msg(_bgr(), "bgr8")
+    m.is_bigendian = 1
+    np.testing.assert_array_equal(image_to_numpy(m), _bgr())
+
+
+def test_round_trip_every_encoding():
+    bgr = _bgr()
+    header = Header(frame_id="cam")
+    header.stamp.sec = 12
+    for encoding, arr in [
+        ("bgr8", bgr),
+        ("rgb8", bgr),
+        ("bgra8", np.dstack([bgr, bgr[:, :, :1]])),
+        ("mono8", bgr[:, :, 0]),
+    ]:
+        m = numpy_to_image(arr, encoding, header)
+        assert m.header.stamp.sec == 12 and m.header.frame_id == "cam"
+        assert m.step == arr.shape[1] * (1 if arr.ndim == 2 else arr.shape[2])
+        back = np.frombuffer(m.data, np.uint8).reshape(arr.shape)
+        np.testing.assert_array_equal(back, arr)
+    np.testing.assert_array_equal(image_to_numpy(numpy_to_image(bgr)), bgr)
+
+
+@pytest.mark.parametrize(
+    "mutate,reason",
+    [
+        (lambda m: setattr(m, "encoding", "yuv422"), "encoding"),
+        (lambda m: setattr(m, "encoding", "16UC1"), "encoding"),
+        (lambda m: setattr(m, "step", m.width * 3 - 1), "step"),
+        (lambda m: setattr(m, "data", m.data[:-1]), "truncated"),
+        (lambda m: setattr(m, "data", array.array("B")), "truncated"),
+        (lambda m: setattr(m, "width", 0), "size"),
+        (lambda m: setattr(m, "height", 0), "size"),
+        (lambda m: (setattr(m, "width", MAX_SIDE + 1), setattr(m, "step", (MAX_SIDE + 1) * 3)), "too_large"),
+        (lambda m: setattr(m, "height", 100000), "too_large"),
+    ],
+)
+def test_rejections_name_the_problem(mutate, reason):
+    m = _msg(_bgr(), "bgr8")
+    mutate(m)
+    with pytest.raises(ImageConversionError) as err:
+        image_to_numpy(m)
+    assert err.value.reason == reason
+    assert isinstance(err.value, ValueError) and str(err.value)
+
+
+def test_numpy_to_image_rejections():
+    with pytest.raises(ImageConversionError, match="uint8"):
+        numpy_to_image(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ImageConversionError, match="shape"):
+        numpy_to_image(np.zeros((4, 4), np.uint8), "bgr8")
+    with pytest.raises(ImageConversionError, match="encoding"):
+        numpy_to_image(np.zeros((4, 4, 3), np.uint8), "nv12")
+    with pytest.raises(ImageConversionError, match="zero size"):
+        numpy_to_image(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_compressed_round_trip_jpeg_and_png():
+    bgr = np.zeros((32, 40, 3), np.uint8)
+    bgr[8:24, 10:30] = (40, 160, 220)
+    header = Header(frame_id="cam")
+    jpeg = numpy_to_compressed(bgr, "jpeg", 95, header)
+    assert jpeg.format == "jpeg" and jpeg.header.frame_id == "cam"
+    out = compressed_to_numpy(jpeg)
+    assert out.shape == bgr.shape and np.abs(out.astype(int) - bgr).mean() < 3
+    np.testing.assert_array_equal(compressed_to_numpy(numpy_to_compressed(bgr, "png")), bgr)
+    with pytest.raises(ImageConversionError, match="format"):
+        numpy_to_compressed(bgr, "webp2")
+
+
+def test_compressed_rejections():
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(CompressedImage(format="jpeg"))
+    assert err.value.reason == "empty"
+    bad = CompressedImage(format="jpeg")
+    bad.data = array.array("B", b"\xff\xd8\xff\xe0 definitely not a jpeg" * 4)
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(bad)
+    assert err.value.reason == "decode"
+    big = numpy_to_compressed(np.zeros((8, 40, 3), np.uint8), "png")
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(big, max_side=32)
+    assert err.value.reason == "too_large"
