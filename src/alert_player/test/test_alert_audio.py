@@ -1,0 +1,103 @@
+"""Cue playback through aplay on ALSA's null device: real files, tone fallback, busy, failures."""
+
+import os
+import stat
+import time
+
+import numpy as np
+import pytest
+from alert_player.audio import AudioError, AudioPlayer, Sound, read_wav, scale, tone, write_wav
+
+
+def wait_result(player, timeout=10.0):
+    """Wait for aplay to finish (the event), up to a timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = player.poll()
+        if result is not None:
+            return result
+        time.sleep(0.01)
+    raise AssertionError("aplay did not finish")
+
+
+@pytest.fixture
+def player():
+    p = AudioPlayer(device="null")
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("rate, channels, width", [(8000, 1, 1), (22050, 2, 1), (44100, 1, 2), (48000, 2, 2)])
+def test_wav_round_trip_and_volume(tmp_path, rate, channels, width):
+    t = np.arange(rate // 10) / rate
+    x = np.sin(2 * np.pi * 440 * t)[:, None].repeat(channels, axis=1)
+    samples = (x * 100 + 128).astype(np.uint8) if width == 1 else (x * 10000).astype("<i2")
+    path = str(tmp_path / "in.wav")
+    write_wav(path, Sound(samples, rate, width))
+    sound = read_wav(path)
+    assert sound.rate == rate and sound.samples.shape == (rate // 10, channels)
+    half = scale(sound, 0.5).samples.astype(float)
+    centre = 128 if width == 1 else 0
+    assert np.max(np.abs(half - centre)) == pytest.approx(np.max(np.abs(samples.astype(float) - centre)) / 2, abs=1)
+    assert scale(sound, 2.0).samples.dtype == samples.dtype  # clipped, not wrapped around
+
+
+def test_plays_a_real_wav_on_the_null_device(tmp_path, player):
+    path = str(tmp_path / "cue.wav")
+    write_wav(path, tone(440, 0.2, 16000))
+    assert player.play(path) is None
+    result = wait_result(player)
+    assert result.ok and result.path == path and not player.busy
+
+
+def test_volume_plays_a_scaled_copy(tmp_path, player):
+    path = str(tmp_path / "cue.wav")
+    write_wav(path, tone(440, 0.2, 16000))
+    player.volume = 0.5
+    scaled, error = player.prepare(path)
+    assert error is None and scaled != path
+    assert np.max(np.abs(read_wav(scaled).samples)) == pytest.approx(np.max(np.abs(read_wav(path).samples)) / 2, abs=1)
+    assert player.prepare(path)[0] == scaled  # cached until the file changes
+
+
+@pytest.mark.parametrize("content", [None, b"not a wav file at all", b""])
+def test_missing_or_broken_file_falls_back_to_the_tone(tmp_path, player, content):
+    path = tmp_path / "voice.wav"
+    if content is not None:
+        path.write_bytes(content)
+    error = player.play(str(path))
+    assert "voice.wav" in error and "880 Hz tone instead" in error
+    result = wait_result(player)
+    assert result.ok and read_wav(result.path).samples.shape == (int(0.3 * 22050), 1)
+
+
+def test_never_two_at_once(tmp_path):
+    slow = tmp_path / "slow_aplay"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")  # stands in for a long cue on a real card
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    p = AudioPlayer(device="null", aplay=str(slow))
+    try:
+        p.play("")
+        assert p.busy
+        with pytest.raises(AudioError, match="already playing"):
+            p.play("")
+    finally:
+        p.close()
+    assert not p.busy and not os.path.exists(p._tmp)
+
+
+def test_aplay_failures_are_reported(tmp_path):
+    p = AudioPlayer(device="nosuchdevice")
+    try:
+        p.play("")
+        result = wait_result(p)
+        assert not result.ok and "nosuchdevice" in result.stderr
+    finally:
+        p.close()
+    p = AudioPlayer(device="null", aplay=str(tmp_path / "no_aplay_here"))
+    try:
+        assert not p.aplay_found()
+        with pytest.raises(AudioError, match="install alsa-utils"):
+            p.play("")
+    finally:
+        p.close()

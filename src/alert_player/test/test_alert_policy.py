@@ -1,0 +1,144 @@
+"""CuePolicy driven by synthetic stamped sequences: no sleeps, time is only the stamps."""
+
+from dataclasses import replace
+
+import pytest
+from alert_player.mapping import DEFAULT_MAPPING, categorize
+from alert_player.policy import CuePolicy, PolicyConfig
+
+FPS = 10
+
+
+def frames(t0, seconds, emotion="sad", confidence=0.9, mapping=None):
+    """Frames at FPS from t0 for `seconds`; emotion None = no face."""
+    out = []
+    for i in range(round(seconds * FPS)):
+        t = t0 + i / FPS
+        if emotion is None:
+            out.append((t, False, "", 0.0, "none"))
+        else:
+            out.append((t, True, emotion, confidence, categorize(mapping or DEFAULT_MAPPING, emotion)))
+    return out
+
+
+def run(policy, seq, busy=False):
+    return [(f[0], policy.update(*f, busy=busy)) for f in seq]
+
+
+def cue_times(decisions):
+    return [round(t, 2) for t, d in decisions if d.cue]
+
+
+def test_short_blip_of_bad_gives_no_cue():
+    policy = CuePolicy()
+    seq = frames(0, 3, "happy") + frames(3, 0.8, "sad") + frames(3.8, 3, "neutral")
+    out = run(policy, seq)
+    assert cue_times(out) == []
+    assert {d.reason for _, d in out} == {"below_threshold"}
+    assert max(d.bad_share for _, d in out) == pytest.approx(8 / 21)
+
+
+def test_blip_at_start_up_gives_no_cue():
+    # a half-filled window of bad frames is a high share, but not yet a sustained one
+    assert cue_times(run(CuePolicy(), frames(0, 0.8, "fear") + frames(0.8, 3, "happy"))) == []
+
+
+def test_sustained_bad_gives_exactly_one_cue():
+    out = run(CuePolicy(), frames(0, 20, "sad"))
+    assert cue_times(out) == [1.2]  # bad_threshold * window_s of bad, then never again in the same episode
+    assert [d.reason for _, d in out].count("played") == 1
+    assert out[-1][1].category == "bad" and out[-1][1].bad_share == 1.0
+
+
+def test_low_confidence_bad_frames_do_not_count():
+    out = run(CuePolicy(), frames(0, 5, "sad", confidence=0.3))
+    assert cue_times(out) == [] and out[-1][1].bad_share == 0.0
+
+
+def test_cooldown_holds_the_next_cue():
+    policy = CuePolicy(PolicyConfig(cooldown_s=8.0))
+    seq = frames(0, 3, "sad") + frames(3, 2.5, "happy") + frames(5.5, 6, "fear")
+    out = run(policy, seq)
+    assert cue_times(out) == [1.2, 9.2]  # the second episode waits for 1.2 + 8 s
+    reasons = [d.reason for t, d in out if 6.7 <= t < 9.15]
+    assert set(reasons) == {"cooldown"}
+
+
+def test_hysteresis_needs_the_share_to_drop_below_release():
+    policy = CuePolicy(PolicyConfig(cooldown_s=0.0))
+    # After the cue the share hovers near 0.5 (never under 0.3): no second cue.
+    seq = frames(0, 2, "sad")
+    t = 2.0
+    for _ in range(10):
+        seq += frames(t, 0.5, "happy") + frames(t + 0.5, 0.5, "sad")
+        t += 1.0
+    out = run(policy, seq)
+    assert cue_times(out) == [1.2]
+    # Once it drops below release_threshold, the next sustained episode cues again.
+    out = run(policy, frames(t, 3, "happy") + frames(t + 3, 3, "sad"))
+    assert cue_times(out) == [round(t + 3 + 1.2, 2)]
+
+
+def test_no_face_frames_neither_trigger_nor_reset():
+    policy = CuePolicy()
+    out = run(policy, frames(0, 10, None))
+    assert cue_times(out) == [] and {(d.reason, d.category) for _, d in out} == {("no_face", "none")}
+    # A short gap keeps the window: 0.8 s bad + 0.3 s without a face + bad cues at 1.2 s of stamps.
+    policy = CuePolicy()
+    out = run(policy, frames(0, 0.8, "sad") + frames(0.8, 0.3, None) + frames(1.1, 1, "sad"))
+    assert cue_times(out) == [1.2]
+    # The window slides on the stamps of no-face frames too: old bad frames age out of it.
+    policy = CuePolicy()
+    out = run(policy, frames(0, 1, "sad") + frames(1, 3, None) + frames(4, 0.5, "sad") + frames(4.5, 2, "happy"))
+    assert cue_times(out) == []
+
+
+def test_runtime_config_change_takes_effect_on_the_next_frame_and_keeps_the_window():
+    policy = CuePolicy()
+    run(policy, frames(0, 1.0, "sad"))  # 1 s of bad: below 1.2 s, no cue yet
+    policy.config = replace(policy.config, bad_threshold=0.4)
+    t, d = run(policy, frames(1.0, 0.1, "sad"))[0]
+    assert d.cue and d.reason == "played"  # window kept: 1.0 s of bad >= 0.4 * 2 s
+
+
+def test_runtime_mapping_change_takes_effect_on_the_next_frame():
+    policy, mapping = CuePolicy(), dict(DEFAULT_MAPPING)
+    out = run(policy, frames(0, 1, "happy", mapping=mapping))
+    assert out[-1][1].category == "good"
+    mapping["happy"] = "bad"
+    out = run(policy, frames(1, 3, "happy", mapping=mapping))
+    assert out[0][1].category == "bad"
+    assert cue_times(out) == [2.2]  # 1.2 s of (newly) bad frames: 13 of the 21 frames in the window
+
+
+def test_mute_and_busy_hold_the_cue_until_lifted():
+    policy = CuePolicy(PolicyConfig(mute=True))
+    out = run(policy, frames(0, 2, "sad"))
+    assert cue_times(out) == [] and out[-1][1].reason == "muted"
+    policy.config = replace(policy.config, mute=False)
+    out = run(policy, frames(2, 0.3, "sad"), busy=True)
+    assert cue_times(out) == [] and {d.reason for _, d in out} == {"busy"}
+    assert cue_times(run(policy, frames(2.3, 1, "sad"))) == [2.3]
+
+
+def test_face_lost_cue_once_per_absence():
+    policy = CuePolicy(PolicyConfig(face_lost_s=1.5))
+    seq = frames(0, 1, "happy") + frames(1, 3, None) + frames(4, 1, "happy") + frames(5, 2, None)
+    out = run(policy, seq)
+    lost = [(round(t, 2), d.reason) for t, d in out if d.cue]
+    assert lost == [(2.4, "face_lost"), (6.4, "face_lost")]  # 1.5 s after the last face frame (0.9, 4.9)
+    assert CuePolicy().update(10.0, False, "", 0.0, "none").reason == "no_face"  # face_lost_s=0: off
+
+
+def test_stamps_jumping_back_restart_the_timeline():
+    policy = CuePolicy()
+    assert cue_times(run(policy, frames(100, 2, "sad"))) == [101.2]
+    # a replay restarted: the cooldown from stamp 101.2 must not hold cues at stamps 0..
+    assert cue_times(run(policy, frames(0, 2, "sad"))) == [1.2]
+
+
+def test_policy_config_is_validated():
+    with pytest.raises(ValueError, match="cooldown_s must be >= 0"):
+        PolicyConfig(cooldown_s=-1)
+    with pytest.raises(ValueError, match="release_threshold"):
+        PolicyConfig(bad_threshold=0.5, release_threshold=0.5)
