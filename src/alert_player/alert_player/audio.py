@@ -179,10 +179,14 @@ class AudioPlayer:
             proc.stderr.close()
         self._finished = PlaybackResult(self._playing, proc.returncode, stderr)
 
-    def close(self) -> None:
-        """Stop a playing cue and remove the temporary files."""
+    def stop(self) -> None:
+        """Stop a playing cue (its result is then reported by poll() as a non-zero exit)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             self._proc.wait(timeout=2.0)
-        self._proc = None
+
+    def close(self) -> None:
+        """Stop a playing cue and remove the temporary files."""
+        self.stop()
+        self._reap()
         shutil.rmtree(self._tmp, ignore_errors=True)

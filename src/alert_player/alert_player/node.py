@@ -8,6 +8,7 @@ import rclpy
 from face_detector.qos import STREAM_QOS
 from face_detector.ros_params import Param, declare, on_set
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -87,6 +88,9 @@ class AlertPlayerNode(Node):
         self._config = config
         self._policy.config = config.policy
         self._player.device, self._player.volume = config.alsa_device, config.volume
+        if config.policy.mute and self._player.busy:
+            self._player.stop()  # muting means silence now, not after the current cue
+            self._player.poll()  # its SIGTERM exit status is not an aplay failure
         self.get_logger().info(f"parameters changed: {changed}")
         mapping = config.effective_mapping
         if mapping != self._mapping:
@@ -151,14 +155,21 @@ class AlertPlayerNode(Node):
 
     def destroy_node(self) -> None:
         """Stop a playing cue and remove temporary files, then destroy the node."""
-        self._player.close()
+        if hasattr(self, "_player"):  # also called by rclpy when __init__ failed half-way
+            self._player.close()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> None:
     """Run the alert_player node until Ctrl-C."""
     rclpy.init(args=args)
-    node = AlertPlayerNode()
+    try:
+        node = AlertPlayerNode()
+    except (ValueError, ParameterException) as exc:  # bad values from -p or the params file: say which, no traceback
+        hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
+        rclpy.logging.get_logger("alert_player").fatal(f"invalid parameters: {exc}{hint}")
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -27,7 +27,7 @@ class LevelReport:
     rms_dbfs: float
     peak_dbfs: float
     clipped_share: float
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -45,7 +45,7 @@ def level_check(samples: np.ndarray, silence_dbfs: float = SILENCE_DBFS, clip_sh
     if x.dtype != np.int16:
         raise ValueError(f"level_check expects int16 samples, got {x.dtype}")
     if x.size == 0:
-        return LevelReport(-math.inf, -math.inf, 0.0, ["the recording is empty"])
+        return LevelReport(-math.inf, -math.inf, 0.0, ("the recording is empty",))
     xf = x.astype(np.float64).ravel()
     rms, peak = float(np.sqrt(np.mean(xf * xf))), float(np.max(np.abs(xf)))
     clipped = float(np.mean((x >= 32767) | (x <= -32768)))
@@ -60,7 +60,7 @@ def level_check(samples: np.ndarray, silence_dbfs: float = SILENCE_DBFS, clip_sh
             f"the recording clips ({100 * clipped:.2f} % of samples at full scale): speak further from the "
             "microphone or lower the capture level"
         )
-    return LevelReport(_dbfs(rms), _dbfs(peak), clipped, warnings)
+    return LevelReport(_dbfs(rms), _dbfs(peak), clipped, tuple(warnings))
 
 
 def record_voice(

@@ -81,6 +81,9 @@ def test_never_two_at_once(tmp_path):
         assert p.busy
         with pytest.raises(AudioError, match="already playing"):
             p.play("")
+        p.stop()
+        assert not p.busy and p.poll().returncode != 0
+        assert p.play("") is None and p.busy  # free again after stop
     finally:
         p.close()
     assert not p.busy and not os.path.exists(p._tmp)

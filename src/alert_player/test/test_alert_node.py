@@ -163,3 +163,10 @@ def test_sigint_stops_the_node_cleanly(graph):
     h, proc = graph
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_invalid_start_parameters_exit_with_the_reason():
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "alert_player.node", "--ros-args", "-p", "release_threshold:=0.9"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 2 and "release_threshold must be >= 0 and < bad_threshold" in done.stderr
