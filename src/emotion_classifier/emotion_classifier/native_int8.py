@@ -121,7 +121,9 @@ def export_tensors(qmodel: nn.Module) -> Dict[str, torch.Tensor]:
 def build_native_int8(tensors: Dict[str, torch.Tensor], num_classes: int, widths: Dict[str, list]) -> NativeInt8Model:
     """Rebuild the quantized model from its tensors; raises ValueError/KeyError on anything inconsistent."""
     select_engine()
-    model = NativeInt8Model(num_classes, widths["conv"], widths["fc"])
+    with warnings.catch_warnings():  # PyTorch 2.x warns that its eager quantized tensors will move to torchao
+        warnings.simplefilter("ignore", UserWarning)
+        model = NativeInt8Model(num_classes, widths["conv"], widths["fc"])
     model.quant = nnq.Quantize(float(tensors["quant.scale"][0]), int(tensors["quant.zero_point"][0]), torch.quint8)
     for name, m in model.quantized_layers():
         codes = tensors[name + ".weight_codes"]
@@ -214,11 +216,14 @@ def calibrate_int8(model: EmotionRecognitionModel, calib: torch.Tensor, batch: i
         activation=tq.HistogramObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=127),
         weight=tq.PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
     )
-    tq.prepare(wrapped, inplace=True)
-    with torch.inference_mode():
-        for i in range(0, len(calib), batch):
-            wrapped(calib[i : i + batch])
-    tq.convert(wrapped, inplace=True)
+    with warnings.catch_warnings():  # PyTorch 2.10+ announces eager quantization's move to torchao; it still works
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tq.prepare(wrapped, inplace=True)
+        with torch.inference_mode():
+            for i in range(0, len(calib), batch):
+                wrapped(calib[i : i + batch])
+        tq.convert(wrapped, inplace=True)
     widths = {
         "conv": [m.out_channels for m in float_model.modules() if isinstance(m, nn.Conv2d)],
         "fc": [m.out_features for m in float_model.modules() if isinstance(m, nn.Linear)][:-1],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Dict
 
@@ -20,17 +21,20 @@ def export_onnx(model: nn.Module, path, meta: Dict[str, object], opset: int = 17
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
-    # The TorchScript exporter (dynamo=False) needs no onnxscript and gives a plain static graph for TensorRT.
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 3, 48, 48),),
-        str(path),
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        opset_version=opset,
-        dynamo=False,
-    )
+    # The TorchScript exporter (dynamo=False) needs no onnxscript and gives a plain graph for TensorRT;
+    # PyTorch 2.9+ calls it legacy, which is all its DeprecationWarning says.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, 48, 48),),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     for key in ("variant", "classes", "bits", "granularity", "widths", "preprocessing", "data_sha256"):
         if key in meta:

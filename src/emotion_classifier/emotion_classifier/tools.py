@@ -6,13 +6,16 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
 from .data import CLASSES, DatasetError, load_faces
 from .weights import WeightFileError
 
 
-def _command_line() -> str:
-    return "./facecoach " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command_line(args: Optional[argparse.Namespace] = None) -> str:
+    """The command that made a file, for its metadata (``argv`` is set by :func:`main`, else sys.argv)."""
+    argv = getattr(args, "argv", None)
+    return "./facecoach " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -30,7 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "variant": args.variant,
         "classes": list(CLASSES),
         "data_sha256": train_set.sha256,
-        "command": _command_line(),
+        "command": _command_line(args),
         "train_config": cfg.__dict__,
         "val_accuracy": round(accuracy(model, val_set), 4),
     }
@@ -70,7 +73,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         "variant": variant,
         "classes": src_meta["classes"],
         "data_sha256": src_meta["data_sha256"],
-        "command": _command_line(),
+        "command": _command_line(args),
         "source": Path(args.src).name,
         "source_sha256": src_sha,
     }
@@ -124,7 +127,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         "variant": args.variant or Path(args.out).stem,
         "classes": src_meta["classes"],
         "data_sha256": data_sha,
-        "command": _command_line(),
+        "command": _command_line(args),
         "source": Path(args.src).name,
         "source_sha256": src_sha,
         "conv_ratio": args.conv_ratio,
@@ -266,7 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{len(faces)} faces; variants {[p.stem for p in files]}"
     )
     results = evaluate_variants(files, faces, args.latency_runs, progress=not args.no_progress)
-    doc = {"data": str(args.data), "split": args.split, "command": _command_line(), "variants": results}
+    doc = {"data": str(args.data), "split": args.split, "command": _command_line(args), "variants": results}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(doc, indent=2))
@@ -278,7 +281,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_quantize_native(args: argparse.Namespace) -> int:
     """Calibrated static int8 (integer kernels: fbgemm/x86 here, qnnpack on ARM), per-channel symmetric weights."""
-    import numpy as np
     import torch
 
     from .evaluate import latency_ms_per_face
@@ -298,7 +300,7 @@ def cmd_quantize_native(args: argparse.Namespace) -> int:
         "variant": args.variant or Path(args.out).stem,
         "classes": src_meta["classes"],
         "data_sha256": src_meta["data_sha256"],
-        "command": _command_line(),
+        "command": _command_line(args),
         "source": Path(args.src).name,
         "source_sha256": src_sha,
         "calibration": {"split": "train", "faces": len(calib_set), "seed": args.seed, "observer": "histogram"},
@@ -319,7 +321,7 @@ def cmd_quantize_native(args: argparse.Namespace) -> int:
         f"latency (1 thread, batch 1): fp32 {fp32_ms:.3f} ms, int8 {int8_ms:.3f} ms -> {fp32_ms / int8_ms:.2f}x "
         f"({torch.backends.quantized.engine} engine)"
     )
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB; reload max diff {same:.2g}; {np.__name__} ok)")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB; reload max diff {same:.2g})")
     return 0
 
 
@@ -443,6 +445,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="emotion-tools")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (DatasetError, WeightFileError) as exc:

@@ -7,7 +7,6 @@ from emotion_classifier.data import CLASSES, FaceSet
 SMALL = {"conv_widths": (4, 6, 8, 8), "fc_widths": (16, 8)}
 
 
-
 def make_faces(n: int, seed: int = 0) -> FaceSet:
     """Learnable random faces: the class sets the brightness of the upper half."""
     rng = np.random.default_rng(seed)

@@ -24,7 +24,9 @@ def test_npz_selects_split_and_five_classes(tmp_path):
     assert len(test) == keep.sum()
     assert np.array_equal(test.images, images[keep])
     # FER 2 fear, 3 happy, 4 sad, 5 surprise, 6 neutral -> our order
-    assert [CLASSES[i] for i in test.labels] == [{2: "fear", 3: "happy", 4: "sad", 5: "surprise", 6: "neutral"}[v] for v in labels[keep]]
+    assert [CLASSES[i] for i in test.labels] == [
+        {2: "fear", 3: "happy", 4: "sad", 5: "surprise", 6: "neutral"}[v] for v in labels[keep]
+    ]
     with pytest.raises(DatasetError, match="unknown split"):
         load_faces(path, "dev")
 

@@ -17,7 +17,6 @@ from emotion_classifier.weights import (
     save_model,
     unpack_int4,
 )
-
 from emotion_testutil import SMALL, meta
 
 
