@@ -45,7 +45,11 @@ class CameraNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         """Declare parameters, create publishers and start the grab thread."""
         super().__init__("camera", **kwargs)
-        self._values = ros_params.declare(self, PARAMS)
+        self._values = ros_params.declare(self, [p for p in PARAMS if p.name != "source"])
+        descriptor = PARAMS[0].descriptor()
+        descriptor.dynamic_typing = True  # `-p source:=0` arrives as an integer; it means device 0
+        self.declare_parameter("source", PARAMS[0].default, descriptor)
+        self._values["source"] = str(self.get_parameter("source").value)
         self._config = CameraConfig.from_values(self._values)  # CaptureError/ValueError: main() reports it
         self._image_pub = self.create_publisher(Image, "image_raw", IMAGE_QOS)
         self._compressed_pub = self.create_publisher(CompressedImage, "image_raw/compressed", IMAGE_QOS)

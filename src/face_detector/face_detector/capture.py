@@ -180,12 +180,20 @@ class FrameSource:
             target, api = c.source, cv2.CAP_GSTREAMER
         else:
             target, api = os.path.expanduser(c.source), cv2.CAP_ANY
+        # OpenCV prints its own warning on every failed open; keep the first, silence the retries.
+        cv_log = getattr(getattr(cv2, "utils", None), "logging", None) if self._failures else None
+        level = cv_log.getLogLevel() if cv_log is not None else None
+        if cv_log is not None:
+            cv_log.setLogLevel(cv_log.LOG_LEVEL_ERROR)
         try:
             cap = self._opener(target, api)
             opened = cap is not None and cap.isOpened()
         except cv2.error as exc:
             cap, opened = None, False
             self._log("warn", f"opening {c.source!r} raised: {exc}")
+        finally:
+            if cv_log is not None:
+                cv_log.setLogLevel(level)
         if not opened:
             hint = " (no such file)" if kind == "file" and not os.path.exists(target) else ""
             self._fail(now, f"cannot open {kind} source {c.source!r}{hint}")

@@ -1,0 +1,266 @@
+"""The camera and face_detector nodes as separate processes over DDS (as a user runs them)."""
+
+import array
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from facecoach_msgs.msg import Face
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import ListParameters, SetParameters
+from sensor_msgs.msg import CompressedImage, Image
+
+from face_detector.image_conversions import numpy_to_compressed, numpy_to_image
+from face_detector.qos import IMAGE_QOS, STREAM_QOS
+
+NS = f"/fd_test_{os.getpid()}"  # a namespace of our own: other tests on this ROS domain cannot interfere
+FER = "/work/shared/data/fer2013/fer2013.npz"
+TIMEOUT = 20.0
+
+
+class NodeProcess:
+    """A node started as `python -m module --ros-args ...`, its output collected line by line."""
+
+    def __init__(self, module, **params):
+        args = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={NS}"]
+        for k, v in params.items():
+            args += ["-p", f"{k}:={v}"]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_LOGGING_BUFFERED_STREAM="0")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def wait_for_output(self, text, timeout=TIMEOUT):
+        with self._cond:
+            return self._cond.wait_for(lambda: any(text in line for line in self.lines), timeout)
+
+    @property
+    def output(self):
+        with self._cond:
+            return "".join(self.lines)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def ros():
+    rclpy.init()
+    node = rclpy.create_node("face_detector_test", namespace=NS)
+    yield node
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def spin_until(node, predicate, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        rclpy.spin_once(node, timeout_sec=0.05)
+    return True
+
+
+def call(node, client, request):
+    assert client.wait_for_service(timeout_sec=TIMEOUT)
+    future = client.call_async(request)
+    assert spin_until(node, future.done)
+    return future.result()
+
+
+@pytest.fixture(scope="module")
+def detector(ros):
+    proc = NodeProcess("face_detector.detector_node", input="both", mode="fast")
+    faces = {}
+    sub = ros.create_subscription(
+        Face, "face", lambda m: faces.setdefault((m.header.stamp.sec, m.header.stamp.nanosec), m), STREAM_QOS
+    )
+    raw = ros.create_publisher(Image, "image_raw", IMAGE_QOS)
+    comp = ros.create_publisher(CompressedImage, "image_raw/compressed", IMAGE_QOS)
+    matched = spin_until(
+        ros,
+        lambda: raw.get_subscription_count() and comp.get_subscription_count() and sub.get_publisher_count(),
+    )
+    assert matched, proc.output
+    yield proc, faces, raw, comp
+    ros.destroy_subscription(sub)
+    ros.destroy_publisher(raw)
+    ros.destroy_publisher(comp)
+    assert proc.stop() == 0, proc.output
+
+
+_stamp = [1000]
+
+
+def stamped(msg):
+    _stamp[0] += 1
+    msg.header.stamp.sec, msg.header.stamp.nanosec = _stamp[0], 5
+    msg.header.frame_id = "test_cam"
+    return msg
+
+
+def answered(ros, faces, pub, msg, timeout=TIMEOUT):
+    """Publish (again if a best-effort sample was dropped) until the Face with this stamp arrives."""
+    key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pub.publish(msg)
+        if spin_until(ros, lambda: key in faces, 1.0):
+            return faces[key]
+    return None
+
+
+def noise(h=48, w=64):
+    return np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_detector_answers_every_good_frame(ros, detector):
+    proc, faces, raw, comp = detector
+    face = answered(ros, faces, raw, stamped(numpy_to_image(noise())))
+    assert face is not None, proc.output
+    assert face.header.frame_id == "test_cam" and not face.has_face
+    assert (face.frame_width, face.frame_height) == (64, 48) and face.detect_ms >= 0.0
+    assert len(face.crop.data) == 0
+    face = answered(ros, faces, comp, stamped(numpy_to_compressed(noise(60, 80))))
+    assert face is not None and (face.frame_width, face.frame_height) == (80, 60)
+
+
+def _padded_rgb():
+    m = numpy_to_image(noise(), "rgb8")
+    m.step += 4
+    m.data = array.array("B", np.pad(noise()[:, :, ::-1].reshape(48, -1), ((0, 0), (0, 4))).tobytes())
+    return m
+
+
+def _with(msg, **fields):
+    for k, v in fields.items():
+        setattr(msg, k, v)
+    return msg
+
+
+BAD = [
+    ("raw", lambda: _with(numpy_to_image(noise()), encoding="yuv422"), "unsupported encoding"),
+    ("raw", lambda: _with(numpy_to_image(noise()), step=10), "step"),
+    ("raw", lambda: _with(numpy_to_image(noise()), data=array.array("B", bytes(100))), "needs"),
+    ("raw", lambda: _with(numpy_to_image(noise()), width=0, step=0), "zero size"),
+    ("raw", lambda: _with(numpy_to_image(noise()), width=20000, height=20000, step=60000), "larger than"),
+    (
+        "compressed",
+        lambda: _with(CompressedImage(format="jpeg"), data=array.array("B", b"\xff\xd8junk" * 50)),
+        "decoded",
+    ),
+    ("compressed", lambda: CompressedImage(format="jpeg"), "no data"),
+]
+
+
+@pytest.mark.parametrize("topic,make_bad,problem", BAD, ids=[b[2] for b in BAD])
+def test_detector_survives_malformed_frames(ros, detector, topic, make_bad, problem):
+    proc, faces, raw, comp = detector
+    pub = raw if topic == "raw" else comp
+    bad = stamped(make_bad())
+    pub.publish(bad)
+    good = stamped(numpy_to_image(noise()) if topic == "raw" else numpy_to_compressed(noise()))
+    assert answered(ros, faces, pub, good) is not None, proc.output
+    assert (bad.header.stamp.sec, bad.header.stamp.nanosec) not in faces
+    assert proc.alive()
+    assert proc.wait_for_output(problem), proc.output
+
+
+def test_detector_padded_rgb_frame(ros, detector):
+    proc, faces, raw, _ = detector
+    face = answered(ros, faces, raw, stamped(_padded_rgb()))
+    assert face is not None and face.frame_width == 64
+
+
+def test_detector_refuses_a_bad_cascade_and_keeps_working(ros, detector):
+    proc, faces, raw, _ = detector
+    client = ros.create_client(SetParameters, "face_detector/set_parameters")
+    value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="/nonexistent/cascade.xml")
+    result = call(ros, client, SetParameters.Request(parameters=[Parameter(name="cascade_path", value=value)]))
+    assert not result.results[0].successful and "not found" in result.results[0].reason
+    value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=1)
+    result = call(ros, client, SetParameters.Request(parameters=[Parameter(name="full_every_n", value=value)]))
+    assert result.results[0].successful
+    assert answered(ros, faces, raw, stamped(numpy_to_image(noise()))) is not None
+    ros.destroy_client(client)
+
+
+@pytest.mark.skipif(not os.path.exists(FER), reason="FER2013 not on this machine")
+def test_detector_finds_a_real_face(ros, detector):
+    proc, faces, _, comp = detector
+    gray = np.load(FER)["images"][7]
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[140:340, 220:420] = cv2.resize(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (200, 200))
+    face = answered(ros, faces, comp, stamped(numpy_to_compressed(frame, quality=95)))
+    assert face is not None and face.has_face, proc.output
+    assert abs(face.roi.x_offset - 220) < 60 and abs(face.roi.width - 200) < 80
+    assert (face.crop.width, face.crop.height, face.crop.encoding) == (48, 48, "bgr8")
+    assert face.crop.header.stamp == face.header.stamp
+
+
+def test_camera_publishes_a_video_file(ros, tmp_path):
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
+    writer.release()
+    images, compressed = [], []
+    s1 = ros.create_subscription(Image, "image_raw", images.append, IMAGE_QOS)
+    s2 = ros.create_subscription(CompressedImage, "image_raw/compressed", compressed.append, IMAGE_QOS)
+    proc = NodeProcess(
+        "face_detector.camera_node", source=path, loop="true", fps=30.0, publish_compressed="true", frame_id="cam0"
+    )
+    try:
+        assert spin_until(ros, lambda: len(images) >= 8 and compressed), proc.output  # 8 > 5: it loops
+        m = images[-1]
+        assert (m.width, m.height, m.encoding, m.header.frame_id) == (64, 48, "bgr8", "cam0")
+        assert compressed[-1].format == "jpeg"
+    finally:
+        ros.destroy_subscription(s1)
+        ros.destroy_subscription(s2)
+        assert proc.stop() == 0, proc.output
+
+
+def test_camera_survives_a_missing_device(ros):
+    proc = NodeProcess("face_detector.camera_node", source="/dev/video99", reconnect_s=0.2)
+    try:
+        assert proc.wait_for_output("cannot open device source '/dev/video99'"), proc.output
+        client = ros.create_client(ListParameters, "camera/list_parameters")
+        names = call(ros, client, ListParameters.Request()).result.names
+        assert "source" in names and "reconnect_s" in names
+        ros.destroy_client(client)
+        assert proc.alive()
+    finally:
+        assert proc.stop() == 0, proc.output
+
+
+def test_camera_refuses_gstreamer_without_gstreamer():
+    if "GStreamer:                   YES" in cv2.getBuildInformation():
+        pytest.skip("this OpenCV has GStreamer")
+    proc = NodeProcess("face_detector.camera_node", source="'videotestsrc ! appsink'")
+    assert proc.proc.wait(timeout=TIMEOUT) == 2
+    assert "without GStreamer" in proc.output
