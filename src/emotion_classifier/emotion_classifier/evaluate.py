@@ -155,7 +155,10 @@ def detector_face_finder() -> Callable[[np.ndarray], Optional[np.ndarray]]:
             except ImportError as exc:
                 raise DatasetError(f"full photos need the face_detector package ({exc})") from exc
             state.update(detector=FaceDetector(DetectorConfig()), crop=crop_face)
-        box = state["detector"].detect(image)
+        detector = state["detector"]
+        if hasattr(detector, "reset"):
+            detector.reset()  # photos are unrelated: no tracking of the previous photo's face
+        box = detector.detect(image)
         return None if box is None else state["crop"](image, box, size=48)
 
     return find
