@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-# Import the package from this source tree even when the workspace is not sourced.
+# Import the package from this source tree even when the workspace is not sourced, and the test helpers
+# also under --import-mode=importlib (which puts no test folder on sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emotion_classifier.data import CLASSES  # noqa: E402
 from emotion_classifier.model import EmotionRecognitionModel  # noqa: E402

@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from emotion_classifier.data import CLASSES, DatasetError, load_faces
 
 

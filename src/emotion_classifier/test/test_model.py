@@ -1,7 +1,6 @@
 """The paper's network: size, cost and widths."""
 
 import torch
-
 from emotion_classifier.model import EmotionRecognitionModel, count_macs, count_params, layer_widths
 
 

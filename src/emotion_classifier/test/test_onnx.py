@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.weights import load_model, save_model
 from emotion_testutil import meta

@@ -4,8 +4,6 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.weights import (
     QMAX,
@@ -18,6 +16,7 @@ from emotion_classifier.weights import (
     unpack_int4,
 )
 from emotion_testutil import SMALL, meta
+from safetensors.torch import load_file, save_file
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 10, 33])
