@@ -1,0 +1,240 @@
+"""eval-bag: the pipeline over every frame of a bag, in process and deterministic; results as JSON lines.
+
+One line per frame in bag order: ``stamp_ns`` (the image header's stamp), ``face``, ``roi`` [x, y, w, h],
+``label``, ``confidence``, ``probabilities``, ``category``, ``cue``, ``reason``, ``bad_share``. A frame the
+live graph would skip (it cannot be decoded, OpenCV fails on it) gets a line with only ``stamp_ns`` and
+``error``; a bag that ends early (truncated or corrupt) gets a last line with ``stamp_ns`` null and ``error``.
+Either makes the result partial. Timings are kept out of the lines so that two runs give identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Deque, Dict, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from .bags import IMAGE_TYPES, BagError, image_topic, messages, topics, typestore
+from .pipeline import FrameError, Pipeline, PipelineSettings
+
+BASELINE = "baseline"
+DUPLICATE_MEMORY = 16  # the face detector node skips a frame whose (stamp, frame_id) it saw among the last 16
+
+
+@dataclass
+class BagFrame:
+    """One image message of a bag: its header stamp and frame_id, and the BGR frame or why it is unusable."""
+
+    stamp_ns: int
+    frame_id: str
+    image: np.ndarray | None
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    """What one variant produced over a bag."""
+
+    variant: str
+    lines: List[Dict[str, Any]] = field(default_factory=list)
+    latency_ms: List[float] = field(default_factory=list)
+    duplicates: int = 0
+    truncated: str = ""
+
+    @property
+    def frames(self) -> List[Dict[str, Any]]:
+        """The decided frames (lines without an error)."""
+        return [x for x in self.lines if "error" not in x]
+
+    @property
+    def errors(self) -> List[Dict[str, Any]]:
+        """The error lines (skipped frames, a truncated bag)."""
+        return [x for x in self.lines if "error" in x]
+
+    @property
+    def partial(self) -> bool:
+        """True when a frame was skipped or the bag ended early."""
+        return bool(self.errors)
+
+
+def _decode(msg: Any, msgtype: str) -> np.ndarray:
+    """The BGR frame of an Image/CompressedImage (the face detector node's converters)."""
+    from face_detector.image_conversions import compressed_to_numpy, image_to_numpy
+
+    if msgtype.endswith("CompressedImage"):
+        return compressed_to_numpy(msg)
+    return image_to_numpy(msg, to_bgr=True)
+
+
+def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
+    """(name, type, message count) of the image topic to evaluate, with a clear BagError when there is none."""
+    found = [t for t in topics(bag) if t.msgtype in IMAGE_TYPES]
+    if not found and not topic:
+        names = [t.name for t in topics(bag)]
+        raise BagError(
+            f"{bag}: no sensor_msgs/Image or CompressedImage topic"
+            + (f" (topics: {names})" if names else " (empty bag)")
+        )
+    t = image_topic(bag, topic)
+    if t.count == 0:
+        raise BagError(f"{bag}: image topic {t.name} has no messages")
+    return t.name, t.msgtype, t.count
+
+
+def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
+    """The frames of ``topic`` in bag order; a bag that ends early raises BagError after the good frames."""
+    from face_detector.image_conversions import ImageConversionError
+
+    ts = typestore()
+    for n, (_topic, msgtype, _t_ns, raw) in enumerate(messages(bag, [topic])):
+        if limit and n >= limit:
+            return
+        try:
+            msg = ts.deserialize_cdr(raw, msgtype)
+        except Exception as exc:  # rosbags raises assorted errors on bad CDR: one frame is lost, not the run
+            yield BagFrame(0, "", None, f"cdr: message {n} cannot be deserialized ({exc})")
+            continue
+        stamp_ns = int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
+        try:
+            yield BagFrame(stamp_ns, str(msg.header.frame_id), _decode(msg, msgtype))
+        except ImageConversionError as exc:
+            yield BagFrame(stamp_ns, str(msg.header.frame_id), None, f"{exc.reason}: {exc}")
+
+
+def run_pipelines(
+    frames: Iterator[BagFrame], pipelines: Sequence[Pipeline], progress: Callable[[], None] | None = None
+) -> List[RunResult]:
+    """Run every pipeline over the frames (detection once, shared: it does not depend on the classifier)."""
+    results = [RunResult(p.variant) for p in pipelines]
+    recent: Deque[Tuple[int, str]] = deque(maxlen=DUPLICATE_MEMORY)
+    try:
+        for frame in frames:
+            if progress:
+                progress()
+            if frame.stamp_ns and frame.error == "":
+                key = (frame.stamp_ns, frame.frame_id)
+                if key in recent:  # the node drops a frame it already saw (raw + compressed of one camera)
+                    for r in results:
+                        r.duplicates += 1
+                    continue
+                recent.append(key)
+            if frame.error:
+                for r in results:
+                    r.lines.append({"stamp_ns": frame.stamp_ns, "error": frame.error})
+                continue
+            try:
+                detection = pipelines[0].detect(frame.image)
+                lines = [p.decide(detection, frame.stamp_ns) for p in pipelines]
+            except FrameError as exc:
+                for r in results:
+                    r.lines.append({"stamp_ns": frame.stamp_ns, "error": f"{exc.reason}: {exc}"})
+                continue
+            for p, r, line in zip(pipelines, results, lines):
+                r.lines.append(line)
+                r.latency_ms.append(p.last_ms["total"])
+    except BagError as exc:
+        for r in results:
+            r.truncated = str(exc)
+            r.lines.append({"stamp_ns": None, "error": f"truncated: {exc}"})
+    return results
+
+
+def write_jsonl(path, lines: Sequence[Dict[str, Any]]) -> None:
+    """Write result lines (written to a temporary file first, so a crash leaves no half file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        for line in lines:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path) -> List[Dict[str, Any]]:
+    """Read result lines; BagError naming the line when the file is not eval-bag output."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BagError(f"{path}: cannot read results ({exc.strerror})") from exc
+    lines = []
+    for i, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BagError(f"{path}:{i}: not a JSON line ({exc.msg})") from exc
+        if not isinstance(line, dict) or "stamp_ns" not in line:
+            raise BagError(f"{path}:{i}: not an eval-bag result line (no stamp_ns)")
+        if "error" not in line:
+            missing = {"face", "label", "category", "cue"} - set(line)
+            if missing:
+                raise BagError(f"{path}:{i}: result line lacks {sorted(missing)}")
+        lines.append(line)
+    return lines
+
+
+def variant_out(out, variant: str) -> Path:
+    """RESULTS.jsonl -> RESULTS.<variant>.jsonl."""
+    out = Path(out)
+    suffix = out.suffix or ".jsonl"
+    return out.with_name(f"{out.stem if out.suffix else out.name}.{variant}{suffix}")
+
+
+def agreement(baseline: RunResult, other: RunResult) -> Dict[str, Any]:
+    """Label agreement with the baseline over the frames both decided (no face = the empty label), cues, latency."""
+    base = {x["stamp_ns"]: x["label"] for x in baseline.frames}
+    common = [x for x in other.frames if x["stamp_ns"] in base]
+    same = sum(1 for x in common if x["label"] == base[x["stamp_ns"]])
+    face = [x for x in common if x["face"] or base[x["stamp_ns"]]]
+    same_face = sum(1 for x in face if x["label"] == base[x["stamp_ns"]])
+    return {
+        "variant": other.variant,
+        "frames": len(common),
+        "label_agreement": same / len(common) if common else float("nan"),
+        "face_label_agreement": same_face / len(face) if face else float("nan"),
+        "cues": sum(1 for x in other.frames if x["cue"]),
+        "median_latency_ms": statistics.median(other.latency_ms) if other.latency_ms else float("nan"),
+    }
+
+
+def agreement_table(results: Sequence[RunResult]) -> str:
+    """The printed table: each variant against the baseline (the first result)."""
+    rows = [agreement(results[0], r) for r in results]
+    head = f"{'variant':<12} {'frames':>6} {'labels agree':>12} {'on faces':>9} {'cues':>5} {'median ms':>10}"
+    out = [head, "-" * len(head)]
+    for row in rows:
+        out.append(
+            f"{row['variant']:<12} {row['frames']:>6} {row['label_agreement']:>11.1%} "
+            f"{row['face_label_agreement']:>8.1%} {row['cues']:>5} {row['median_latency_ms']:>10.2f}"
+        )
+    return "\n".join(out)
+
+
+def evaluate_bag(
+    bag,
+    settings: PipelineSettings,
+    variants: Sequence[str],
+    topic: str | None = None,
+    limit: int = 0,
+    progress: bool = True,
+) -> List[RunResult]:
+    """Run the variants over a bag's image topic; BagError when nothing in it can be evaluated."""
+    from tqdm import tqdm
+
+    name, _msgtype, count = pick_topic(bag, topic)
+    pipelines = [Pipeline.from_settings(settings, v) for v in variants]
+    total = min(count, limit) if limit else count
+    with tqdm(total=total, unit="frame", desc=f"eval {name}", disable=None if progress else True, leave=False) as bar:
+        results = run_pipelines(bag_frames(bag, name, limit), pipelines, lambda: bar.update(1))
+    first = results[0]
+    if not first.frames:
+        reason = first.errors[0]["error"] if first.errors else "no frames"
+        raise BagError(f"{bag}: no frame of {name} could be evaluated ({reason})")
+    return results

@@ -1,0 +1,178 @@
+"""The `eval-bag` and `report` commands: replay a recorded interview through the pipeline, report on it.
+
+Exit codes: 0 done; 1 a partial result (frames skipped or the bag ended early; the lines say which);
+2 nothing could be evaluated (missing/empty/corrupt bag, no image topic, no model), with a one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List
+
+from .bags import BagError
+from .graph import GraphError
+
+EXIT_PARTIAL = 1
+EXIT_ERROR = 2
+
+
+def _errors() -> tuple:
+    """The exceptions a command turns into a one-line error."""
+    from emotion_classifier.weights import WeightFileError
+    from face_detector.detector import DetectorError
+
+    return (BagError, GraphError, WeightFileError, DetectorError, ValueError, OSError)
+
+
+def _variants(arg: str, models_dir: str) -> List[str]:
+    """The variants to run: one name, or every weight file in the models folder (baseline first)."""
+    from emotion_classifier.inference import available_variants
+
+    from .bag_eval import BASELINE
+
+    if arg != "all":
+        return [arg]
+    found = available_variants(models_dir)
+    if BASELINE not in found:
+        raise BagError(f"--variant all: no {BASELINE}.safetensors in {models_dir} to compare against")
+    return [BASELINE] + [v for v in found if v != BASELINE]
+
+
+def eval_bag(
+    bag,
+    variant: str,
+    out,
+    models_dir: str | None = None,
+    topic: str | None = None,
+    limit: int = 0,
+    progress: bool = True,
+    stream=sys.stdout,
+) -> int:
+    """Run eval-bag and write the results; return the exit code (errors raise)."""
+    from .bag_eval import agreement_table, evaluate_bag, variant_out, write_jsonl
+    from .pipeline import settings_from_graph
+
+    settings = settings_from_graph(variant=None if variant == "all" else variant, models_dir=models_dir)
+    variants = _variants(variant, settings.models_dir)
+    results = evaluate_bag(bag, settings, variants, topic=topic, limit=limit, progress=progress)
+    for r in results:
+        path = variant_out(out, r.variant) if variant == "all" else Path(out)
+        write_jsonl(path, r.lines)
+        cues = sum(1 for x in r.frames if x["cue"])
+        print(f"[facecoach] {r.variant}: {len(r.frames)} frames, {cues} cue(s) -> {path}", file=stream)
+    if variant == "all":
+        print(agreement_table(results), file=stream)
+    first = results[0]
+    if first.duplicates:
+        print(f"[facecoach] {first.duplicates} duplicate frame(s) dropped, as the face detector node does", file=stream)
+    if first.partial:
+        reasons = sorted({x["error"] for x in first.errors})
+        print(
+            f"[facecoach] PARTIAL result: {len(first.errors)} error line(s) in the results: {reasons[0]}"
+            + (f" (+{len(reasons) - 1} more kinds)" if len(reasons) > 1 else ""),
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return 0
+
+
+def cmd_eval_bag(args: argparse.Namespace) -> int:
+    """Run the pipeline in process over a bag's frames and write one JSON line per frame."""
+    try:
+        return eval_bag(
+            args.bag,
+            args.variant,
+            args.out,
+            args.models_dir,
+            args.topic,
+            args.max_frames,
+            progress=not args.no_progress,
+        )
+    except _errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def report(
+    source,
+    out_dir,
+    models_dir: str | None = None,
+    topic: str | None = None,
+    limit: int = 0,
+    progress: bool = True,
+    stream=sys.stdout,
+) -> int:
+    """Write the session report of a bag (evaluated with the baseline first) or of a results file."""
+    from .bag_eval import BASELINE, read_jsonl
+    from .session_report import format_summary, write_report
+
+    source, out = Path(source), Path(out_dir)
+    code = 0
+    if source.is_file() and source.suffix in (".jsonl", ".json"):
+        lines = read_jsonl(source)
+    else:
+        results = out / "results.jsonl"
+        code = eval_bag(source, BASELINE, results, models_dir, topic, limit, progress, stream)
+        lines = read_jsonl(results)
+    summary = write_report(lines, out, title=f"FaceCoach session report: {source.name}")
+    print(format_summary(summary), file=stream)
+    print(f"[facecoach] report: {out / 'report.html'} ({out / 'report.png'}, {out / 'report.json'})", file=stream)
+    return EXIT_PARTIAL if summary["partial"] else code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write report.png, report.html and report.json for a bag or an eval-bag results file."""
+    try:
+        return report(
+            args.source, args.out, args.models_dir, args.topic, args.max_frames, progress=not args.no_progress
+        )
+    except _errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", help="folder of <variant>.safetensors (default: the graph's, else models/)")
+    p.add_argument("--topic", help="image topic (default: the bag's only Image/CompressedImage topic)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_commands(subparsers) -> None:
+    """Register `eval-bag` and `report` on the facecoach command's sub-parsers."""
+    p = subparsers.add_parser(
+        "eval-bag",
+        help="run the pipeline in process over a bag; one JSON line per frame",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("bag", help="rosbag2 folder (or its .mcap file)")
+    p.add_argument("--variant", default="baseline", help="weights to run, or 'all' to compare every variant")
+    p.add_argument("--out", required=True, help="RESULTS.jsonl (with --variant all: RESULTS.<variant>.jsonl each)")
+    _common(p)
+    p.set_defaults(func=cmd_eval_bag)
+
+    p = subparsers.add_parser(
+        "report",
+        help="session report (PNG, HTML, JSON) of a bag or an eval-bag result",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="BAG|RESULTS.jsonl", help="a bag (evaluated with the baseline first) or results")
+    p.add_argument("--out", required=True, help="folder for report.png, report.html, report.json")
+    _common(p)
+    p.set_defaults(func=cmd_report)
+
+
+def main(argv: List[str] | None = None) -> int:
+    """Run one of these commands on its own (``python -m facecoach.session_tools eval-bag ...``)."""
+    parser = argparse.ArgumentParser(prog="facecoach")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
