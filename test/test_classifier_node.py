@@ -8,10 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import REPO
+from pathlib import Path
 from facecoach.launcher import executable_path
 from facecoach.ros_tools import get_parameter, set_parameter, wait_until
 
+REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "models" / "baseline.safetensors"
 
 

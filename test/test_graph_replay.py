@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO, SAMPLE_BAG
+from pathlib import Path
 from facecoach.bags import messages
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.ros_tools import Replayer, play_and_drain, wait_for_pipeline
+from facecoach.ros_tools import Replayer, play_and_drain, start_pipeline
 
 RATE = 1.0
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BAG = REPO / "sample" / "interview"
 
 
 def _ns(header) -> int:
@@ -38,7 +40,9 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
     with GraphProcesses(graph, nodes, log_dir=tmp_path) as procs:
         pids = procs.pids()
         replayer = Replayer(ros_node, SAMPLE_BAG, rate=RATE)
-        assert wait_for_pipeline(ros_node, procs, replayer, 90), f"graph did not come up: {procs.dead()}"
+        assert start_pipeline(ros_node, procs, replayer, lambda: len(got["feedback"]), 90), procs.dead()
+        for v in got.values():
+            v.clear()  # drop the warm-up frame
         play_and_drain(ros_node, replayer, lambda: len(got["feedback"]))
         assert procs.dead() == {}, "a node died"
         assert procs.pids() == pids

@@ -131,7 +131,11 @@ def train(
     ckpt = workdir / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=True)
-        if state["config"] != asdict(cfg):
+        # The schedule's length and the patience may change on resume (a run extended or cut short);
+        # anything else would make the checkpoint a different experiment.
+        resumable = ("epochs", "patience")
+        old = {k: v for k, v in state["config"].items() if k not in resumable}
+        if old != {k: v for k, v in asdict(cfg).items() if k not in resumable}:
             raise ValueError(f"{ckpt} was made with other settings; remove it or use another workdir")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

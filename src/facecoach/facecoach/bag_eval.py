@@ -140,7 +140,7 @@ def run_pipelines(
     except BagError as exc:
         for r in results:
             r.truncated = str(exc)
-            r.lines.append({"stamp_ns": None, "error": f"truncated: {exc}"})
+            r.lines.append({"stamp_ns": None, "error": f"bag ended early: {exc}"})
     return results
 
 

@@ -133,7 +133,7 @@ def cmd_demo(args) -> int:
     from face_detector.qos import STREAM_QOS
 
     from .launcher import GraphProcesses
-    from .ros_tools import Replayer, play_and_drain, wait_for_pipeline
+    from .ros_tools import Replayer, play_and_drain, start_pipeline
 
     bag = Path(args.bag) if args.bag else _sample_bag()
     graph = load_graph()
@@ -142,17 +142,20 @@ def cmd_demo(args) -> int:
     print(f"[facecoach] demo: {bag} -> {' -> '.join(n.name for n in nodes)} (separate processes, DDS)")
     print(f"[facecoach] node logs: {log_dir}/")
     printer = CoachingPrinter()
+    warm: list = []
+    sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
     rclpy.init()
     node = rclpy.create_node("facecoach_demo")
-    node.create_subscription(Feedback, "/facecoach/feedback", printer.add, STREAM_QOS)
+    node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), STREAM_QOS)
     try:
         with GraphProcesses(graph, nodes, log_dir=log_dir) as procs:
             replayer = Replayer(node, bag, rate=args.rate)
-            if not wait_for_pipeline(node, procs, replayer, args.timeout):
+            if not start_pipeline(node, procs, replayer, lambda: len(warm), args.timeout):
                 print(f"[facecoach] the graph did not come up (exited: {procs.dead()}); see {log_dir}/", file=sys.stderr)
                 return 1
             print(f"[facecoach] graph ready; replaying at {args.rate}x\n"
                   f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}")
+            sink[0] = printer.add
             play_and_drain(node, replayer, lambda: len(printer.messages))
             dead = procs.dead()
     finally:

@@ -13,7 +13,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from .bags import BagError, BagWriter, messages, open_reader, ros_class
+from .bags import IMAGE_TYPES, BagError, BagWriter, messages, open_reader, ros_class
 
 
 def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: bool = True) -> bool:
@@ -51,6 +51,30 @@ class Replayer:
         """Wait until every replayed topic has a subscriber (messages sent before that are lost)."""
         return wait_until(node, lambda: all(p.get_subscription_count() > 0 for p in self.publishers.values()),
                           timeout, spin=False)
+
+    def warm_up(self, node: Node, received: Callable[[], int], timeout: float) -> bool:
+        """Send the first image again and again, stamped 10 s before the bag, until ``received()`` grows.
+
+        Discovery between every pair of processes takes a while; without this, the first seconds of
+        a replay can cross a stage whose publisher has not yet matched the next stage's subscriber.
+        The early stamp keeps the warm-up frame out of the replayed stretch of time.
+        """
+        from rclpy.serialization import deserialize_message
+
+        topic, msgtype, _t, raw = next(
+            (m for m in messages(self.bag, self.topics) if m[1] in IMAGE_TYPES), (None, None, None, None))
+        if topic is None:
+            return True
+        msg = deserialize_message(raw, ros_class(msgtype))
+        msg.header.stamp.sec -= 10
+        start = received()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg.header.stamp.nanosec = (msg.header.stamp.nanosec + 1_000_000) % 1_000_000_000  # a new frame each time
+            self.publishers[topic].publish(msg)
+            if wait_until(node, lambda: received() > start, 0.3):
+                return True
+        return False
 
     def play(self) -> int:
         """Publish everything (blocking; run it in a thread beside the executor); return the count."""
@@ -159,6 +183,13 @@ def wait_for_pipeline(node: Node, procs, replayer: Replayer, timeout: float) -> 
     return wait_until(node, lambda: bool(procs.dead()) or (
         all(node.count_subscribers(t) > 0 for t in PIPELINE_TOPICS)
         and all(p.get_subscription_count() > 0 for p in replayer.publishers.values())), timeout) and not procs.dead()
+
+
+def start_pipeline(node: Node, procs, replayer: Replayer, received: Callable[[], int], timeout: float) -> bool:
+    """Wait for the graph, then warm it up until a frame has come out of its far end."""
+    deadline = time.monotonic() + timeout
+    return wait_for_pipeline(node, procs, replayer, timeout) and replayer.warm_up(
+        node, received, max(1.0, deadline - time.monotonic()))
 
 
 def play_and_drain(node: Node, replayer: Replayer, received: Callable[[], int], idle_s: float = 1.5) -> int:
