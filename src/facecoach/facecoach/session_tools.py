@@ -48,9 +48,10 @@ def eval_bag(
     topic: str | None = None,
     limit: int = 0,
     progress: bool = True,
-    stream=sys.stdout,
+    stream=None,
 ) -> int:
     """Run eval-bag and write the results; return the exit code (errors raise)."""
+    stream = stream or sys.stdout
     from .bag_eval import agreement_table, evaluate_bag, variant_out, write_jsonl
     from .pipeline import settings_from_graph
 
@@ -102,9 +103,10 @@ def report(
     topic: str | None = None,
     limit: int = 0,
     progress: bool = True,
-    stream=sys.stdout,
+    stream=None,
 ) -> int:
     """Write the session report of a bag (evaluated with the baseline first) or of a results file."""
+    stream = stream or sys.stdout
     from .bag_eval import BASELINE, read_jsonl
     from .session_report import format_summary, write_report
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING
 from alert_player.policy import PolicyConfig
@@ -113,7 +112,13 @@ def _bgr_image(i, encoding="bgr8", width=64, height=48):
     channels = 2 if encoding == "yuv422" else 3
     data = np.full(width * height * channels, 128, np.uint8)
     return ts.types["sensor_msgs/msg/Image"](
-        header=_stamp(i), height=height, width=width, encoding=encoding, is_bigendian=0, step=width * channels, data=data
+        header=_stamp(i),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * channels,
+        data=data,
     )
 
 
