@@ -53,6 +53,7 @@ class EmotionClassifierNode(Node):
         self._classifier: Optional[EmotionClassifier] = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._stats_lock = threading.Lock()
+        self._frame_lock = threading.Lock()
         self._frames = self._errors = self._dropped = 0
         self._infer_ms_sum = 0.0
         self._last_seq_stamp = None
@@ -82,7 +83,8 @@ class EmotionClassifierNode(Node):
 
     def _swap(self, classifier: EmotionClassifier, config: ClassifierConfig) -> None:
         previous = self._classifier.variant if self._classifier else None
-        self._classifier = classifier  # one reference assignment: a frame sees the old model or the new, never half
+        with self._frame_lock:  # between two frames: a frame in progress finishes (and publishes) on the old model
+            self._classifier = classifier
         verb = "loaded" if previous is None else f"switched {previous} ->"
         self.get_logger().info(
             f"{verb} {classifier.variant} ({classifier.path}, {config.device}) in {self._load_ms:.0f} ms"
@@ -125,7 +127,11 @@ class EmotionClassifierNode(Node):
 
     # ---------------------------------------------------------------- frames
     def _on_face(self, face: Face) -> None:
-        classifier = self._classifier  # take one reference for the whole frame
+        with self._frame_lock:
+            self._classify(face)
+
+    def _classify(self, face: Face) -> None:
+        classifier = self._classifier
         out = Emotion(header=face.header, has_face=face.has_face, roi=face.roi)
         if classifier is None:
             self.get_logger().warning("no model loaded; frame skipped", throttle_duration_sec=5.0)

@@ -115,6 +115,7 @@ def save_model(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in full.items()})
+    tmp.chmod(0o644)  # safetensors writes 0600; weight files are meant to be shared
     tmp.replace(path)
     return path
 

@@ -333,7 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from emotion_classifier.tools import add_commands
 
+    from .session_tools import add_commands as add_session_commands
+
     add_commands(sub)
+    add_session_commands(sub)
     try:
         from alert_player.voice import add_record_voice_command
 

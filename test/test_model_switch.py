@@ -1,0 +1,66 @@
+"""Switching the classifier's weights while the sample interview plays (separate processes, DDS)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from emotion_classifier.inference import available_variants
+from facecoach.graph import load_graph
+from facecoach.launcher import GraphProcesses
+from facecoach.ros_tools import Replayer, set_parameter, start_pipeline, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BAG = REPO / "sample" / "interview"
+FRAME_NS = 10**9 / 30
+
+
+def _ns(msg) -> int:
+    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
+    from facecoach_msgs.msg import Emotion
+    from face_detector.qos import STREAM_QOS
+
+    variants = [v for v in available_variants(REPO / "models") if v != "baseline"] + ["baseline"]
+    assert len(variants) >= 2, "models/ should ship several variants"
+    got = []
+    ros_node.create_subscription(Emotion, "/facecoach/emotion", got.append, STREAM_QOS)
+    graph = load_graph()
+    nodes = graph.nodes_for("replay", {"alsa_device": "null"})
+    acks = []  # (index in `got` when the switch was acknowledged, variant)
+    with GraphProcesses(graph, nodes, log_dir=tmp_path) as procs:
+        pids = procs.pids()
+        replayer = Replayer(ros_node, SAMPLE_BAG)
+        assert start_pipeline(ros_node, procs, replayer, lambda: len(got), 90), procs.dead()
+        got.clear()
+        player = threading.Thread(target=replayer.play, daemon=True)
+        player.start()
+        step = len(list(replayer_frames())) // (len(variants) + 1)
+        for variant in variants:
+            start = len(got)
+            assert wait_until(ros_node, lambda: len(got) >= start + step, 30), "the emotion stream stalled"
+            ok, reason = set_parameter(ros_node, "/emotion_classifier", "model_variant", variant)
+            assert ok, reason
+            acks.append((len(got), variant))
+        while player.is_alive():
+            wait_until(ros_node, lambda: not player.is_alive(), 1.0)
+        wait_until(ros_node, lambda: False, 1.0)  # the last frames in flight
+        assert procs.dead() == {} and procs.pids() == pids, "the classifier restarted or died"
+
+    bounds = [i for i, _ in acks[1:]] + [len(got)]
+    for (start, variant), end in zip(acks, bounds):
+        seen = {m.model_variant for m in got[start:end]}
+        assert seen == {variant}, f"after switching to {variant}: {seen}"
+    stamps = [_ns(m) for m in got]
+    for index, variant in acks:
+        window = stamps[max(0, index - 15) : index + 15]
+        gaps = [b - a for a, b in zip(window, window[1:])]
+        assert max(gaps) <= 3 * FRAME_NS + 1e6, f"a gap of {max(gaps) / FRAME_NS:.1f} frames around {variant}"
+
+
+def replayer_frames():
+    from facecoach.bags import messages
+
+    return messages(SAMPLE_BAG)
