@@ -54,10 +54,16 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
         assert set(seq) <= set(bag_stamps), f"{kind} carries stamps that are not the frames'"
     # Best-effort image transport may drop a frame under load, but not many; every stage passes each on.
     assert len(stamps["feedback"]) >= 0.9 * len(bag_stamps)
-    assert set(stamps["feedback"]) <= set(stamps["emotion"]) <= set(stamps["face"])
+    # Each stage passes every frame on. (This test's own subscriptions can miss a message when the
+    # machine is overloaded - KEEP_LAST 10 - so containment is checked on 98 %, not all.)
+    for later, earlier in (("feedback", "emotion"), ("emotion", "face")):
+        seen = set(stamps[earlier])
+        assert sum(s in seen for s in stamps[later]) >= 0.98 * len(stamps[later])
     by_stamp = {_ns(m.header): m for m in got["emotion"]}
     for fb in got["feedback"]:
-        em = by_stamp[_ns(fb.header)]
+        em = by_stamp.get(_ns(fb.header))
+        if em is None:
+            continue
         assert (fb.emotion, fb.has_face, fb.model_variant) == (em.label, em.has_face, em.model_variant)
 
     table = json.loads((REPO / "sample" / "interview.segments.json").read_text())
@@ -68,3 +74,32 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
         inside = [s for s in no_face if s["start_s"] + 0.2 <= t <= s["end_s"] - 0.2]
         if inside:
             assert not fb.has_face and fb.reason == Feedback.REASON_NO_FACE
+
+
+def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
+    """`facecoach eval-bag` (in process, no DDS) labels and cues the sample like the live graph at 1x."""
+    from facecoach.bag_eval import read_jsonl
+    from facecoach.session_tools import main as session_main
+    from facecoach_msgs.msg import Feedback
+    from face_detector.qos import STREAM_QOS
+
+    out = tmp_path / "eval.jsonl"
+    assert session_main(["eval-bag", str(SAMPLE_BAG), "--variant", "baseline", "--out", str(out), "--no-progress"]) == 0
+    offline = {line["stamp_ns"]: line for line in read_jsonl(out) if line.get("stamp_ns")}
+
+    live = []
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", live.append, STREAM_QOS)
+    graph = load_graph()
+    with GraphProcesses(graph, graph.nodes_for("replay", {"alsa_device": "null"}), log_dir=tmp_path) as procs:
+        replayer = Replayer(ros_node, SAMPLE_BAG, rate=1.0)
+        assert start_pipeline(ros_node, procs, replayer, lambda: len(live), 90), procs.dead()
+        live.clear()
+        play_and_drain(ros_node, replayer, lambda: len(live))
+    assert len(live) >= 0.9 * len(offline)
+    same_label = sum(offline[_ns(m.header)]["label"] == m.emotion for m in live)
+    assert same_label >= 0.98 * len(live), f"labels agree on {same_label}/{len(live)} frames"
+    live_cues = [_ns(m.header) for m in live if m.cue_played]
+    offline_cues = [s for s, line in offline.items() if line["cue"]]
+    assert len(live_cues) == len(offline_cues)
+    for a, b in zip(live_cues, offline_cues):
+        assert abs(a - b) <= 0.2e9, "a cue more than 0.2 s away from eval-bag's"
