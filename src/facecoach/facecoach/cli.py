@@ -203,14 +203,18 @@ def cmd_record(args) -> int:
 
     from .ros_tools import Recorder
 
+    import signal
+
     topics = args.topics or list(load_graph().record_topics)
     rclpy.init()
     node = rclpy.create_node("facecoach_record")
-    recorder = Recorder(node, args.out, topics)
-    print(f"[facecoach] recording {topics} into {args.out} (Ctrl-C stops)")
+    recorder = Recorder(node, args.out, topics, split_bytes=int(args.split_mb * 1e6))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` closes the bag like Ctrl-C does
+    print(f"[facecoach] recording {topics} into {args.out} (Ctrl-C stops)", flush=True)
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
-        while deadline is None or time.monotonic() < deadline:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             recorder.subscribe_available()
             rclpy.spin_once(node, timeout_sec=0.1)
     except KeyboardInterrupt:
@@ -219,7 +223,7 @@ def cmd_record(args) -> int:
         recorder.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    print(f"[facecoach] wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items()))
+    print(f"[facecoach] wrote {', '.join(recorder.parts)}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items()))
     return 0
 
 
@@ -312,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--topics", nargs="+", help="default: the graph description's record_topics")
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
+    p.add_argument("--split-mb", type=float, default=0.0,
+                   help="write a series of complete bags OUT_0000, OUT_0001 ... of this size (0: one bag)")
     p.set_defaults(func=cmd_record)
 
     for name, func, helptext in (("set-model", cmd_set_model, "switch the running classifier's weights"),
