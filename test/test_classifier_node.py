@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
-from pathlib import Path
+
 from facecoach.launcher import executable_path
 from facecoach.ros_tools import get_parameter, set_parameter, wait_until
 
@@ -27,8 +28,18 @@ def models_dir(tmp_path):
 
 
 def _start(models_dir, variant="baseline"):
-    cmd = [executable_path("emotion_classifier", "emotion_classifier"), "--ros-args",
-           "-p", f"models_dir:={models_dir}", "-p", f"model_variant:={variant}", "-r", "face:=/t/face", "-r", "emotion:=/t/emotion"]
+    cmd = [
+        executable_path("emotion_classifier", "emotion_classifier"),
+        "--ros-args",
+        "-p",
+        f"models_dir:={models_dir}",
+        "-p",
+        f"model_variant:={variant}",
+        "-r",
+        "face:=/t/face",
+        "-r",
+        "emotion:=/t/emotion",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -39,8 +50,8 @@ def _stop(proc) -> str:
 
 
 def _face(stamp_sec: int, crop=None):
-    from facecoach_msgs.msg import Face
     from face_detector.image_conversions import numpy_to_image
+    from facecoach_msgs.msg import Face
 
     msg = Face(has_face=True)
     msg.header.stamp.sec = stamp_sec
@@ -55,9 +66,10 @@ def _exchange(node, pub, got, msg, timeout=10.0):
 
 
 def test_bad_input_and_refused_switches(ros_node, models_dir):
-    from facecoach_msgs.msg import Emotion, Face
-    from face_detector.qos import STREAM_QOS
     from sensor_msgs.msg import Image
+
+    from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face
 
     got = []
     ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
@@ -108,8 +120,8 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
 
 
 def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
-    from facecoach_msgs.msg import Emotion, Face
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face
 
     got = []
     ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)

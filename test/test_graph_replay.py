@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from pathlib import Path
+
 from facecoach.bags import messages
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
@@ -29,8 +30,8 @@ def bag_stamps():
 
 
 def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path):
-    from facecoach_msgs.msg import Emotion, Face, Feedback
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face, Feedback
 
     got = {"face": [], "emotion": [], "feedback": []}
     for name, cls in (("face", Face), ("emotion", Emotion), ("feedback", Feedback)):
@@ -78,10 +79,10 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
 
 def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
     """`facecoach eval-bag` (in process, no DDS) labels and cues the sample like the live graph at 1x."""
+    from face_detector.qos import STREAM_QOS
     from facecoach.bag_eval import read_jsonl
     from facecoach.session_tools import main as session_main
     from facecoach_msgs.msg import Feedback
-    from face_detector.qos import STREAM_QOS
 
     out = tmp_path / "eval.jsonl"
     assert session_main(["eval-bag", str(SAMPLE_BAG), "--variant", "baseline", "--out", str(out), "--no-progress"]) == 0

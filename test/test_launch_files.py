@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from facecoach.graph import load_graph
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,8 +24,14 @@ class _Recorder:
 def _install_stand_ins(monkeypatch) -> None:
     """Minimal `launch`/`launch_ros` modules (the real ones are not installable here)."""
     mods = {}
-    for name in ("launch", "launch.actions", "launch.substitutions", "launch_ros", "launch_ros.actions",
-                 "launch_ros.parameter_descriptions"):
+    for name in (
+        "launch",
+        "launch.actions",
+        "launch.substitutions",
+        "launch_ros",
+        "launch_ros.actions",
+        "launch_ros.parameter_descriptions",
+    ):
         mods[name] = types.ModuleType(name)
     mods["launch"].LaunchDescription = lambda actions: list(actions)
     for n in ("DeclareLaunchArgument", "ExecuteProcess"):

@@ -20,8 +20,8 @@ def _ns(msg) -> int:
 
 
 def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
-    from facecoach_msgs.msg import Emotion
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion
 
     variants = [v for v in available_variants(REPO / "models") if v != "baseline"] + ["baseline"]
     assert len(variants) >= 2, "models/ should ship several variants"
@@ -40,7 +40,7 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
         step = len(list(replayer_frames())) // (len(variants) + 1)
         for variant in variants:
             start = len(got)
-            assert wait_until(ros_node, lambda: len(got) >= start + step, 30), "the emotion stream stalled"
+            assert wait_until(ros_node, lambda start=start: len(got) >= start + step, 30), "the emotion stream stalled"
             ok, reason = set_parameter(ros_node, "/emotion_classifier", "model_variant", variant)
             assert ok, reason
             acks.append((len(got), variant))

@@ -31,8 +31,8 @@ def _publish_until_recorded(node, proc, pub, count):
 
 
 def test_sigterm_mid_recording_leaves_a_readable_bag(ros_node, tmp_path):
-    from facecoach_msgs.msg import Feedback
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Feedback
 
     pub = ros_node.create_publisher(Feedback, "/rec/feedback", STREAM_QOS)
     proc = _record(tmp_path / "session")
@@ -46,8 +46,8 @@ def test_sigterm_mid_recording_leaves_a_readable_bag(ros_node, tmp_path):
 
 
 def test_killed_split_recording_keeps_its_closed_parts(ros_node, tmp_path):
-    from facecoach_msgs.msg import Feedback
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Feedback
 
     pub = ros_node.create_publisher(Feedback, "/rec/feedback", STREAM_QOS)
     proc = _record(tmp_path / "session", "--split-mb", "0.0005")  # a part every ~500 bytes

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import rclpy
-from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from face_detector.qos import STREAM_QOS
+from face_detector.ros_params import Param, declare, on_set
 from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from alert_player.audio import AudioError, AudioPlayer, Sound, read_wav, scale, tone, write_wav
 
 

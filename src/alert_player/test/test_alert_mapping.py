@@ -1,6 +1,7 @@
 """The emotion → category mapping and the node's config dataclass."""
 
 import pytest
+
 from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING, EMOTIONS, categorize, preset, render_mapping, validate_mapping
 from alert_player.policy import PolicyConfig

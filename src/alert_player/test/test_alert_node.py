@@ -9,11 +9,11 @@ import time
 
 import pytest
 import rclpy
-from face_detector.qos import STREAM_QOS
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 
+from face_detector.qos import STREAM_QOS
 from facecoach_msgs.msg import Emotion, Feedback
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+
 from alert_player.mapping import DEFAULT_MAPPING, categorize
 from alert_player.policy import CuePolicy, PolicyConfig
 

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from alert_player.audio import AudioError, read_wav
 from alert_player.voice import add_record_voice_command, level_check, record_voice
 

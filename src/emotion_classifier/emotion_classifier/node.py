@@ -11,13 +11,14 @@ from typing import Optional
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from facecoach_msgs.msg import Emotion, Face
-from face_detector.image_conversions import ImageConversionError, image_to_numpy
-from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+
+from face_detector.image_conversions import ImageConversionError, image_to_numpy
+from face_detector.qos import STREAM_QOS
+from face_detector.ros_params import Param, declare, on_set
+from facecoach_msgs.msg import Emotion, Face
 
 from .config import ClassifierConfig
 from .inference import EmotionClassifier, available_variants, variant_path
@@ -25,7 +26,11 @@ from .preprocess import PreprocessError
 from .weights import WeightFileError
 
 PARAMS = (
-    Param("model_variant", "baseline", "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4)"),
+    Param(
+        "model_variant",
+        "baseline",
+        "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4)",
+    ),
     Param("models_dir", "", "folder of weight files; '' = the models/ installed with the facecoach package"),
     Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
     Param("num_threads", 1, "torch CPU threads for inference", min=1, max=16),
@@ -67,7 +72,9 @@ class EmotionClassifierNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
-        self.add_on_set_parameters_callback(on_set(self, PARAMS, lambda: vars(self._config), self._validate, self._apply))
+        self.add_on_set_parameters_callback(
+            on_set(self, PARAMS, lambda: vars(self._config), self._validate, self._apply)
+        )
 
     # ---------------------------------------------------------------- model loading
     def _models_dir(self, config: ClassifierConfig) -> str:

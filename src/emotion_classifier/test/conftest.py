@@ -11,10 +11,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from emotion_testutil import SMALL, meta  # noqa: E402
+
 from emotion_classifier.data import CLASSES  # noqa: E402
 from emotion_classifier.model import EmotionRecognitionModel  # noqa: E402
 from emotion_classifier.weights import save_model  # noqa: E402
-from emotion_testutil import SMALL, meta  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

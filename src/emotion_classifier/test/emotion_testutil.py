@@ -1,6 +1,7 @@
 """Helpers for the emotion_classifier tests: tiny generated faces and metadata (no dataset needed)."""
 
 import numpy as np
+
 from emotion_classifier.data import CLASSES, FaceSet
 
 SMALL = {"conv_widths": (4, 6, 8, 8), "fc_widths": (16, 8)}

@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+
 from emotion_classifier.data import CLASSES, DatasetError, load_faces
 
 

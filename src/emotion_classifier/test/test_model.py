@@ -1,6 +1,7 @@
 """The paper's network: size, cost and widths."""
 
 import torch
+
 from emotion_classifier.model import EmotionRecognitionModel, count_macs, count_params, layer_widths
 
 

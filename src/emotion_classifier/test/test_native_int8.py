@@ -2,6 +2,9 @@
 
 import pytest
 import torch
+from emotion_testutil import make_faces, meta
+from safetensors.torch import load_file, save_file
+
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.native_int8 import (
     NativeInt8Model,
@@ -12,8 +15,6 @@ from emotion_classifier.native_int8 import (
 )
 from emotion_classifier.preprocess import normalize_gray
 from emotion_classifier.weights import WeightFileError, load_model
-from emotion_testutil import make_faces, meta
-from safetensors.torch import load_file, save_file
 
 
 @pytest.fixture(scope="module")

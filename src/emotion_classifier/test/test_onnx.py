@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from emotion_testutil import meta
+
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.weights import load_model, save_model
-from emotion_testutil import meta
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from emotion_classifier.data import CLASSES, file_sha256
-from emotion_classifier.model import EmotionRecognitionModel, count_macs
-from emotion_classifier.weights import load_model, read_metadata, save_model
 from emotion_testutil import meta
 
 from emotion_classifier import tools
+from emotion_classifier.data import CLASSES, file_sha256
+from emotion_classifier.model import EmotionRecognitionModel, count_macs
+from emotion_classifier.weights import load_model, read_metadata, save_model
 
 EVAL_KEYS = {
     "accuracy",

@@ -2,9 +2,10 @@
 
 import json
 
+from emotion_testutil import SMALL, make_faces
+
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.train import TrainConfig, accuracy, predict_proba, train
-from emotion_testutil import SMALL, make_faces
 
 
 def test_loss_goes_down_on_tiny_data(tmp_path):

@@ -4,6 +4,9 @@ import json
 
 import pytest
 import torch
+from emotion_testutil import SMALL, meta
+from safetensors.torch import load_file, save_file
+
 from emotion_classifier.model import EmotionRecognitionModel
 from emotion_classifier.weights import (
     QMAX,
@@ -15,8 +18,6 @@ from emotion_classifier.weights import (
     save_model,
     unpack_int4,
 )
-from emotion_testutil import SMALL, meta
-from safetensors.torch import load_file, save_file
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 10, 33])

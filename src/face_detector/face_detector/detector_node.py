@@ -14,7 +14,6 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 import cv2
 import numpy as np
 import rclpy
-from facecoach_msgs.msg import Face
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
@@ -38,6 +37,7 @@ from face_detector.image_conversions import (
 )
 from face_detector.qos import IMAGE_QOS, STREAM_QOS
 from face_detector.ros_params import Param
+from facecoach_msgs.msg import Face
 
 INPUTS = ("raw", "compressed", "both")
 WARN_EVERY_S = 5.0

@@ -40,10 +40,14 @@ class Param:
         d = ParameterDescriptor(name=self.name, description=text, read_only=self.read_only)
         if self.min is not None and isinstance(self.default, bool) is False:
             if isinstance(self.default, int):
-                d.integer_range = [IntegerRange(from_value=int(self.min), to_value=int(self.max), step=int(self.step or 1))]
+                d.integer_range = [
+                    IntegerRange(from_value=int(self.min), to_value=int(self.max), step=int(self.step or 1))
+                ]
             elif isinstance(self.default, float):
                 d.floating_point_range = [
-                    FloatingPointRange(from_value=float(self.min), to_value=float(self.max), step=float(self.step or 0.0))
+                    FloatingPointRange(
+                        from_value=float(self.min), to_value=float(self.max), step=float(self.step or 0.0)
+                    )
                 ]
         return d
 

@@ -36,7 +36,9 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
     graph = load_graph()
     for name, o in graph.overrides.items():
         kw = {"choices": list(o.choices)} if o.choices else {}
-        p.add_argument("--" + name.replace("_", "-"), dest=name, help=f"{o.description} (default: {graph.default(name)!r})", **kw)
+        p.add_argument(
+            "--" + name.replace("_", "-"), dest=name, help=f"{o.description} (default: {graph.default(name)!r})", **kw
+        )
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -98,8 +100,12 @@ class CoachingPrinter:
         if msg.cue_played:
             t = (ns - self.first_ns) / 1e9
             self.cues.append(t)
-            print(f"  {t:6.2f} s  >>> CUE played: expression '{msg.emotion}' has been bad "
-                  f"({msg.bad_share:.0%} of the window)", file=self.out, flush=True)
+            print(
+                f"  {t:6.2f} s  >>> CUE played: expression '{msg.emotion}' has been bad "
+                f"({msg.bad_share:.0%} of the window)",
+                file=self.out,
+                flush=True,
+            )
 
     def flush(self) -> None:
         """Print the line of the current second."""
@@ -112,8 +118,12 @@ class CoachingPrinter:
         conf = [m.confidence for m in self.bucket if m.has_face and m.emotion == emotion]
         share = max(m.bad_share for m in self.bucket)
         conf_txt = f"{sum(conf) / len(conf):.2f}" if conf else "  - "
-        print(f"  {self.second:4d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
-              f"frames {len(self.bucket)}", file=self.out, flush=True)
+        print(
+            f"  {self.second:4d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
+            f"frames {len(self.bucket)}",
+            file=self.out,
+            flush=True,
+        )
         self.bucket = []
 
     def summary(self) -> dict:
@@ -122,15 +132,21 @@ class CoachingPrinter:
         n = len(self.messages)
         cats = Counter(m.category_name for m in self.messages)
         variants = sorted({m.model_variant for m in self.messages if m.model_variant})
-        return {"frames": n, "share": {c: cats[c] / n for c in ("good", "acceptable", "bad", "none")} if n else {},
-                "cues": len(self.cues), "cue_times_s": [round(t, 2) for t in self.cues], "variants": variants}
+        return {
+            "frames": n,
+            "share": {c: cats[c] / n for c in ("good", "acceptable", "bad", "none")} if n else {},
+            "cues": len(self.cues),
+            "cue_times_s": [round(t, 2) for t in self.cues],
+            "variants": variants,
+        }
 
 
 def cmd_demo(args) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     import rclpy
-    from facecoach_msgs.msg import Feedback
+
     from face_detector.qos import STREAM_QOS
+    from facecoach_msgs.msg import Feedback
 
     from .launcher import GraphProcesses
     from .ros_tools import Replayer, play_and_drain, start_pipeline
@@ -151,10 +167,14 @@ def cmd_demo(args) -> int:
         with GraphProcesses(graph, nodes, log_dir=log_dir) as procs:
             replayer = Replayer(node, bag, rate=args.rate)
             if not start_pipeline(node, procs, replayer, lambda: len(warm), args.timeout):
-                print(f"[facecoach] the graph did not come up (exited: {procs.dead()}); see {log_dir}/", file=sys.stderr)
+                print(
+                    f"[facecoach] the graph did not come up (exited: {procs.dead()}); see {log_dir}/", file=sys.stderr
+                )
                 return 1
-            print(f"[facecoach] graph ready; replaying at {args.rate}x\n"
-                  f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}")
+            print(
+                f"[facecoach] graph ready; replaying at {args.rate}x\n"
+                f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}"
+            )
             sink[0] = printer.add
             play_and_drain(node, replayer, lambda: len(printer.messages))
             dead = procs.dead()
@@ -162,9 +182,11 @@ def cmd_demo(args) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     s = printer.summary()
-    print(f"\n[facecoach] summary: {s['frames']} frames coached of {replayer.published} replayed; "
-          + ", ".join(f"{k} {v:.0%}" for k, v in s["share"].items())
-          + f"; {s['cues']} cue(s) at {s['cue_times_s']} s; model {', '.join(s['variants'])}")
+    print(
+        f"\n[facecoach] summary: {s['frames']} frames coached of {replayer.published} replayed; "
+        + ", ".join(f"{k} {v:.0%}" for k, v in s["share"].items())
+        + f"; {s['cues']} cue(s) at {s['cue_times_s']} s; model {', '.join(s['variants'])}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(s, indent=2))
     if dead:
@@ -199,11 +221,11 @@ def cmd_replay(args) -> int:
 
 def cmd_record(args) -> int:
     """Record topics into an MCAP bag until Ctrl-C (or --duration seconds)."""
+    import signal
+
     import rclpy
 
     from .ros_tools import Recorder
-
-    import signal
 
     topics = args.topics or list(load_graph().record_topics)
     rclpy.init()
@@ -223,7 +245,9 @@ def cmd_record(args) -> int:
         recorder.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    print(f"[facecoach] wrote {', '.join(recorder.parts)}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items()))
+    print(
+        f"[facecoach] wrote {', '.join(recorder.parts)}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items())
+    )
     return 0
 
 
@@ -232,8 +256,10 @@ def cmd_make_sample(args) -> int:
     from .sample import make_sample
 
     segs = make_sample(args.data, Path(args.out), fps=args.fps, quality=args.quality, model=args.model)
-    print(f"[facecoach] wrote {args.out} ({sum(s['end_s'] - s['start_s'] for s in segs):.0f} s): "
-          + ", ".join(f"{s['emotion'] or 'no face'} {s['start_s']:.0f}-{s['end_s']:.0f}s" for s in segs))
+    print(
+        f"[facecoach] wrote {args.out} ({sum(s['end_s'] - s['start_s'] for s in segs):.0f} s): "
+        + ", ".join(f"{s['emotion'] or 'no face'} {s['start_s']:.0f}-{s['end_s']:.0f}s" for s in segs)
+    )
     return 0
 
 
@@ -284,7 +310,9 @@ def cmd_get_model(args) -> int:
 # ------------------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     """The facecoach argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="facecoach", description="FaceCoach: expression coaching for video interviews")
+    parser = argparse.ArgumentParser(
+        prog="facecoach", description="FaceCoach: expression coaching for video interviews"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="coach the bundled sample interview (separate processes over DDS)")
@@ -316,12 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--topics", nargs="+", help="default: the graph description's record_topics")
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
-    p.add_argument("--split-mb", type=float, default=0.0,
-                   help="write a series of complete bags OUT_0000, OUT_0001 ... of this size (0: one bag)")
+    p.add_argument(
+        "--split-mb",
+        type=float,
+        default=0.0,
+        help="write a series of complete bags OUT_0000, OUT_0001 ... of this size (0: one bag)",
+    )
     p.set_defaults(func=cmd_record)
 
-    for name, func, helptext in (("set-model", cmd_set_model, "switch the running classifier's weights"),
-                                 ("get-model", cmd_get_model, "print the running classifier's variant")):
+    for name, func, helptext in (
+        ("set-model", cmd_set_model, "switch the running classifier's weights"),
+        ("get-model", cmd_get_model, "print the running classifier's variant"),
+    ):
         p = sub.add_parser(name, help=helptext)
         if name == "set-model":
             p.add_argument("variant")

@@ -143,5 +143,7 @@ def load_graph(path=None) -> Graph:
     for name, o in (raw.get("overrides") or {}).items():
         if o.get("node") not in names:
             raise GraphError(f"{path}: override {name} names unknown node {o.get('node')!r}")
-        overrides[name] = Override(name, o["node"], o["parameter"], o.get("description", ""), tuple(o.get("choices", ())))
+        overrides[name] = Override(
+            name, o["node"], o["parameter"], o.get("description", ""), tuple(o.get("choices", ()))
+        )
     return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()))

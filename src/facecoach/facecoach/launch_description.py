@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from launch import LaunchDescription
 
 from .graph import load_graph
 
@@ -17,7 +18,9 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     actions = []
     for name, o in graph.overrides.items():
         kw = {"choices": list(o.choices)} if o.choices else {}
-        actions.append(DeclareLaunchArgument(name, default_value=str(graph.default(name)), description=o.description, **kw))
+        actions.append(
+            DeclareLaunchArgument(name, default_value=str(graph.default(name)), description=o.description, **kw)
+        )
     if mode == "replay":
         actions.append(DeclareLaunchArgument("bag", description="the recorded interview (rosbag2 folder)"))
         actions.append(DeclareLaunchArgument("rate", default_value="1.0", description="replay speed factor"))
@@ -26,7 +29,9 @@ def graph_launch_description(mode: str) -> LaunchDescription:
         for name, o in graph.overrides.items():
             if o.node == spec.name:
                 # Typed as in the YAML, so "0" stays a string camera source.
-                params[o.parameter] = ParameterValue(LaunchConfiguration(name), value_type=type(params.get(o.parameter, "")))
+                params[o.parameter] = ParameterValue(
+                    LaunchConfiguration(name), value_type=type(params.get(o.parameter, ""))
+                )
         actions.append(
             Node(
                 package=spec.package,
@@ -39,7 +44,9 @@ def graph_launch_description(mode: str) -> LaunchDescription:
         )
     if mode == "replay":
         actions.append(
-            ExecuteProcess(cmd=["ros2", "bag", "play", LaunchConfiguration("bag"), "--rate", LaunchConfiguration("rate")],
-                           output="screen")
+            ExecuteProcess(
+                cmd=["ros2", "bag", "play", LaunchConfiguration("bag"), "--rate", LaunchConfiguration("rate")],
+                output="screen",
+            )
         )
     return LaunchDescription(actions)

@@ -43,7 +43,7 @@ class GraphProcesses:
         self.procs: Dict[str, subprocess.Popen] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="facecoach-")
 
-    def start(self) -> "GraphProcesses":
+    def start(self) -> GraphProcesses:
         """Start every node, each in its own process."""
         params_file = Path(self._tmp.name) / "params.yaml"
         params_file.write_text(yaml.safe_dump(self.graph.params_file_content(self.nodes)))
@@ -78,7 +78,7 @@ class GraphProcesses:
         self._tmp.cleanup()
         return {name: p.returncode for name, p in self.procs.items()}
 
-    def __enter__(self) -> "GraphProcesses":
+    def __enter__(self) -> GraphProcesses:
         return self.start()
 
     def __exit__(self, *exc) -> None:

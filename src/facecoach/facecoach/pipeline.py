@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping
 
 import numpy as np
+
 from alert_player.config import AlertConfig
 from alert_player.mapping import NO_CATEGORY, categorize
 from alert_player.policy import NO_FACE, CuePolicy, Decision
@@ -135,6 +136,7 @@ class Pipeline:
     ) -> Pipeline:
         """Load the cascade and the weights of ``variant`` (default: the settings') and build the pipeline."""
         import torch
+
         from emotion_classifier.inference import EmotionClassifier
 
         torch.set_num_threads(settings.num_threads)

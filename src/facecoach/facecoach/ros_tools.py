@@ -49,8 +49,9 @@ class Replayer:
 
     def wait_for_subscribers(self, node: Node, timeout: float) -> bool:
         """Wait until every replayed topic has a subscriber (messages sent before that are lost)."""
-        return wait_until(node, lambda: all(p.get_subscription_count() > 0 for p in self.publishers.values()),
-                          timeout, spin=False)
+        return wait_until(
+            node, lambda: all(p.get_subscription_count() > 0 for p in self.publishers.values()), timeout, spin=False
+        )
 
     def warm_up(self, node: Node, received: Callable[[], int], timeout: float) -> bool:
         """Send the first image again and again, stamped 10 s before the bag, until ``received()`` grows.
@@ -62,7 +63,8 @@ class Replayer:
         from rclpy.serialization import deserialize_message
 
         topic, msgtype, _t, raw = next(
-            (m for m in messages(self.bag, self.topics) if m[1] in IMAGE_TYPES), (None, None, None, None))
+            (m for m in messages(self.bag, self.topics) if m[1] in IMAGE_TYPES), (None, None, None, None)
+        )
         if topic is None:
             return True
         msg = deserialize_message(raw, ros_class(msgtype))
@@ -123,7 +125,9 @@ class Recorder:
             if topic not in self._subscribed and topic in types:
                 msgtype = types[topic][0]
                 best_effort = msgtype in IMAGE_TYPES  # matches both best-effort and reliable publishers
-                qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
+                qos = QoSProfile(
+                    depth=50, reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+                )
                 self.node.create_subscription(
                     ros_class(msgtype), topic, lambda raw, t=topic, m=msgtype: self._write(t, m, raw), qos, raw=True
                 )
@@ -198,16 +202,28 @@ PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
 
 def wait_for_pipeline(node: Node, procs, replayer: Replayer, timeout: float) -> bool:
     """Wait until every stage subscribes to its input (the classifier only after its model loaded)."""
-    return wait_until(node, lambda: bool(procs.dead()) or (
-        all(node.count_subscribers(t) > 0 for t in PIPELINE_TOPICS)
-        and all(p.get_subscription_count() > 0 for p in replayer.publishers.values())), timeout) and not procs.dead()
+    return (
+        wait_until(
+            node,
+            lambda: (
+                bool(procs.dead())
+                or (
+                    all(node.count_subscribers(t) > 0 for t in PIPELINE_TOPICS)
+                    and all(p.get_subscription_count() > 0 for p in replayer.publishers.values())
+                )
+            ),
+            timeout,
+        )
+        and not procs.dead()
+    )
 
 
 def start_pipeline(node: Node, procs, replayer: Replayer, received: Callable[[], int], timeout: float) -> bool:
     """Wait for the graph, then warm it up until a frame has come out of its far end."""
     deadline = time.monotonic() + timeout
     return wait_for_pipeline(node, procs, replayer, timeout) and replayer.warm_up(
-        node, received, max(1.0, deadline - time.monotonic()))
+        node, received, max(1.0, deadline - time.monotonic())
+    )
 
 
 def play_and_drain(node: Node, replayer: Replayer, received: Callable[[], int], idle_s: float = 1.5) -> int:
@@ -219,5 +235,5 @@ def play_and_drain(node: Node, replayer: Replayer, received: Callable[[], int], 
     last = -1
     while received() != last:
         last = received()
-        wait_until(node, lambda: received() > last, idle_s)
+        wait_until(node, lambda last=last: received() > last, idle_s)
     return replayer.published

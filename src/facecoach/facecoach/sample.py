@@ -97,11 +97,12 @@ def _iou(box, ref) -> float:
 def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=None, seed: int = 0) -> List[dict]:
     """Write the sample bag to ``out`` and ``<out>.segments.json``; return the segment table."""
     from builtin_interfaces.msg import Time
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Header
+
     from emotion_classifier.data import CLASSES, load_faces
     from face_detector.detector import DetectorConfig, FaceDetector
     from face_detector.image_conversions import numpy_to_compressed
-    from rclpy.serialization import serialize_message
-    from std_msgs.msg import Header
 
     test = load_faces(data, "test")
     rng = np.random.default_rng(seed)
@@ -130,8 +131,9 @@ def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=Non
     writer = BagWriter(out)
     segments, t0, n = [], 0.0, 0
     for emotion, seconds in SCRIPT:
-        segments.append({"start_s": t0, "end_s": t0 + seconds, "emotion": emotion,
-                         "fer_test_index": chosen.get(emotion)})
+        segments.append(
+            {"start_s": t0, "end_s": t0 + seconds, "emotion": emotion, "fer_test_index": chosen.get(emotion)}
+        )
         face = test.images[chosen[emotion]] if emotion else None
         for k in range(int(round(seconds * fps))):
             t = t0 + k / fps
@@ -142,7 +144,14 @@ def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=Non
             n += 1
         t0 += seconds
     writer.close()
-    table = {"topic": TOPIC, "fps": fps, "frames": n, "width": WIDTH, "height": HEIGHT,
-             "source": f"FER2013 test split (PrivateTest) of {Path(data).name}", "segments": segments}
+    table = {
+        "topic": TOPIC,
+        "fps": fps,
+        "frames": n,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "source": f"FER2013 test split (PrivateTest) of {Path(data).name}",
+        "segments": segments,
+    }
     Path(str(out) + ".segments.json").write_text(json.dumps(table, indent=2) + "\n")
     return segments

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from face_detector.detector import FaceBox
 from facecoach.bench import GraphRun, check_targets, format_table, main, recall_vs_naive, summary
 

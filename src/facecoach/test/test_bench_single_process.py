@@ -35,6 +35,7 @@ def frames():
 
 def _stream(factory, frames, log_dir):
     import rclpy
+
     from facecoach.bench import replay_through
     from facecoach.graph import load_graph
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING
 from alert_player.policy import PolicyConfig

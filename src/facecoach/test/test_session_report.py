@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from facecoach.bag_eval import read_jsonl, write_jsonl
 from facecoach.session_report import summarize
 from facecoach.session_tools import main
