@@ -139,11 +139,11 @@ def detect_all(frames: Sequence[Frame], config, stride: int = 1) -> List[Any]:
 
 def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> PipelineRun:
     """Decode, detect, crop, classify and serialize a Face and an Emotion message per frame, as the nodes do."""
-    from face_detector.detector import FaceDetector, crop_face
-    from face_detector.image_conversions import numpy_to_image
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import RegionOfInterest
 
+    from face_detector.detector import FaceDetector, crop_face
+    from face_detector.image_conversions import numpy_to_image
     from facecoach_msgs.msg import Emotion, Face
 
     detector = FaceDetector(detector_config)
@@ -224,6 +224,7 @@ def classify_ms(classifier, crops: Sequence[np.ndarray], limit: int = 300) -> Li
 def int8_native(models_dir: Path, fp32_variant: str, crops: Sequence[np.ndarray]) -> Dict[str, Any]:
     """fp32 vs integer-kernel int8 latency, batch 1, one thread; calibrates on the crops if models/ has none."""
     import torch
+
     from emotion_classifier.evaluate import latency_ms_per_face
     from emotion_classifier.inference import available_variants, variant_path
     from emotion_classifier.native_int8 import KERNELS, calibrate_int8, load_native_int8
@@ -322,13 +323,14 @@ def warm_up(node, replayer, topic: str, frame: Frame, run: GraphRun, timeout: fl
 
     from .ros_tools import wait_until
 
-    msg = copy.deepcopy(frame.msg)
-    msg.header.frame_id += WARM_UP  # another frame_id: the detector's duplicate filter keeps the real frame
-    raw = serialize_message(msg)
-    deadline = time.monotonic() + timeout
+    deadline, attempt = time.monotonic() + timeout, 0
     while not run.warm and time.monotonic() < deadline:
-        replayer.publishers[topic].publish(raw)
+        msg = copy.deepcopy(frame.msg)
+        # Another frame_id per attempt: the detector drops repeated (stamp, frame_id) pairs as duplicates.
+        msg.header.frame_id += f"{WARM_UP}{attempt}"
+        replayer.publishers[topic].publish(serialize_message(msg))
         wait_until(node, lambda: bool(run.warm), 1.0)
+        attempt += 1
     return bool(run.warm)
 
 
@@ -337,7 +339,6 @@ def replay_through(
 ) -> GraphRun:
     """Replay the frames through a running graph (``procs``) and collect /facecoach/feedback per stamp."""
     from face_detector.qos import STREAM_QOS
-
     from facecoach_msgs.msg import Feedback
 
     from .launcher import LaunchError
@@ -346,7 +347,7 @@ def replay_through(
     run = GraphRun(rate=rate, bag_fps=frame_rate(frames))
 
     def on_feedback(msg) -> None:
-        if msg.header.frame_id.endswith(WARM_UP):
+        if WARM_UP in msg.header.frame_id:
             run.warm += 1
             return
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
@@ -428,6 +429,7 @@ def benchmark(args) -> Dict[str, Any]:
     """Every measurement of the issue, in one run; returns the JSON document."""
     import cv2
     import torch
+
     from emotion_classifier.inference import EmotionClassifier, available_variants, variant_path
     from emotion_classifier.node import default_models_dir
     from face_detector.detector import DetectorConfig
