@@ -69,6 +69,12 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
 
     table = json.loads((REPO / "sample" / "interview.segments.json").read_text())
     t0 = bag_stamps[0]
+    # The cues: with the default mapping, exactly one per bad stretch (sad, fear), inside it.
+    bad = [s for s in table["segments"] if s["emotion"] in ("sad", "fear")]
+    cues = [(_ns(m.header) - t0) / 1e9 for m in got["feedback"] if m.cue_played]
+    assert len(cues) == len(bad), f"cues at {cues} s for bad stretches {bad}"
+    for t, seg in zip(cues, bad):
+        assert seg["start_s"] < t <= seg["end_s"], f"cue at {t:.2f} s outside {seg}"
     no_face = [s for s in table["segments"] if s["emotion"] is None]
     for fb in got["feedback"]:
         t = (_ns(fb.header) - t0) / 1e9

@@ -141,6 +141,20 @@ class CoachingPrinter:
         }
 
 
+def feedback_line(msg) -> dict:
+    """A Feedback message as an eval-bag result line (what the session report reads)."""
+    return {
+        "stamp_ns": msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec,
+        "face": msg.has_face,
+        "label": msg.emotion,
+        "confidence": msg.confidence,
+        "category": msg.category_name,
+        "cue": msg.cue_played,
+        "reason": msg.reason,
+        "bad_share": msg.bad_share,
+    }
+
+
 def cmd_demo(args) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     import rclpy
@@ -189,6 +203,11 @@ def cmd_demo(args) -> int:
     )
     if args.json:
         Path(args.json).write_text(json.dumps(s, indent=2))
+    if args.report:
+        from .session_report import write_report
+
+        write_report([feedback_line(m) for m in printer.messages], args.report, title=f"FaceCoach: {bag.name}")
+        print(f"[facecoach] session report: {args.report}/report.html")
     if dead:
         print(f"[facecoach] nodes died during the demo: {dead}", file=sys.stderr)
         return 1
@@ -321,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the graph to come up")
     p.add_argument("--log-dir", default=str(REPO / "log" / "demo"))
     p.add_argument("--json", help="write the summary as JSON")
+    p.add_argument("--report", metavar="DIR", help="write the session report (PNG, HTML, JSON) here at the end")
     _add_override_options(p)
     p.set_defaults(func=cmd_demo)
 
