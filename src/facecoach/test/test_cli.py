@@ -20,7 +20,9 @@ def _fb(t: float, emotion: str, category: str, cue: bool = False):
 def test_printer_prints_each_second_and_sums_up():
     out = io.StringIO()
     p = CoachingPrinter(out)
-    msgs = [_fb(i / 10, "happy", "good") for i in range(10)] + [_fb(1 + i / 10, "sad", "bad", cue=i == 5) for i in range(10)]
+    msgs = [_fb(i / 10, "happy", "good") for i in range(10)] + [
+        _fb(1 + i / 10, "sad", "bad", cue=i == 5) for i in range(10)
+    ]
     msgs += [_fb(2.0, "", "none")]
     for m in msgs:
         p.add(m)
@@ -43,6 +45,21 @@ def test_feedback_lines_feed_the_session_report():
 def test_every_command_is_registered():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("demo", "run", "replay", "record", "set-model", "get-model", "train", "quantize", "prune", "eval",
-                 "export", "eval-bag", "report", "record-voice", "make-sample"):
+    for name in (
+        "demo",
+        "run",
+        "replay",
+        "record",
+        "set-model",
+        "get-model",
+        "train",
+        "quantize",
+        "prune",
+        "eval",
+        "export",
+        "eval-bag",
+        "report",
+        "record-voice",
+        "make-sample",
+    ):
         assert name in commands
