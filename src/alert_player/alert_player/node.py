@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set
+from face_detector.ros_params import Param, declare, on_set, run_node
 from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer
@@ -162,21 +159,7 @@ class AlertPlayerNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the alert_player node until Ctrl-C."""
-    rclpy.init(args=args)
-    try:
-        node = AlertPlayerNode()
-    except (ValueError, ParameterException) as exc:  # bad values from -p or the params file: say which, no traceback
-        hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
-        rclpy.logging.get_logger("alert_player").fatal(f"invalid parameters: {exc}{hint}")
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(AlertPlayerNode, "alert_player", (ValueError,), args)
 
 
 if __name__ == "__main__":

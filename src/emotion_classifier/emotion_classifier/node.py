@@ -8,16 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from face_detector.image_conversions import ImageConversionError, image_to_numpy
 from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set
+from face_detector.ros_params import Param, declare, on_set, run_node
 from facecoach_msgs.msg import Emotion, Face
 
 from .config import ClassifierConfig
@@ -200,18 +199,10 @@ class EmotionClassifierNode(Node):
 
 def main(args=None) -> None:
     """Console script: ``emotion_classifier --ros-args ...``."""
-    rclpy.init(args=args)
-    node = EmotionClassifierNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    # Two threads: frames keep flowing while a parameter callback waits for a new model to load.
+    run_node(
+        EmotionClassifierNode, "emotion_classifier", (ValueError,), args, lambda: MultiThreadedExecutor(num_threads=2)
+    )
 
 
 if __name__ == "__main__":

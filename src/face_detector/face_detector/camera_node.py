@@ -12,7 +12,6 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -20,7 +19,7 @@ from face_detector import ros_params
 from face_detector.capture import CameraConfig, CaptureError, FrameSource
 from face_detector.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
 from face_detector.qos import IMAGE_QOS
-from face_detector.ros_params import Param
+from face_detector.ros_params import Param, run_node
 
 PARAMS = (
     Param(
@@ -124,25 +123,16 @@ class CameraNode(Node):
         self._stop.set()
         self._thread.join(timeout=5.0)
 
+    def destroy_node(self) -> None:
+        """Stop grabbing before the publishers go away."""
+        if hasattr(self, "_thread"):
+            self.stop()
+        super().destroy_node()
+
 
 def main(args: Optional[list] = None) -> None:
     """Console script `camera`."""
-    rclpy.init(args=args)
-    try:
-        node = CameraNode()
-    except (CaptureError, ValueError) as exc:
-        # A configuration that can never work: say why once and exit non-zero rather than retry forever.
-        rclpy.logging.get_logger("camera").error(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(CameraNode, "camera", (CaptureError, ValueError), args)
 
 
 if __name__ == "__main__":

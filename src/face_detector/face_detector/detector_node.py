@@ -13,8 +13,6 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
@@ -36,7 +34,7 @@ from face_detector.image_conversions import (
     numpy_to_image,
 )
 from face_detector.qos import IMAGE_QOS, STREAM_QOS
-from face_detector.ros_params import Param
+from face_detector.ros_params import Param, run_node
 from facecoach_msgs.msg import Face
 
 INPUTS = ("raw", "compressed", "both")
@@ -150,20 +148,7 @@ class FaceDetectorNode(Node):
 
 def main(args: Optional[list] = None) -> None:
     """Console script `face_detector`."""
-    rclpy.init(args=args)
-    try:
-        node = FaceDetectorNode()
-    except (DetectorError, ValueError) as exc:
-        rclpy.logging.get_logger("face_detector").error(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(FaceDetectorNode, "face_detector", (DetectorError, ValueError), args)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,35 @@ def on_set(
 def _reject(node: Node, reason: str) -> SetParametersResult:
     node.get_logger().warning(f"parameter change refused: {reason}")
     return SetParametersResult(successful=False, reason=reason)
+
+
+def run_node(factory: Callable[[], Node], name: str, fatal=(ValueError,), args=None, executor_factory=None) -> None:
+    """The console-script main of every FaceCoach node: init, build, spin until Ctrl-C, clean up.
+
+    A configuration error raised while building the node (one of ``fatal``: bad -p values, a
+    cascade or camera that can never work) is said once, without a traceback, and exits with 2.
+    """
+    import rclpy
+    from rclpy.exceptions import ParameterException
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args)
+    try:
+        node = factory()
+    except (ParameterException, *fatal) as exc:
+        hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
+        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    try:
+        if executor_factory is None:
+            rclpy.spin(node)
+        else:
+            executor = executor_factory()
+            executor.add_node(node)
+            executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
