@@ -13,6 +13,9 @@ demo: setup
 test: setup
 	@$(RUN) python -m pytest src test -q -p no:cacheprovider
 
+bench: setup
+	@mkdir -p out && $(RUN) ./facecoach bench --json out/bench.json
+
 lint: setup
 	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools
 

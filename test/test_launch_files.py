@@ -27,6 +27,7 @@ def _install_stand_ins(monkeypatch) -> None:
     for name in (
         "launch",
         "launch.actions",
+        "launch.conditions",
         "launch.substitutions",
         "launch_ros",
         "launch_ros.actions",
@@ -36,6 +37,8 @@ def _install_stand_ins(monkeypatch) -> None:
     mods["launch"].LaunchDescription = lambda actions: list(actions)
     for n in ("DeclareLaunchArgument", "ExecuteProcess"):
         setattr(mods["launch.actions"], n, type(n, (_Recorder,), {}))
+    for n in ("IfCondition", "UnlessCondition"):
+        setattr(mods["launch.conditions"], n, type(n, (_Recorder,), {}))
     mods["launch.substitutions"].LaunchConfiguration = type("LaunchConfiguration", (_Recorder,), {})
     mods["launch_ros.actions"].Node = type("Node", (_Recorder,), {})
     mods["launch_ros.parameter_descriptions"].ParameterValue = type("ParameterValue", (_Recorder,), {})
@@ -60,6 +63,13 @@ def test_launch_file_matches_graph(monkeypatch, launch_file, mode):
     actions = _run_launch_file(launch_file)
     graph = load_graph()
     nodes = [a for a in actions if type(a).__name__ == "Node"]
+    single = [n for n in nodes if n.kwargs["executable"] == "facecoach_single_process"]
+    nodes = [n for n in nodes if n not in single]
+    # single_process:=true swaps the per-node processes for one process running the same graph mode.
+    assert len(single) == 1 and type(single[0].kwargs["condition"]).__name__ == "IfCondition"
+    assert single[0].kwargs["arguments"][:3] == ["--mode", mode, "--set"]
+    assert {a[0] for a in single[0].kwargs["arguments"][3:]} == {f"{name}=" for name in graph.overrides}
+    assert all(type(n.kwargs["condition"]).__name__ == "UnlessCondition" for n in nodes)
     expected = graph.nodes_for(mode)
     assert [n.kwargs["name"] for n in nodes] == [s.name for s in expected]
     for node, spec in zip(nodes, expected):

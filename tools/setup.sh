@@ -58,7 +58,7 @@ true
 ENV
 
 # 4. colcon build (again only when a package's sources changed).
-BUILD_SUM=$(find src launch config models sample -type f -not -name '*.pyc' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+BUILD_SUM=$(find src launch config $(ls -d models sample 2>/dev/null) -type f -not -name '*.pyc' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$ROOT/install/.build.sha256" 2>/dev/null)" != "$BUILD_SUM" ]; then
   say "building the colcon workspace"
   # shellcheck disable=SC1091

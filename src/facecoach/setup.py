@@ -26,5 +26,10 @@ setup(
     description="FaceCoach bring-up: graph description, launch files and the facecoach command.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["facecoach = facecoach.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "facecoach = facecoach.cli:main",
+            "facecoach_single_process = facecoach.single_process:main",
+        ]
+    },
 )

@@ -32,6 +32,17 @@ def _overrides(args) -> dict:
     return {k: getattr(args, k, None) for k in ("camera_source", "model_variant", "cue_wav", "alsa_device")}
 
 
+def _graph_class(args):
+    """GraphProcesses (one process a node) or SingleProcess (all nodes, one executor) as --single-process says."""
+    if getattr(args, "single_process", False):
+        from .single_process import SingleProcess
+
+        return SingleProcess
+    from .launcher import GraphProcesses
+
+    return GraphProcesses
+
+
 def _add_override_options(p: argparse.ArgumentParser) -> None:
     graph = load_graph()
     for name, o in graph.overrides.items():
@@ -41,19 +52,27 @@ def _add_override_options(p: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_single_process_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--single-process",
+        action="store_true",
+        help="run every node in one process with one executor (saves memory on a 4 GB Jetson)",
+    )
+
+
 # ------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
     """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C."""
     import rclpy
 
-    from .launcher import GraphProcesses
     from .ros_tools import Replayer
 
     graph = load_graph()
     mode = "replay" if args.bag else "live"
     nodes = graph.nodes_for(mode, _overrides(args))
-    print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} (Ctrl-C stops)")
-    with GraphProcesses(graph, nodes, log_dir=args.log_dir):
+    how = "one process" if args.single_process else "separate processes"
+    print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)")
+    with _graph_class(args)(graph, nodes, log_dir=args.log_dir):
         if not args.bag:
             try:
                 while True:
@@ -162,14 +181,14 @@ def cmd_demo(args) -> int:
     from face_detector.qos import STREAM_QOS
     from facecoach_msgs.msg import Feedback
 
-    from .launcher import GraphProcesses
     from .ros_tools import Replayer, play_and_drain, start_pipeline
 
     bag = Path(args.bag) if args.bag else _sample_bag()
     graph = load_graph()
     nodes = graph.nodes_for("replay", _overrides(args))
     log_dir = Path(args.log_dir)
-    print(f"[facecoach] demo: {bag} -> {' -> '.join(n.name for n in nodes)} (separate processes, DDS)")
+    how = "one process" if args.single_process else "separate processes"
+    print(f"[facecoach] demo: {bag} -> {' -> '.join(n.name for n in nodes)} ({how}, DDS)")
     print(f"[facecoach] node logs: {log_dir}/")
     printer = CoachingPrinter()
     warm: list = []
@@ -178,7 +197,7 @@ def cmd_demo(args) -> int:
     node = rclpy.create_node("facecoach_demo")
     node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), STREAM_QOS)
     try:
-        with GraphProcesses(graph, nodes, log_dir=log_dir) as procs:
+        with _graph_class(args)(graph, nodes, log_dir=log_dir) as procs:
             replayer = Replayer(node, bag, rate=args.rate)
             if not start_pipeline(node, procs, replayer, lambda: len(warm), args.timeout):
                 print(
@@ -341,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", default=str(REPO / "log" / "demo"))
     p.add_argument("--json", help="write the summary as JSON")
     p.add_argument("--report", metavar="DIR", help="write the session report (PNG, HTML, JSON) here at the end")
+    _add_single_process_option(p)
     _add_override_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -349,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0)
     p.add_argument("--loop", action="store_true")
     p.add_argument("--log-dir", help="write node output to files here instead of the terminal")
+    _add_single_process_option(p)
     _add_override_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -393,10 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from emotion_classifier.tools import add_commands
 
+    from .bench import add_commands as add_bench_commands
     from .session_tools import add_commands as add_session_commands
 
     add_commands(sub)
     add_session_commands(sub)
+    add_bench_commands(sub)
     try:
         from alert_player.voice import add_record_voice_command
 

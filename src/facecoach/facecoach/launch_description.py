@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -13,9 +14,20 @@ from .graph import load_graph
 
 
 def graph_launch_description(mode: str) -> LaunchDescription:
-    """Launch arguments for the graph's overrides, one Node per graph node; replay adds `ros2 bag play`."""
+    """Launch arguments for the graph's overrides, one Node per graph node; replay adds `ros2 bag play`.
+
+    ``single_process:=true`` starts the same nodes in one process instead (facecoach_single_process).
+    """
     graph = load_graph()
-    actions = []
+    single = LaunchConfiguration("single_process")
+    actions = [
+        DeclareLaunchArgument(
+            "single_process",
+            default_value="false",
+            choices=["true", "false"],
+            description="run every node in one process with one executor (saves memory on a 4 GB Jetson)",
+        )
+    ]
     for name, o in graph.overrides.items():
         kw = {"choices": list(o.choices)} if o.choices else {}
         actions.append(
@@ -40,8 +52,19 @@ def graph_launch_description(mode: str) -> LaunchDescription:
                 parameters=[params],
                 remappings=list(spec.remappings.items()),
                 output="screen",
+                condition=UnlessCondition(single),
             )
         )
+    overrides = [[f"{name}=", LaunchConfiguration(name)] for name in graph.overrides]
+    actions.append(
+        Node(
+            package="facecoach",
+            executable="facecoach_single_process",
+            arguments=["--mode", mode, "--set", *overrides],
+            output="screen",
+            condition=IfCondition(single),
+        )
+    )
     if mode == "replay":
         actions.append(
             ExecuteProcess(
