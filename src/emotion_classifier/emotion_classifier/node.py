@@ -11,7 +11,6 @@ from typing import Optional
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from face_detector.image_conversions import ImageConversionError, image_to_numpy
@@ -80,7 +79,11 @@ class EmotionClassifierNode(Node):
         return config.models_dir or default_models_dir()
 
     def _load(self, config: ClassifierConfig) -> EmotionClassifier:
-        """Load the config's weights in the loader thread (frames keep flowing on the other thread)."""
+        """Load the config's weights in the loader thread; the caller waits (at most 60 s) for the result.
+
+        On the node's single-threaded executor the frames that arrive meanwhile wait in the subscription's
+        queue (depth 10, ~0.3 s at 30 fps; a load takes ~0.03-0.1 s) and are classified right after the swap.
+        """
         path = variant_path(self._models_dir(config), config.model_variant)
         t0 = time.perf_counter()
         classifier = self._loader.submit(EmotionClassifier, path, config.device).result(timeout=60)
@@ -199,10 +202,9 @@ class EmotionClassifierNode(Node):
 
 def main(args=None) -> None:
     """Console script: ``emotion_classifier --ros-args ...``."""
-    # Two threads: frames keep flowing while a parameter callback waits for a new model to load.
-    run_node(
-        EmotionClassifierNode, "emotion_classifier", (ValueError,), args, lambda: MultiThreadedExecutor(num_threads=2)
-    )
+    # A single-threaded executor: rclpy's MultiThreadedExecutor lost ~40 % of the frames at 30 fps here
+    # (490 of 810 emotions for 810 faces on the sample bag), the single-threaded one none.
+    run_node(EmotionClassifierNode, "emotion_classifier", (ValueError,), args)
 
 
 if __name__ == "__main__":

@@ -75,15 +75,14 @@ def test_single_process_matches_separate_processes(frames, tmp_path):
     assert list(one_pids) == [PROCESS_NAME]
 
     n = len(frames[1])
-    # The single process keeps up; the separate graph's classifier process was seen losing up to half of the
-    # frames of a run (its MultiThreadedExecutor; issue 5 notes): that is bench's business, not this test's.
+    # Both keep up with the bag at 1x (best-effort images may lose the odd frame on a loaded machine).
     assert len(one.feedback) >= 0.97 * n
-    assert len(sep.feedback) >= 0.4 * n
+    assert len(sep.feedback) >= 0.97 * n
     common = sorted(set(sep.feedback) & set(one.feedback))
-    # A dropped frame shifts the fast detector's tracking phase, so a box may move by a pixel and a borderline
+    # A lost image shifts the fast detector's tracking phase, so a box may move by a pixel and a borderline
     # face change label: compare the frames whose face box is the same in both runs (the same computation).
     same_box = [s for s in common if s in sep_rois and sep_rois.get(s) == one_rois.get(s)]
-    assert len(same_box) >= 0.5 * len(common) >= 0.2 * n, (len(same_box), len(common), n)
+    assert len(same_box) >= 0.9 * len(common) >= 0.9 * n, (len(same_box), len(common), n)
     key = lambda m: (m.has_face, m.emotion, m.category, m.category_name, m.model_variant)  # noqa: E731
     differ = [s for s in same_box if key(sep.feedback[s]) != key(one.feedback[s])]
     assert differ == [], f"{len(differ)} of {len(same_box)} frames differ, first at stamp {differ[:3]}"

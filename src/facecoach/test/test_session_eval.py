@@ -190,7 +190,7 @@ def test_corruption_mid_file_gives_a_marked_partial_result(tmp_path, capsys):
     mcap = next(bag.glob("*.mcap"))
     with open(mcap, "r+b") as f:
         f.seek(mcap.stat().st_size // 5)
-        f.write(b"\xff" * 4096)
+        f.write(b"\xff" * 40_000)  # longer than three ~12 kB frames: it hits a record header, not just a JPEG
     out = tmp_path / "r.jsonl"
     assert main(["eval-bag", str(bag), "--out", str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
