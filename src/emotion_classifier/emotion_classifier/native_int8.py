@@ -10,7 +10,6 @@ modules from them. Runtime part: Python 3.8 syntax, PyTorch >= 1.10 calls.
 
 from __future__ import annotations
 
-import json
 import platform
 import warnings
 from pathlib import Path
@@ -235,10 +234,8 @@ def calibrate_int8(model: EmotionRecognitionModel, calib: torch.Tensor, batch: i
 
 def save_native_int8(path, qmodel: NativeInt8Model, meta: Dict[str, object]) -> Path:
     """Write a native int8 model (from :func:`calibrate_int8`) as a safetensors weight file."""
-    from safetensors.torch import save_file
-
     from .preprocess import PREPROCESSING
-    from .weights import FORMAT, REQUIRED_META
+    from .weights import FORMAT, write_weight_file
 
     widths = {
         "conv": [int(m.weight().shape[0]) for _, m in qmodel.quantized_layers()[:4]],
@@ -254,12 +251,4 @@ def save_native_int8(path, qmodel: NativeInt8Model, meta: Dict[str, object]) -> 
         "preprocessing": PREPROCESSING,
         **meta,
     }
-    missing = [k for k in REQUIRED_META if k not in full]
-    if missing:
-        raise ValueError(f"metadata lacks {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(export_tensors(qmodel), str(tmp), metadata={k: json.dumps(v) for k, v in full.items()})
-    tmp.replace(path)
-    return path
+    return write_weight_file(export_tensors(qmodel), full, path)

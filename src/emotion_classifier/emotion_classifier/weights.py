@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import torch
 
@@ -84,8 +84,6 @@ def save_model(
     path, model: EmotionRecognitionModel, meta: Dict[str, object], bits: int = 32, per_channel: bool = False
 ) -> Path:
     """Write ``model`` as a weight file; bits 32 (float) or 16/8/4 (quantized codes + scales)."""
-    from safetensors.torch import save_file
-
     from .model import layer_widths
 
     if bits not in (32, *QMAX):
@@ -108,13 +106,20 @@ def save_model(
         "preprocessing": PREPROCESSING,
         **meta,
     }
-    missing = [k for k in REQUIRED_META if k not in full]
+    return write_weight_file(tensors, full, path)
+
+
+def write_weight_file(tensors: Dict[str, torch.Tensor], metadata: Dict[str, Any], path) -> Path:
+    """Write tensors and JSON-encoded metadata atomically (a temporary file renamed), readable by all."""
+    from safetensors.torch import save_file
+
+    missing = [k for k in REQUIRED_META if k not in metadata]
     if missing:
         raise ValueError(f"metadata lacks {missing}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in full.items()})
+    save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in metadata.items()})
     tmp.chmod(0o644)  # safetensors writes 0600; weight files are meant to be shared
     tmp.replace(path)
     return path

@@ -63,35 +63,19 @@ def _add_single_process_option(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
     """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C."""
-    import rclpy
-
-    from .ros_tools import Replayer
-
     graph = load_graph()
     mode = "replay" if args.bag else "live"
     nodes = graph.nodes_for(mode, _overrides(args))
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)")
     with _graph_class(args)(graph, nodes, log_dir=args.log_dir):
-        if not args.bag:
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                return 0
-        rclpy.init()
-        node = rclpy.create_node("facecoach_replay")
+        if args.bag:
+            return _play(args.bag, args.rate, args.loop, wait=60.0)
         try:
-            replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop)
-            replayer.wait_for_subscribers(node, 60)
-            n = replayer.play()
-            print(f"[facecoach] replayed {n} messages")
+            while True:
+                time.sleep(1)
         except KeyboardInterrupt:
-            pass
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
-    return 0
+            return 0
 
 
 # ------------------------------------------------------------------------------------------- demo
@@ -236,6 +220,11 @@ def cmd_demo(args) -> int:
 # ------------------------------------------------------------------------------------------- bags
 def cmd_replay(args) -> int:
     """Publish a bag over DDS with its original timing (what `ros2 bag play` does)."""
+    return _play(args.bag, args.rate, args.loop, args.topics, args.wait)
+
+
+def _play(bag, rate: float, loop: bool, topics=None, wait: float = 10.0) -> int:
+    """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
     import rclpy
 
     from .ros_tools import Replayer
@@ -243,10 +232,10 @@ def cmd_replay(args) -> int:
     rclpy.init()
     node = rclpy.create_node("facecoach_replay")
     try:
-        replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop, topics=args.topics)
-        if not replayer.wait_for_subscribers(node, args.wait):
-            print(f"[facecoach] warning: no subscriber after {args.wait} s; replaying anyway", file=sys.stderr)
-        print(f"[facecoach] replaying {args.bag} at {args.rate}x" + (" (looping; Ctrl-C stops)" if args.loop else ""))
+        replayer = Replayer(node, bag, rate=rate, loop=loop, topics=topics)
+        if not replayer.wait_for_subscribers(node, wait):
+            print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
+        print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
         n = replayer.play()
         print(f"[facecoach] replayed {n} messages")
     except KeyboardInterrupt:
