@@ -121,3 +121,15 @@ def test_graph_rejects_bad_descriptions(tmp_path):
         load_graph(bad)
     with pytest.raises(GraphError, match="must be one of"):
         load_graph().nodes_for("live", {"model_variant": "int3"})
+
+
+def test_readme_lists_every_node_parameter():
+    """The README's parameter tables name every declared parameter of every node."""
+    from alert_player.node import PARAMS as alert
+    from emotion_classifier.node import PARAMS as classifier
+    from face_detector.camera_node import PARAMS as camera
+    from face_detector.detector_node import PARAMS as detector
+
+    readme = (REPO / "README.md").read_text()
+    missing = [p.name for p in (*camera, *detector, *classifier, *alert) if f"| `{p.name}` |" not in readme]
+    assert missing == [], f"README.md lacks parameters {missing}"
