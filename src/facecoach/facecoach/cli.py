@@ -317,14 +317,36 @@ def cmd_set_model(args) -> int:
 
 def cmd_get_model(args) -> int:
     """Print the running classifier's model_variant."""
-    import rclpy
+    from .ros_tools import get_parameter
+
+    return _query(
+        "facecoach_get_model", args.timeout, lambda node: get_parameter(node, args.node, "model_variant", args.timeout)
+    )
+
+
+def cmd_get_mapping(args) -> int:
+    """Print the running alert node's emotion -> category mapping (a set mapping_preset wins)."""
+    from alert_player.mapping import EMOTIONS, preset, render_mapping
 
     from .ros_tools import get_parameter
 
+    def ask(node) -> str:
+        name = get_parameter(node, args.node, "mapping_preset", timeout=args.timeout)
+        if name:
+            return f"{render_mapping(preset(name))} (preset {name!r})"
+        return render_mapping({e: get_parameter(node, args.node, f"mapping.{e}", args.timeout) for e in EMOTIONS})
+
+    return _query("facecoach_get_mapping", args.timeout, ask)
+
+
+def _query(node_name: str, timeout: float, ask) -> int:
+    """Print what ``ask(node)`` reads from the running graph; exit 2 when it does not answer."""
+    import rclpy
+
     rclpy.init()
-    node = rclpy.create_node("facecoach_get_model")
+    node = rclpy.create_node(node_name)
     try:
-        print(get_parameter(node, args.node, "model_variant", timeout=args.timeout))
+        print(ask(node))
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -382,14 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_record)
 
-    for name, func, helptext in (
-        ("set-model", cmd_set_model, "switch the running classifier's weights"),
-        ("get-model", cmd_get_model, "print the running classifier's variant"),
+    for name, func, helptext, target in (
+        ("set-model", cmd_set_model, "switch the running classifier's weights", "/emotion_classifier"),
+        ("get-model", cmd_get_model, "print the running classifier's variant", "/emotion_classifier"),
+        ("get-mapping", cmd_get_mapping, "print the running alert node's emotion -> category mapping", "/alert_player"),
     ):
         p = sub.add_parser(name, help=helptext)
         if name == "set-model":
             p.add_argument("variant")
-        p.add_argument("--node", default="/emotion_classifier")
+        p.add_argument("--node", default=target)
         p.add_argument("--timeout", type=float, default=30.0)
         p.set_defaults(func=func)
 

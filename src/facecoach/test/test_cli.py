@@ -52,6 +52,8 @@ def test_every_command_is_registered():
         "record",
         "set-model",
         "get-model",
+        "get-mapping",
+        "bench",
         "train",
         "quantize",
         "prune",
