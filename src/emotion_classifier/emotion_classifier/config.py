@@ -14,6 +14,7 @@ class ClassifierConfig:
     models_dir: str = ""
     device: str = "cpu"
     num_threads: int = 1
+    flip_tta: bool = True
     diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:

@@ -9,10 +9,10 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import CLASSES, DatasetError, FaceSet
+from .inference import flip_averaged_proba
 from .model import EmotionRecognitionModel, count_macs, count_params
 from .preprocess import normalize_gray
 from .weights import WeightFileError, load_model
@@ -50,8 +50,8 @@ def model_cost(meta: Dict[str, object]) -> Dict[str, int]:
 
 
 @torch.inference_mode()
-def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20) -> float:
-    """Median ms for one face (normalize + forward + softmax), batch 1, on one thread."""
+def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20, flip_tta: bool = False) -> float:
+    """Median ms for one face (normalize + forward + softmax, with its mirror if flip_tta), on one thread."""
     face = np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -59,7 +59,7 @@ def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20) -> 
         times = []
         for i in range(warmup + runs):
             t0 = time.perf_counter()
-            F.softmax(model(torch.from_numpy(normalize_gray(face))), dim=1)
+            flip_averaged_proba(model, torch.from_numpy(normalize_gray(face)), flip_tta)
             if i >= warmup:
                 times.append(time.perf_counter() - t0)
     finally:
@@ -68,29 +68,36 @@ def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20) -> 
 
 
 @torch.inference_mode()
-def predict_labels(model: nn.Module, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:
-    """Arg-max class indices for N x 48 x 48 uint8 gray faces."""
+def predict_labels(
+    model: nn.Module, images: np.ndarray, batch: int = 256, progress: bool = False, flip_tta: bool = False
+) -> np.ndarray:
+    """Arg-max class indices for N x 48 x 48 uint8 gray faces (optionally with test-time flips)."""
     from tqdm import tqdm
 
     out = []
     starts = range(0, len(images), batch)
     for i in tqdm(starts, desc="batches", leave=False, disable=not progress, mininterval=0.5):
-        out.append(model(torch.from_numpy(normalize_gray(images[i : i + batch]))).argmax(1).numpy())
+        x = torch.from_numpy(normalize_gray(images[i : i + batch]))
+        out.append(flip_averaged_proba(model, x, flip_tta).argmax(1).numpy())
     return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
 
-def evaluate_file(path, faces: FaceSet, latency_runs: int = 200, progress: bool = False) -> Dict[str, object]:
+def evaluate_file(
+    path, faces: FaceSet, latency_runs: int = 200, progress: bool = False, flip_tta: bool = False
+) -> Dict[str, object]:
     """Every number of the eval JSON for one weight file on one face set."""
     path = Path(path)
     model, meta = load_model(path)
     if tuple(meta["classes"]) != tuple(CLASSES):
         raise WeightFileError(f"{path}: class order {meta['classes']} differs from the data's {list(CLASSES)}")
-    result = classification_metrics(faces.labels, predict_labels(model, faces.images, progress=progress))
+    predicted = predict_labels(model, faces.images, progress=progress, flip_tta=flip_tta)
+    result = classification_metrics(faces.labels, predicted)
     result.update(
         n_images=int(faces.n_images),
         n_faces=len(faces),
         file_bytes=path.stat().st_size,
-        latency_ms_per_face=round(latency_ms_per_face(model, runs=latency_runs), 4),
+        latency_ms_per_face=round(latency_ms_per_face(model, runs=latency_runs, flip_tta=flip_tta), 4),
+        flip_tta=flip_tta,
         **model_cost(meta),
     )
     return result
@@ -113,7 +120,7 @@ def variant_files(models_dir, variant: str) -> List[Path]:
 
 
 def evaluate_variants(
-    files: List[Path], faces: FaceSet, latency_runs: int = 200, progress: bool = True
+    files: List[Path], faces: FaceSet, latency_runs: int = 200, progress: bool = True, flip_tta: bool = False
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate several weight files; keys are the variant names (file stems)."""
     from tqdm import tqdm
@@ -122,7 +129,7 @@ def evaluate_variants(
     bar = tqdm(files, desc="variants", disable=not progress)
     for path in bar:
         bar.set_postfix(variant=path.stem)
-        results[path.stem] = evaluate_file(path, faces, latency_runs, progress)
+        results[path.stem] = evaluate_file(path, faces, latency_runs, progress, flip_tta)
     return results
 
 

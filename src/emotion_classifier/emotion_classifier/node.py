@@ -32,6 +32,11 @@ PARAMS = (
     Param("models_dir", "", "folder of weight files; '' = the models/ installed with the facecoach package"),
     Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
     Param("num_threads", 1, "torch CPU threads for inference", min=1, max=16),
+    Param(
+        "flip_tta",
+        True,
+        "average each face's probabilities with its mirror image's (+1 pt on FER2013 test, ~1.5x classify time)",
+    ),
     Param("diagnostics_period_s", 1.0, "period of /diagnostics reports, seconds", min=0.1, max=60.0),
 )
 
@@ -86,7 +91,7 @@ class EmotionClassifierNode(Node):
         """
         path = variant_path(self._models_dir(config), config.model_variant)
         t0 = time.perf_counter()
-        classifier = self._loader.submit(EmotionClassifier, path, config.device).result(timeout=60)
+        classifier = self._loader.submit(EmotionClassifier, path, config.device, config.flip_tta).result(timeout=60)
         self._load_ms = (time.perf_counter() - t0) * 1000
         return classifier
 
@@ -127,6 +132,9 @@ class EmotionClassifierNode(Node):
         if self._pending is not None:
             self._swap(self._pending, config)
             self._pending = None
+        if self._classifier is not None and self._classifier.flip_tta != config.flip_tta:
+            with self._frame_lock:
+                self._classifier.flip_tta = config.flip_tta
         if config.num_threads != self._config.num_threads:
             torch.set_num_threads(config.num_threads)
         if config.diagnostics_period_s != self._config.diagnostics_period_s:

@@ -268,7 +268,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{args.data} ({'folder' if Path(args.data).is_dir() else args.split}): {faces.n_images} images, "
         f"{len(faces)} faces; variants {[p.stem for p in files]}"
     )
-    results = evaluate_variants(files, faces, args.latency_runs, progress=not args.no_progress)
+    results = evaluate_variants(files, faces, args.latency_runs, not args.no_progress, args.flip_tta)
     doc = {"data": str(args.data), "split": args.split, "command": _command_line(args), "variants": results}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -415,6 +415,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the results here")
     p.add_argument("--limit", type=int, default=0, help="evaluate a random subset of this many faces")
     p.add_argument("--latency-runs", type=int, default=200)
+    p.add_argument(
+        "--flip-tta", action="store_true", help="average with the mirror image, as the node does with flip_tta:=true"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
 

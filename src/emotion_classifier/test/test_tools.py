@@ -26,6 +26,7 @@ EVAL_KEYS = {
     "macs",
     "file_bytes",
     "latency_ms_per_face",
+    "flip_tta",
 }
 
 

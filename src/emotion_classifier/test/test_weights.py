@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from emotion_testutil import SMALL, meta
@@ -127,3 +128,15 @@ def test_pruned_widths_come_from_metadata(tmp_path):
     assert info["widths"] == {"conv": list(SMALL["conv_widths"]), "fc": list(SMALL["fc_widths"])}
     x = torch.randn(2, 3, 48, 48)
     assert torch.allclose(loaded(x), model.eval()(x))
+
+
+def test_flip_tta_averages_a_face_with_its_mirror(small_file):
+    from emotion_classifier.inference import EmotionClassifier
+
+    clf = EmotionClassifier(small_file)
+    face = np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    plain, mirrored = clf.predict_batch([face])[0], clf.predict_batch([face[:, ::-1]])[0]
+    assert not np.allclose(plain, mirrored)  # the model is not mirror-symmetric: the test can tell
+    clf.flip_tta = True
+    np.testing.assert_allclose(clf.predict_batch([face])[0], (plain + mirrored) / 2, atol=1e-6)
+    np.testing.assert_allclose(clf.predict(face).probabilities, (plain + mirrored) / 2, atol=1e-6)

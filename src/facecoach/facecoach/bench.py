@@ -439,6 +439,8 @@ def benchmark(args) -> Dict[str, Any]:
     from emotion_classifier.node import default_models_dir
     from face_detector.detector import DetectorConfig
 
+    from .pipeline import settings_from_graph
+
     bag = Path(args.bag) if args.bag else default_bag()
     topic, frames = load_frames(bag, args.frames)
     if not frames:
@@ -462,7 +464,9 @@ def benchmark(args) -> Dict[str, Any]:
         },
         "command": "facecoach bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
     }
-    classifiers = {v: EmotionClassifier(variant_path(models_dir, v)) for v in variants}
+    flip_tta = settings_from_graph().flip_tta  # classify as the graph's classifier node does
+    doc["flip_tta"] = flip_tta
+    classifiers = {v: EmotionClassifier(variant_path(models_dir, v), flip_tta=flip_tta) for v in variants}
 
     _say(f"optimized pipeline on {len(frames)} frames ({args.variant})")
     fast = run_pipeline(frames, DetectorConfig(mode="fast"), classifiers[args.variant])

@@ -46,6 +46,7 @@ class PipelineSettings:
     variant: str = "baseline"
     device: str = "cpu"
     num_threads: int = 1
+    flip_tta: bool = False
 
     def model_path(self, variant: str | None = None) -> Path:
         """The weight file of ``variant`` (default: this settings' variant)."""
@@ -109,6 +110,7 @@ def settings_from_graph(graph=None, variant: str | None = None, models_dir: str 
         variant=cls_config.model_variant,
         device=cls_config.device,
         num_threads=cls_config.num_threads,
+        flip_tta=cls_config.flip_tta,
     )
 
 
@@ -140,7 +142,7 @@ class Pipeline:
         from emotion_classifier.inference import EmotionClassifier
 
         torch.set_num_threads(settings.num_threads)
-        classifier = EmotionClassifier(settings.model_path(variant), settings.device)
+        classifier = EmotionClassifier(settings.model_path(variant), settings.device, settings.flip_tta)
         return cls(FaceDetector(settings.detector, raw_detect), classifier, settings.alert)
 
     @property
