@@ -319,9 +319,7 @@ def cmd_get_model(args) -> int:
     """Print the running classifier's model_variant."""
     from .ros_tools import get_parameter
 
-    return _query(
-        "facecoach_get_model", args.timeout, lambda node: get_parameter(node, args.node, "model_variant", args.timeout)
-    )
+    return _query("facecoach_get_model", lambda node: get_parameter(node, args.node, "model_variant", args.timeout))
 
 
 def cmd_get_mapping(args) -> int:
@@ -336,10 +334,10 @@ def cmd_get_mapping(args) -> int:
             return f"{render_mapping(preset(name))} (preset {name!r})"
         return render_mapping({e: get_parameter(node, args.node, f"mapping.{e}", args.timeout) for e in EMOTIONS})
 
-    return _query("facecoach_get_mapping", args.timeout, ask)
+    return _query("facecoach_get_mapping", ask)
 
 
-def _query(node_name: str, timeout: float, ask) -> int:
+def _query(node_name: str, ask) -> int:
     """Print what ``ask(node)`` reads from the running graph; exit 2 when it does not answer."""
     import rclpy
 

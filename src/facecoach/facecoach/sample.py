@@ -3,8 +3,8 @@
 `./facecoach make-sample --data fer2013.npz` regenerates sample/interview from the data, with a
 face whose expression goes through all five emotions (and a short stretch with no face). Each
 segment's face is the first test-split image (in a seeded order) that OpenCV's Haar cascade finds
-in the rendered, JPEG-compressed frames and, when --model is given, that the model labels correctly: the demo shows
-the coaching, not the model's mistakes on hard images. The segment table is written beside the bag.
+in the rendered, JPEG-compressed frames and, when --model is given, that the model labels correctly:
+the demo shows the coaching, not the model's mistakes on hard images. The segment table is written beside the bag.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _usable(face: np.ndarray, label: int, bg: np.ndarray, detector, classifier, 
     from face_detector.detector import crop_face
 
     for t in USABLE_CHECK_S:
-        ok, jpeg = cv2.imencode(".jpg", render(bg, face, t), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        _, jpeg = cv2.imencode(".jpg", render(bg, face, t), [cv2.IMWRITE_JPEG_QUALITY, quality])
         frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
         box = detector.detect(frame)
         x, y, size = face_box(t)
