@@ -30,12 +30,12 @@ def bag_stamps():
 
 
 def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path):
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Emotion, Face, Feedback
 
     got = {"face": [], "emotion": [], "feedback": []}
     for name, cls in (("face", Face), ("emotion", Emotion), ("feedback", Feedback)):
-        ros_node.create_subscription(cls, f"/facecoach/{name}", got[name].append, STREAM_QOS)
+        ros_node.create_subscription(cls, f"/facecoach/{name}", got[name].append, OBSERVER_QOS)
     graph = load_graph()
     nodes = graph.nodes_for("replay", {"alsa_device": "null"})
     with GraphProcesses(graph, nodes, log_dir=tmp_path) as procs:
@@ -53,13 +53,14 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
     for kind, seq in stamps.items():
         assert seq == sorted(seq), f"{kind} messages out of order"
         assert set(seq) <= set(bag_stamps), f"{kind} carries stamps that are not the frames'"
-    # Best-effort image transport may drop a frame under load, but not many; every stage passes each on.
-    assert len(stamps["feedback"]) >= 0.9 * len(bag_stamps)
-    # Each stage passes every frame on. (This test's own subscriptions can miss a message when the
-    # machine is overloaded - KEEP_LAST 10 - so containment is checked on 98 %, not all.)
+    # Best-effort image transport may drop a frame under load, but not many; every stage passes each on
+    # (this test watches with a deep reader queue, OBSERVER_QOS, so it misses nothing itself).
+    assert len(stamps["feedback"]) >= 0.97 * len(bag_stamps)
     for later, earlier in (("feedback", "emotion"), ("emotion", "face")):
-        seen = set(stamps[earlier])
-        assert sum(s in seen for s in stamps[later]) >= 0.98 * len(stamps[later])
+        missing = set(stamps[later]) - set(stamps[earlier])
+        assert not missing, f"{len(missing)} {later} messages for frames with no {earlier} message"
+    # A stage loses nothing (1 % slack for a reliable queue overrun on an overloaded machine).
+    assert len(stamps["feedback"]) >= 0.99 * len(stamps["face"]), "a stage lost messages"
     by_stamp = {_ns(m.header): m for m in got["emotion"]}
     for fb in got["feedback"]:
         em = by_stamp.get(_ns(fb.header))
@@ -85,7 +86,7 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
 
 def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
     """`facecoach eval-bag` (in process, no DDS) labels and cues the sample like the live graph at 1x."""
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach.bag_eval import read_jsonl
     from facecoach.session_tools import main as session_main
     from facecoach_msgs.msg import Feedback
@@ -95,7 +96,7 @@ def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
     offline = {line["stamp_ns"]: line for line in read_jsonl(out) if line.get("stamp_ns")}
 
     live = []
-    ros_node.create_subscription(Feedback, "/facecoach/feedback", live.append, STREAM_QOS)
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", live.append, OBSERVER_QOS)
     graph = load_graph()
     with GraphProcesses(graph, graph.nodes_for("replay", {"alsa_device": "null"}), log_dir=tmp_path) as procs:
         replayer = Replayer(ros_node, SAMPLE_BAG, rate=1.0)

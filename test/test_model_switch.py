@@ -20,13 +20,13 @@ def _ns(msg) -> int:
 
 
 def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Emotion
 
     variants = [v for v in available_variants(REPO / "models") if v != "baseline"] + ["baseline"]
     assert len(variants) >= 2, "models/ should ship several variants"
     got = []
-    ros_node.create_subscription(Emotion, "/facecoach/emotion", got.append, STREAM_QOS)
+    ros_node.create_subscription(Emotion, "/facecoach/emotion", got.append, OBSERVER_QOS)
     graph = load_graph()
     nodes = graph.nodes_for("replay", {"alsa_device": "null"})
     acks = []  # (index in `got` when the switch was acknowledged, variant)

@@ -16,6 +16,14 @@ STREAM_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
+# Tools and tests that watch a stream (demo, bench, integration tests): the same reliable stream with a deep
+# reader queue, so a watcher busy in Python (the GIL, a replay thread) never loses a message to its own queue.
+OBSERVER_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1000,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
 # Latched state (the current feedback/alert state): late joiners get the last value.
 STATE_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,

@@ -338,7 +338,7 @@ def replay_through(
     node, procs, bag, topic: str, frames: Sequence[Frame], rate: float, timeout: float = 120.0
 ) -> GraphRun:
     """Replay the frames through a running graph (``procs``) and collect /facecoach/feedback per stamp."""
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
     from .launcher import LaunchError
@@ -354,7 +354,7 @@ def replay_through(
         run.arrived[stamp] = time.monotonic()
         run.feedback[stamp] = msg
 
-    sub = node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, STREAM_QOS)
+    sub = node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
     replayer = timed_replayer(node, bag, topic, frames, rate, run)
     try:
         if not wait_for_pipeline(node, procs, replayer, timeout) or not warm_up(node, replayer, topic, frames[0], run):

@@ -162,7 +162,7 @@ def cmd_demo(args) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     import rclpy
 
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
     from .ros_tools import Replayer, play_and_drain, start_pipeline
@@ -179,7 +179,7 @@ def cmd_demo(args) -> int:
     sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
     rclpy.init()
     node = rclpy.create_node("facecoach_demo")
-    node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), STREAM_QOS)
+    node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), OBSERVER_QOS)
     try:
         with _graph_class(args)(graph, nodes, log_dir=log_dir) as procs:
             replayer = Replayer(node, bag, rate=args.rate)

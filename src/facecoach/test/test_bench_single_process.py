@@ -36,7 +36,7 @@ def frames():
 def _stream(factory, frames, log_dir):
     import rclpy
 
-    from face_detector.qos import STREAM_QOS
+    from face_detector.qos import OBSERVER_QOS
     from facecoach.bench import replay_through
     from facecoach.graph import load_graph
     from facecoach_msgs.msg import Emotion
@@ -53,7 +53,7 @@ def _stream(factory, frames, log_dir):
             r = msg.roi
             rois[msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec] = (r.x_offset, r.y_offset, r.width, r.height)
 
-    node.create_subscription(Emotion, "/facecoach/emotion", on_emotion, STREAM_QOS)
+    node.create_subscription(Emotion, "/facecoach/emotion", on_emotion, OBSERVER_QOS)
     try:
         with factory(graph, nodes, log_dir=log_dir) as procs:
             pids = procs.pids()
