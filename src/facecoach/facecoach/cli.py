@@ -293,26 +293,22 @@ def cmd_make_sample(args) -> int:
 # ------------------------------------------------------------------------------------------- params
 def cmd_set_model(args) -> int:
     """Switch the running classifier's weights through its parameter service (like `ros2 param set`)."""
-    import rclpy
-
     from .ros_tools import set_parameter
 
-    rclpy.init()
-    node = rclpy.create_node("facecoach_set_model")
-    try:
+    def ask(node):
         t0 = time.monotonic()
         ok, reason = set_parameter(node, args.node, "model_variant", args.variant, timeout=args.timeout)
-    except TimeoutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    if not ok:
-        print(f"refused: {reason}", file=sys.stderr)
-        return 1
-    print(f"model_variant = {args.variant} (accepted in {(time.monotonic() - t0) * 1000:.0f} ms)")
-    return 0
+        return ok, reason, (time.monotonic() - t0) * 1000
+
+    def show(answer) -> int:
+        ok, reason, ms = answer
+        if not ok:
+            print(f"refused: {reason}", file=sys.stderr)
+            return 1
+        print(f"model_variant = {args.variant} (accepted in {ms:.0f} ms)")
+        return 0
+
+    return _query("facecoach_set_model", ask, show)
 
 
 def cmd_get_model(args) -> int:
@@ -337,21 +333,27 @@ def cmd_get_mapping(args) -> int:
     return _query("facecoach_get_mapping", ask)
 
 
-def _query(node_name: str, ask) -> int:
-    """Print what ``ask(node)`` reads from the running graph; exit 2 when it does not answer."""
+def _query(node_name: str, ask, show=None) -> int:
+    """Run ``ask(node)`` against the running graph from a short-lived node; exit 2 when it does not answer.
+
+    ``show(answer)`` prints the answer and returns the exit code (default: print it, exit 0).
+    """
     import rclpy
 
     rclpy.init()
     node = rclpy.create_node(node_name)
     try:
-        print(ask(node))
+        answer = ask(node)
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    if show is None:
+        print(answer)
+        return 0
+    return show(answer)
 
 
 # ------------------------------------------------------------------------------------------- main
