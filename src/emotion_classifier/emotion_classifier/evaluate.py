@@ -12,12 +12,10 @@ import torch
 from torch import nn
 
 from .data import CLASSES, DatasetError, FaceSet
-from .inference import flip_averaged_proba
+from .inference import MODEL_SUFFIX, available_variants, flip_averaged_proba, variant_path
 from .model import EmotionRecognitionModel, count_macs, count_params
 from .preprocess import normalize_gray
 from .weights import WeightFileError, load_model
-
-MODEL_SUFFIX = ".safetensors"
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes=CLASSES) -> Dict[str, object]:
@@ -107,15 +105,13 @@ def variant_files(models_dir, variant: str) -> List[Path]:
     """The weight files for ``variant`` (a file stem) or for ``all`` (every *.safetensors, sorted)."""
     d = Path(models_dir)
     if variant == "all":
-        files = sorted(d.glob("*" + MODEL_SUFFIX)) if d.is_dir() else []
+        files = [variant_path(d, v) for v in available_variants(d)]
         if not files:
             raise WeightFileError(f"{d}: no *{MODEL_SUFFIX} weight files")
         return files
-    if not variant or "/" in variant or variant.startswith("."):
-        raise WeightFileError(f"invalid variant name {variant!r}")
-    path = d / (variant + MODEL_SUFFIX)
+    path = variant_path(d, variant)
     if not path.is_file():
-        raise WeightFileError(f"{path}: no such variant (have {[p.stem for p in sorted(d.glob('*' + MODEL_SUFFIX))]})")
+        raise WeightFileError(f"{path}: no such variant (have {available_variants(d)})")
     return [path]
 
 

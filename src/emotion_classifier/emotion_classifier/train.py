@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import CLASSES, FaceSet
+from .inference import flip_averaged_proba
 from .model import EmotionRecognitionModel
 from .preprocess import normalize_gray
 
@@ -81,11 +82,9 @@ def predict_proba(model: nn.Module, images: np.ndarray, batch: int = 500, tta_fl
     model.eval()
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(normalize_gray(images[i : i + batch]))
-        p = F.softmax(model(x), dim=1)
-        if tta_flip:
-            p = (p + F.softmax(model(torch.flip(x, dims=[3])), dim=1)) / 2
-        out.append(p.numpy())
+        out.append(
+            flip_averaged_proba(model, torch.from_numpy(normalize_gray(images[i : i + batch])), tta_flip).numpy()
+        )
     return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
