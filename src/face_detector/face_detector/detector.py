@@ -263,13 +263,25 @@ class FaceDetector:
         return largest(plan.to_frame(b) for b in boxes)
 
     def detect(self, frame: np.ndarray) -> Optional[FaceBox]:
-        """The largest face in a BGR (or gray) frame, or None."""
+        """The largest face in a BGR (or gray) frame, clipped to the frame, or None."""
         self.searches = []
         height, width = frame.shape[:2]
         if width <= 0 or height <= 0:
             return None
         if self.config.mode == "naive":
-            return self.run_plan(frame, full_plan(width, height, self.config))
+            box = self.run_plan(frame, full_plan(width, height, self.config))
+        else:
+            box = self._track(frame, width, height)
+        # Mapping a box back from a scaled search can round it a pixel past the edge; the tracker keeps that
+        # box, callers get the part inside the frame.
+        return box.clipped(width, height) if box is not None else None
+
+    def crop(self, frame: np.ndarray, box: FaceBox) -> np.ndarray:
+        """The configured crop (crop_size, crop_margin) of a face this detector found in ``frame``."""
+        return crop_face(frame, box, self.config.crop_size, self.config.crop_margin)
+
+    def _track(self, frame: np.ndarray, width: int, height: int) -> Optional[FaceBox]:
+        """Fast mode: search around the last face or the whole downscaled frame, as the tracker says."""
         if (width, height) != self._frame_size:
             self._frame_size = (width, height)
             self.tracker.reset()

@@ -24,7 +24,6 @@ from face_detector.detector import (
     FaceDetector,
     RawDetect,
     cascade_detector,
-    crop_face,
     load_cascade,
 )
 from face_detector.image_conversions import (
@@ -129,9 +128,8 @@ class FaceDetectorNode(Node):
             return
         height, width = frame.shape[:2]
         face = Face(header=msg.header, frame_width=width, frame_height=height)
-        box = box.clipped(width, height) if box is not None else None
         if box is not None:
-            crop = crop_face(frame, box, detector.config.crop_size, detector.config.crop_margin)
+            crop = detector.crop(frame, box)
             face.has_face = True
             face.roi = RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.w, height=box.h)
             face.crop = numpy_to_image(crop, "bgr8", msg.header)

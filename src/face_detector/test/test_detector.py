@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from face_detector.detector import (
+    MODES,
     TRACK_FACE_PX,
     DetectorConfig,
     DetectorError,
@@ -236,3 +237,16 @@ def test_fast_finds_the_faces_naive_finds():
     assert len(found) >= 30  # the cascade finds most pasted faces
     same = sum(1 for a, b in found if b is not None and a.iou(b) >= 0.5)
     assert same / len(found) >= 0.98
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_detect_returns_the_box_clipped_to_the_frame_and_crop_uses_the_config(mode):
+    def past_the_edge(gray, *_):
+        h, w = gray.shape[:2]
+        return [(w - 10, h - 10, 30, 30)]  # a search's box reaching past the image, as rounding can make it
+
+    det = FaceDetector(DetectorConfig(mode=mode, crop_size=32), past_the_edge)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    box = det.detect(frame)
+    assert box is not None and box.x + box.w <= 320 and box.y + box.h <= 240
+    assert det.crop(frame, box).shape == (32, 32, 3)

@@ -133,7 +133,7 @@ def detect_all(frames: Sequence[Frame], config, stride: int = 1) -> List[Any]:
         img = decode(f.msg)
         box = detector.detect(img)
         if i % stride == 0:
-            out.append(box.clipped(img.shape[1], img.shape[0]) if box is not None else None)
+            out.append(box)
     return out
 
 
@@ -142,12 +142,11 @@ def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> Pipeli
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import RegionOfInterest
 
-    from face_detector.detector import FaceDetector, crop_face
+    from face_detector.detector import FaceDetector
     from face_detector.image_conversions import numpy_to_image
     from facecoach_msgs.msg import Emotion, Face
 
     detector = FaceDetector(detector_config)
-    cfg = detector.config
     decode = decoder(frames[0].msg)
     run = PipelineRun(stages={k: [] for k in ("decode", "detect", "crop", "classify", "publish")})
     clock = time.perf_counter
@@ -157,9 +156,8 @@ def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> Pipeli
         img = decode(f.msg)
         t1 = clock()
         box = detector.detect(img)
-        box = box.clipped(img.shape[1], img.shape[0]) if box is not None else None
         t2 = clock()
-        crop = crop_face(img, box, cfg.crop_size, cfg.crop_margin) if box is not None else None
+        crop = detector.crop(img, box) if box is not None else None
         t3 = clock()
         scores = classifier.predict(crop) if crop is not None else None
         t4 = clock()

@@ -23,7 +23,7 @@ import numpy as np
 from alert_player.config import AlertConfig
 from alert_player.mapping import NO_CATEGORY, categorize
 from alert_player.policy import NO_FACE, CuePolicy, Decision
-from face_detector.detector import DetectorConfig, FaceBox, FaceDetector, RawDetect, crop_face
+from face_detector.detector import DetectorConfig, FaceBox, FaceDetector, RawDetect
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -164,12 +164,7 @@ class Pipeline:
             box = self.detector.detect(frame_bgr)
         except cv2.error as exc:
             raise FrameError("opencv", f"OpenCV failed on the frame: {exc}") from exc
-        height, width = frame_bgr.shape[:2]
-        box = box.clipped(width, height) if box is not None else None
-        crop = None
-        if box is not None:
-            c = self.detector.config
-            crop = crop_face(frame_bgr, box, c.crop_size, c.crop_margin)
+        crop = self.detector.crop(frame_bgr, box) if box is not None else None
         return Detection(box, crop, (time.perf_counter() - t0) * 1000.0)
 
     def decide(self, detection: Detection, stamp_ns: int) -> Dict[str, Any]:
