@@ -114,6 +114,13 @@ def compressed_to_numpy(msg: CompressedImage, max_side: int = MAX_SIDE) -> np.nd
     return image
 
 
+def frame_to_bgr(msg, max_side: int = MAX_SIDE) -> np.ndarray:
+    """The BGR frame of an Image or a CompressedImage message (rclpy's or rosbags' classes alike)."""
+    if hasattr(msg, "format"):  # only CompressedImage has a format field
+        return compressed_to_numpy(msg, max_side)
+    return image_to_numpy(msg, to_bgr=True, max_side=max_side)
+
+
 def numpy_to_compressed(
     image: np.ndarray, fmt: str = "jpeg", quality: int = 90, header: Optional[Header] = None
 ) -> CompressedImage:

@@ -12,6 +12,7 @@ from face_detector.image_conversions import (
     MAX_SIDE,
     ImageConversionError,
     compressed_to_numpy,
+    frame_to_bgr,
     image_to_numpy,
     numpy_to_compressed,
     numpy_to_image,
@@ -148,3 +149,11 @@ def test_compressed_rejections():
     with pytest.raises(ImageConversionError) as err:
         compressed_to_numpy(big, max_side=32)
     assert err.value.reason == "too_large"
+
+
+def test_frame_to_bgr_decodes_raw_and_compressed_frames():
+    img = _bgr(16, 24)
+    np.testing.assert_array_equal(frame_to_bgr(numpy_to_image(img[:, :, ::-1].copy(), "rgb8")), img)
+    png = numpy_to_compressed(img, fmt="png")
+    np.testing.assert_array_equal(frame_to_bgr(png), compressed_to_numpy(png))
+    np.testing.assert_array_equal(frame_to_bgr(png), img)

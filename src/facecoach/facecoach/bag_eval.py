@@ -62,15 +62,6 @@ class RunResult:
         return bool(self.errors)
 
 
-def _decode(msg: Any, msgtype: str) -> np.ndarray:
-    """The BGR frame of an Image/CompressedImage (the face detector node's converters)."""
-    from face_detector.image_conversions import compressed_to_numpy, image_to_numpy
-
-    if msgtype.endswith("CompressedImage"):
-        return compressed_to_numpy(msg)
-    return image_to_numpy(msg, to_bgr=True)
-
-
 def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
     """(name, type, message count) of the image topic to evaluate, with a clear BagError when there is none."""
     found = [t for t in topics(bag) if t.msgtype in IMAGE_TYPES]
@@ -88,7 +79,7 @@ def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
 
 def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
     """The frames of ``topic`` in bag order; a bag that ends early raises BagError after the good frames."""
-    from face_detector.image_conversions import ImageConversionError
+    from face_detector.image_conversions import ImageConversionError, frame_to_bgr
 
     ts = typestore()
     for n, (_topic, msgtype, _t_ns, raw) in enumerate(messages(bag, [topic])):
@@ -101,7 +92,7 @@ def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
             continue
         stamp_ns = int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
         try:
-            yield BagFrame(stamp_ns, str(msg.header.frame_id), _decode(msg, msgtype))
+            yield BagFrame(stamp_ns, str(msg.header.frame_id), frame_to_bgr(msg))
         except ImageConversionError as exc:
             yield BagFrame(stamp_ns, str(msg.header.frame_id), None, f"{exc.reason}: {exc}")
 

@@ -17,12 +17,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[3]
-SAMPLE_BAG = "sample/interview"
+from .sample import REPO, bundled_sample
+
 IOU_MATCH = 0.5
 WARM_UP = "/warm-up"  # frame_id suffix of the frame that primes the graph before a measured replay
 TARGETS = {  # issue 5
@@ -48,16 +48,6 @@ class Frame:
     msg: Any
 
 
-def default_bag() -> Path:
-    """The bundled sample interview: the source tree's, else the installed copy."""
-    local = REPO / SAMPLE_BAG
-    if local.is_dir():
-        return local
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory("facecoach")) / SAMPLE_BAG
-
-
 def load_frames(bag, limit: int = 0, topic: str | None = None) -> Tuple[str, List[Frame]]:
     """The image topic of a bag and its first ``limit`` frames (0 = all), deserialized once."""
     from rclpy.serialization import deserialize_message
@@ -80,13 +70,6 @@ def frame_rate(frames: Sequence[Frame]) -> float:
     if len(frames) < 2 or frames[-1].t_ns <= frames[0].t_ns:
         return 0.0
     return (len(frames) - 1) / ((frames[-1].t_ns - frames[0].t_ns) / 1e9)
-
-
-def decoder(msg: Any) -> Callable[[Any], np.ndarray]:
-    """The face_detector node's decode function for this message type."""
-    from face_detector.image_conversions import compressed_to_numpy, image_to_numpy
-
-    return compressed_to_numpy if hasattr(msg, "format") else (lambda m: image_to_numpy(m, to_bgr=True))
 
 
 def summary(values_ms: Sequence[float]) -> Dict[str, float | None]:
@@ -125,12 +108,12 @@ def single_thread() -> None:
 def detect_all(frames: Sequence[Frame], config, stride: int = 1) -> List[Any]:
     """The detector's box (or None) for every ``stride``-th frame (the detector still sees every frame)."""
     from face_detector.detector import FaceDetector
+    from face_detector.image_conversions import frame_to_bgr
 
     detector = FaceDetector(config)
-    decode = decoder(frames[0].msg) if frames else None
     out = []
     for i, f in enumerate(frames):
-        img = decode(f.msg)
+        img = frame_to_bgr(f.msg)
         box = detector.detect(img)
         if i % stride == 0:
             out.append(box)
@@ -143,17 +126,16 @@ def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> Pipeli
     from sensor_msgs.msg import RegionOfInterest
 
     from face_detector.detector import FaceDetector
-    from face_detector.image_conversions import numpy_to_image
+    from face_detector.image_conversions import frame_to_bgr, numpy_to_image
     from facecoach_msgs.msg import Emotion, Face
 
     detector = FaceDetector(detector_config)
-    decode = decoder(frames[0].msg)
     run = PipelineRun(stages={k: [] for k in ("decode", "detect", "crop", "classify", "publish")})
     clock = time.perf_counter
     start = clock()
     for f in frames:
         t0 = clock()
-        img = decode(f.msg)
+        img = frame_to_bgr(f.msg)
         t1 = clock()
         box = detector.detect(img)
         t2 = clock()
@@ -439,7 +421,7 @@ def benchmark(args) -> Dict[str, Any]:
 
     from .pipeline import settings_from_graph
 
-    bag = Path(args.bag) if args.bag else default_bag()
+    bag = Path(args.bag) if args.bag else bundled_sample()
     topic, frames = load_frames(bag, args.frames)
     if not frames:
         raise ValueError(f"{bag}: no frames on {topic}")

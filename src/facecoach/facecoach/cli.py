@@ -13,19 +13,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .graph import GraphError, load_graph
-
-REPO = Path(__file__).resolve().parents[3]
-SAMPLE_BAG = "sample/interview"
-
-
-def _sample_bag() -> Path:
-    """The bundled sample interview: the source tree's, else the installed copy."""
-    local = REPO / SAMPLE_BAG
-    if local.is_dir():
-        return local
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory("facecoach")) / SAMPLE_BAG
+from .sample import REPO, SAMPLE_BAG, bundled_sample
 
 
 def _overrides(args) -> dict:
@@ -167,7 +155,7 @@ def cmd_demo(args) -> int:
 
     from .ros_tools import Replayer, play_and_drain, start_pipeline
 
-    bag = Path(args.bag) if args.bag else _sample_bag()
+    bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()
     nodes = graph.nodes_for("replay", _overrides(args))
     log_dir = Path(args.log_dir)

@@ -27,12 +27,24 @@ SCRIPT: Tuple[Tuple[Optional[str], float], ...] = (
     ("fear", 5.0),
     ("neutral", 3.0),
 )
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE_BAG = "sample/interview"  # relative to the repository, and to the facecoach package's share folder
 WIDTH, HEIGHT, FACE_PX = 640, 480, 200
 TOPIC = "/camera/image_raw/compressed"
 START_NS = 1_700_000_000_000_000_000  # fixed stamps: the bag is byte-for-byte reproducible
 # A face is kept only if the paper's detector finds it at all these times of the drift (a borderline face,
 # found in a few frames only, makes a poor demo and a noisy detector benchmark).
 USABLE_CHECK_S = tuple(np.round(np.linspace(0.0, 7.0, 15), 2))
+
+
+def bundled_sample() -> Path:
+    """The bundled sample interview: the source tree's, else the installed copy."""
+    local = REPO / SAMPLE_BAG
+    if local.is_dir():
+        return local
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("facecoach")) / SAMPLE_BAG
 
 
 def background(seed: int = 0) -> np.ndarray:
