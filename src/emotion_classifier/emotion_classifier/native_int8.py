@@ -155,9 +155,7 @@ def build_native_int8(tensors: Dict[str, torch.Tensor], num_classes: int, widths
 
 def load_native_int8(path, device: str = "cpu") -> NativeInt8Model:
     """Load a native int8 weight file (``kernels: int8_static``); CPU only. ``.meta`` holds its metadata."""
-    from safetensors.torch import load_file
-
-    from .weights import WeightFileError, read_metadata
+    from .weights import WeightFileError, read_metadata, read_tensors
 
     path = Path(path)
     if device != "cpu":
@@ -165,10 +163,7 @@ def load_native_int8(path, device: str = "cpu") -> NativeInt8Model:
     meta = read_metadata(path)
     if meta.get("kernels") != KERNELS:
         raise WeightFileError(f"{path}: not a native int8 file (metadata kernels={meta.get('kernels')!r})")
-    try:
-        tensors = load_file(str(path))
-    except Exception as exc:
-        raise WeightFileError(f"{path}: cannot read tensors ({exc})") from exc
+    tensors = read_tensors(path)
     try:
         model = build_native_int8(tensors, len(meta["classes"]), meta["widths"])
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:

@@ -150,10 +150,18 @@ def read_metadata(path) -> Dict[str, object]:
     return meta
 
 
-def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict[str, object]]:
-    """Rebuild the model from a weight file's metadata and load its (dequantized) weights, in eval mode."""
+def read_tensors(path) -> Dict[str, torch.Tensor]:
+    """The tensors of a weight file (WeightFileError when they cannot be read)."""
     from safetensors.torch import load_file
 
+    try:
+        return load_file(str(path))
+    except Exception as exc:
+        raise WeightFileError(f"{path}: cannot read tensors ({exc})") from exc
+
+
+def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict[str, object]]:
+    """Rebuild the model from a weight file's metadata and load its (dequantized) weights, in eval mode."""
     path = Path(path)
     meta = read_metadata(path)
     if meta.get("kernels") is not None:
@@ -168,10 +176,7 @@ def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict
         model = EmotionRecognitionModel(len(classes), widths["conv"], widths["fc"])
     except (TypeError, KeyError, ValueError) as exc:
         raise WeightFileError(f"{path}: bad classes/widths metadata ({exc})") from exc
-    try:
-        stored = load_file(str(path))
-    except Exception as exc:
-        raise WeightFileError(f"{path}: cannot read tensors ({exc})") from exc
+    stored = read_tensors(path)
     bits = int(meta["bits"])
     quantized = set(_quantizable(model)) if bits != 32 else set()
     expected = model.state_dict()
