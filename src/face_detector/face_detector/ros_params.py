@@ -95,7 +95,7 @@ def _reject(node: Node, reason: str) -> SetParametersResult:
     return SetParametersResult(successful=False, reason=reason)
 
 
-def run_node(factory: Callable[[], Node], name: str, fatal=(ValueError,), args=None, executor_factory=None) -> None:
+def run_node(factory: Callable[[], Node], name: str, fatal=(ValueError,), args=None) -> None:
     """The console-script main of every FaceCoach node: init, build, spin until Ctrl-C, clean up.
 
     A configuration error raised while building the node (one of ``fatal``: bad -p values, a
@@ -114,12 +114,7 @@ def run_node(factory: Callable[[], Node], name: str, fatal=(ValueError,), args=N
         rclpy.try_shutdown()
         raise SystemExit(2) from None
     try:
-        if executor_factory is None:
-            rclpy.spin(node)
-        else:
-            executor = executor_factory()
-            executor.add_node(node)
-            executor.spin()
+        rclpy.spin(node)  # single-threaded: see emotion_classifier.node.main for why not multi-threaded
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
