@@ -53,7 +53,7 @@ class Replayer:
             node, lambda: all(p.get_subscription_count() > 0 for p in self.publishers.values()), timeout, spin=False
         )
 
-    def warm_up(self, node: Node, received: Callable[[], int], timeout: float) -> bool:
+    def warm_up(self, node: Node, received: Callable[[], int], timeout: float, settle_s: float = 1.0) -> bool:
         """Send the first image again and again, stamped 10 s before the bag, until ``received()`` grows.
 
         Discovery between every pair of processes takes a while; without this, the first seconds of
@@ -75,6 +75,10 @@ class Replayer:
             msg.header.stamp.nanosec = (msg.header.stamp.nanosec + 1_000_000) % 1_000_000_000  # a new frame each time
             self.publishers[topic].publish(msg)
             if wait_until(node, lambda: received() > start, 0.3):
+                # Earlier copies may still be crossing the graph: let them all come out first, so
+                # that what arrives after this returns is the replay's own.
+                while wait_until(node, lambda n=received(): received() > n, settle_s):
+                    pass
                 return True
         return False
 
