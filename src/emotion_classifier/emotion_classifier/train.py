@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,12 +42,17 @@ class TrainConfig:
     scale_range: float = 0.1
     erase_prob: float = 0.25
     patience: int = 12  # early stopping on validation accuracy
+    distill_alpha: float = 0.0  # weight of the teacher's soft targets in the loss (0: no teacher)
+    distill_temperature: float = 4.0
+    mixup_alpha: float = 0.0  # Beta(a, a) mixing of image pairs (0: off); the teacher labels the mix
     seed: int = 0
     threads: int = 0  # 0: torch's default
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs, batch_size and lr must be positive")
+        if not 0 <= self.distill_alpha <= 1 or self.distill_temperature <= 0 or self.mixup_alpha < 0:
+            raise ValueError("distill_alpha must be in [0, 1], distill_temperature > 0, mixup_alpha >= 0")
 
 
 def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -100,6 +105,15 @@ def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def _distill_loss(logits: torch.Tensor, x: torch.Tensor, teachers: Sequence[nn.Module], t: float) -> torch.Tensor:
+    """KL(teachers' mean flip-averaged softened probabilities || student's), scaled by t**2 (Hinton et al.)."""
+    with torch.no_grad():
+        both = torch.cat([x, torch.flip(x, dims=[3])])
+        target = sum(torch.softmax(m(both) / t, dim=1) for m in teachers) / len(teachers)
+        target = (target[: len(x)] + target[len(x) :]) / 2
+    return F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
+
+
 def train(
     train_set: FaceSet,
     val_set: FaceSet,
@@ -107,8 +121,13 @@ def train(
     workdir: Path,
     model: Optional[EmotionRecognitionModel] = None,
     progress: bool = True,
+    teachers: Sequence[nn.Module] = (),
 ) -> EmotionRecognitionModel:
-    """Train (or resume from ``workdir/checkpoint.pt``); return the model with the best validation accuracy."""
+    """Train (or resume from ``workdir/checkpoint.pt``); return the model with the best validation accuracy.
+
+    With ``teachers`` and ``cfg.distill_alpha`` > 0 the loss blends the labels with the teachers' mean
+    flip-averaged soft targets at ``cfg.distill_temperature`` (knowledge distillation).
+    """
     from tqdm import tqdm
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +166,8 @@ def train(
         )
         print(f"resuming at epoch {start_epoch + 1} (best val {best_acc:.4f} at epoch {best_epoch})")
 
+    for m in teachers:
+        m.eval()
     log = open(workdir / "train_log.jsonl", "a")
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
@@ -164,8 +185,21 @@ def train(
                 g["lr"] = _lr_at(epoch * steps_per_epoch + i, total, cfg.warmup_epochs * steps_per_epoch, cfg.lr)
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             x, y = augment(x_all[idx], cfg, gen), y_all[idx]
+            lam, perm = 1.0, None
+            if cfg.mixup_alpha > 0:
+                lam = float(torch.distributions.Beta(cfg.mixup_alpha, cfg.mixup_alpha).sample())
+                perm = torch.randperm(len(idx), generator=gen)
+                x = lam * x + (1 - lam) * x[perm]
             logits = model(x)
-            loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
+            loss = lam * F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
+            if perm is not None:
+                loss = loss + (1 - lam) * F.cross_entropy(
+                    logits, y[perm], weight=weights, label_smoothing=cfg.label_smoothing
+                )
+            if teachers and cfg.distill_alpha > 0:
+                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * _distill_loss(
+                    logits, x, teachers, cfg.distill_temperature
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
