@@ -50,7 +50,7 @@ def _stop(proc) -> str:
 
 
 def _face(stamp_sec: int, crop=None):
-    from face_detector.image_conversions import numpy_to_image
+    from facecoach_common.image_conversions import numpy_to_image
     from facecoach_msgs.msg import Face
 
     msg = Face(has_face=True)
@@ -68,7 +68,7 @@ def _exchange(node, pub, got, msg, timeout=10.0):
 def test_bad_input_and_refused_switches(ros_node, models_dir):
     from sensor_msgs.msg import Image
 
-    from face_detector.qos import STREAM_QOS
+    from facecoach_common.qos import STREAM_QOS
     from facecoach_msgs.msg import Emotion, Face
 
     got = []
@@ -120,7 +120,7 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
 
 
 def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
-    from face_detector.qos import STREAM_QOS
+    from facecoach_common.qos import STREAM_QOS
     from facecoach_msgs.msg import Emotion, Face
 
     got = []

@@ -125,11 +125,13 @@ def test_graph_rejects_bad_descriptions(tmp_path):
 
 def test_readme_lists_every_node_parameter():
     """The README's parameter tables name every declared parameter of every node."""
-    from alert_player.node import PARAMS as alert
-    from emotion_classifier.node import PARAMS as classifier
-    from face_detector.camera_node import PARAMS as camera
-    from face_detector.detector_node import PARAMS as detector
+    from alert_player.config import AlertConfig
+    from emotion_classifier.config import ClassifierConfig
+    from face_detector.capture import CameraConfig
+    from face_detector.config import DetectorNodeConfig
+    from facecoach_common.settings import settings_of
 
     readme = (REPO / "README.md").read_text()
-    missing = [p.name for p in (*camera, *detector, *classifier, *alert) if f"| `{p.name}` |" not in readme]
+    configs = (CameraConfig, DetectorNodeConfig, ClassifierConfig, AlertConfig)
+    missing = [s.name for c in configs for s in settings_of(c) if f"| `{s.name}` |" not in readme]
     assert missing == [], f"README.md lacks parameters {missing}"

@@ -20,7 +20,7 @@ def _ns(msg) -> int:
 
 
 def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
-    from face_detector.qos import OBSERVER_QOS
+    from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Emotion
 
     variants = [v for v in available_variants(REPO / "models") if v != "baseline"] + ["baseline"]

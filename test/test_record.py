@@ -31,7 +31,7 @@ def _publish_until_recorded(node, proc, pub, count):
 
 
 def test_sigterm_mid_recording_leaves_a_readable_bag(ros_node, tmp_path):
-    from face_detector.qos import STREAM_QOS
+    from facecoach_common.qos import STREAM_QOS
     from facecoach_msgs.msg import Feedback
 
     pub = ros_node.create_publisher(Feedback, "/rec/feedback", STREAM_QOS)
@@ -46,7 +46,7 @@ def test_sigterm_mid_recording_leaves_a_readable_bag(ros_node, tmp_path):
 
 
 def test_killed_split_recording_keeps_its_closed_parts(ros_node, tmp_path):
-    from face_detector.qos import STREAM_QOS
+    from facecoach_common.qos import STREAM_QOS
     from facecoach_msgs.msg import Feedback
 
     pub = ros_node.create_publisher(Feedback, "/rec/feedback", STREAM_QOS)

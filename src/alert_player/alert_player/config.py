@@ -1,12 +1,11 @@
-"""The alert player's configuration: one frozen dataclass built from the node's parameter values."""
+"""The alert player's configuration: one frozen dataclass; its fields are the node's parameters."""
 
-from __future__ import annotations
+from dataclasses import dataclass
+from typing import Dict, Mapping
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from facecoach_common.settings import check_settings, group, setting
 
-from .mapping import DEFAULT_MAPPING, EMOTIONS, PRESETS, preset, validate_mapping
+from .mapping import CATEGORIES, DEFAULT_MAPPING, EMOTIONS, PRESETS, preset, validate_mapping
 from .policy import PolicyConfig
 
 
@@ -14,47 +13,31 @@ from .policy import PolicyConfig
 class AlertConfig:
     """Everything the alert player needs: the mapping, the cue policy and the audio output; validated."""
 
-    mapping: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MAPPING))
-    mapping_preset: str = ""
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    cue_wav: str = ""
-    face_lost_wav: str = ""
-    alsa_device: str = "default"
-    volume: float = 1.0
+    mapping: Mapping[str, str] = setting(
+        DEFAULT_MAPPING, "category of the '{key}' expression", choices=CATEGORIES, keys=EMOTIONS
+    )
+    mapping_preset: str = setting(
+        "",
+        "named mapping used instead of the mapping.* parameters while set: '' (use them) or "
+        + ", ".join(repr(p) for p in PRESETS),
+        choices=("",) + tuple(PRESETS),
+    )
+    policy: PolicyConfig = group(PolicyConfig)
+    cue_wav: str = setting("", "the cue: the user's own recorded WAV ('' or an unusable file = a generated tone)")
+    face_lost_wav: str = setting("", "the face-lost cue WAV ('' or an unusable file = a generated tone)")
+    alsa_device: str = setting("default", "ALSA playback device for aplay -D (e.g. default, plughw:1,0, null)")
+    volume: float = setting(
+        1.0, "cue volume factor (0 = silent, 1 = as recorded, 2 = twice as loud, clipped)", 0.0, 2.0
+    )
 
     def __post_init__(self) -> None:
         """Refuse bad values with a message that names the parameter."""
-        if self.mapping_preset and self.mapping_preset not in PRESETS:
-            raise ValueError(f"mapping_preset={self.mapping_preset!r}: must be '' or one of {', '.join(PRESETS)}")
+        check_settings(self)
         object.__setattr__(self, "mapping", validate_mapping(self.mapping))
         if not self.alsa_device.strip() or any(c.isspace() for c in self.alsa_device):
             raise ValueError(f"alsa_device={self.alsa_device!r}: must be a non-empty ALSA device name without spaces")
-        if not (math.isfinite(self.volume) and 0.0 <= self.volume <= 2.0):
-            raise ValueError("volume must be between 0 and 2")
 
     @property
-    def effective_mapping(self) -> dict[str, str]:
+    def effective_mapping(self) -> Dict[str, str]:
         """The mapping in use: the preset's while mapping_preset is set, else the mapping.* values."""
         return preset(self.mapping_preset) if self.mapping_preset else dict(self.mapping)
-
-    @classmethod
-    def from_params(cls, values: Mapping[str, Any]) -> AlertConfig:
-        """Build from the node's parameter values (names as declared: ``mapping.fear``, ``window_s`` ...)."""
-        policy = PolicyConfig(
-            window_s=float(values["window_s"]),
-            bad_threshold=float(values["bad_threshold"]),
-            release_threshold=float(values["release_threshold"]),
-            min_confidence=float(values["min_confidence"]),
-            cooldown_s=float(values["cooldown_s"]),
-            face_lost_s=float(values["face_lost_s"]),
-            mute=bool(values["mute"]),
-        )
-        return cls(
-            mapping={e: str(values[f"mapping.{e}"]) for e in EMOTIONS},
-            mapping_preset=str(values["mapping_preset"]),
-            policy=policy,
-            cue_wav=str(values["cue_wav"]),
-            face_lost_wav=str(values["face_lost_wav"]),
-            alsa_device=str(values["alsa_device"]),
-            volume=float(values["volume"]),
-        )

@@ -1,46 +1,27 @@
 """alert_player node: emotion → category → cue decision → the user's own voice, and a Feedback per frame."""
 
-from __future__ import annotations
-
-from typing import Any, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set, run_node
+from facecoach_common.qos import STREAM_QOS
+from facecoach_common.ros_params import declare, on_set, run_node
+from facecoach_common.settings import from_values, settings_of
 from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer
 from .config import AlertConfig
 from .conversions import feedback_msg, frame_from_msg
-from .mapping import CATEGORIES, DEFAULT_MAPPING, EMOTIONS, NO_CATEGORY, PRESETS, render_mapping
+from .mapping import NO_CATEGORY, render_mapping
 from .policy import FACE_LOST, NO_FACE, CuePolicy, Decision
 
-PARAMS = [
-    *(
-        Param(f"mapping.{e}", DEFAULT_MAPPING[e], f"category of the '{e}' expression", choices=CATEGORIES)
-        for e in EMOTIONS
-    ),
-    Param(
-        "mapping_preset",
-        "",
-        "named mapping used instead of the mapping.* parameters while set: '' (use them) or "
-        + ", ".join(repr(p) for p in PRESETS),
-    ),
-    Param("window_s", 2.0, "sliding window for the share of bad frames, seconds of message stamps", 0.1, 60.0),
-    Param("bad_threshold", 0.6, "share of confident bad face frames in the window that fires a cue", 0.01, 1.0),
-    Param("release_threshold", 0.3, "the share must drop below this before another cue (hysteresis)", 0.0, 1.0),
-    Param("min_confidence", 0.4, "a bad frame counts only with at least this classifier probability", 0.0, 1.0),
-    Param("cooldown_s", 8.0, "minimum time between two cues, seconds of message stamps", 0.0, 3600.0),
-    Param("face_lost_s", 0.0, "play the face-lost cue after this long without a face, seconds (0 = off)", 0.0, 3600.0),
-    Param("cue_wav", "", "the cue: the user's own recorded WAV ('' or an unusable file = a generated tone)"),
-    Param("face_lost_wav", "", "the face-lost cue WAV ('' or an unusable file = a generated tone)"),
-    Param("alsa_device", "default", "ALSA playback device for aplay -D (e.g. default, plughw:1,0, null)"),
-    Param("volume", 1.0, "cue volume factor (0 = silent, 1 = as recorded, 2 = twice as loud, clipped)", 0.0, 2.0),
-    Param("mute", False, "decide and publish as usual, but play no cue"),
-]
+SETTINGS = settings_of(AlertConfig)
+
+
+def _build(values: Dict[str, Any]) -> AlertConfig:
+    return from_values(AlertConfig, values)
 
 
 class AlertPlayerNode(Node):
@@ -49,12 +30,12 @@ class AlertPlayerNode(Node):
     def __init__(self) -> None:
         """Declare parameters, build the config (fails fast on bad values), wire topics and the poll timer."""
         super().__init__("alert_player")
-        self._values = declare(self, PARAMS)
-        self._config = AlertConfig.from_params(self._values)
+        self._values = declare(self, SETTINGS)
+        self._config = _build(self._values)
         self._mapping = self._config.effective_mapping
         self._policy = CuePolicy(self._config.policy)
         self._player = AudioPlayer(self._config.alsa_device, self._config.volume)
-        self._validate = on_set(self, PARAMS, lambda: self._values, AlertConfig.from_params, self._apply)
+        self._validate = on_set(self, SETTINGS, lambda: self._values, _build, self._apply)
         self.add_on_set_parameters_callback(self._on_set)
         self._pub = self.create_publisher(Feedback, "feedback", STREAM_QOS)
         self.create_subscription(Emotion, "emotion", self._on_emotion, STREAM_QOS)
@@ -79,7 +60,7 @@ class AlertPlayerNode(Node):
             return SetParametersResult(successful=False, reason=reason)
         return self._validate(changes)
 
-    def _apply(self, config: AlertConfig, changed: dict[str, Any]) -> None:
+    def _apply(self, config: AlertConfig, changed: Dict[str, Any]) -> None:
         """Swap in a validated config; the policy keeps its window."""
         self._values.update(changed)
         self._config = config
@@ -157,7 +138,7 @@ class AlertPlayerNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: Optional[List[str]] = None) -> None:
     """Run the alert_player node until Ctrl-C."""
     run_node(AlertPlayerNode, "alert_player", (ValueError,), args)
 

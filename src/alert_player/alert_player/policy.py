@@ -5,9 +5,10 @@ Time comes only from the stamps passed in, so a replay at any rate decides exact
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
+
+from facecoach_common.settings import check_settings, setting
 
 from .mapping import NO_CATEGORY
 
@@ -27,31 +28,21 @@ _EPS = 1e-6  # stamps are floats made from sec+nanosec: tolerate rounding at the
 class PolicyConfig:
     """When to cue: every duration in seconds of message stamps; validated on construction."""
 
-    window_s: float = 2.0
-    bad_threshold: float = 0.6
-    release_threshold: float = 0.3
-    min_confidence: float = 0.4
-    cooldown_s: float = 8.0
-    face_lost_s: float = 0.0
-    mute: bool = False
+    window_s: float = setting(2.0, "sliding window for the share of bad frames, seconds of message stamps", 0.1, 60.0)
+    bad_threshold: float = setting(0.6, "share of confident bad face frames in the window that fires a cue", 0.01, 1.0)
+    release_threshold: float = setting(0.3, "the share must drop below this before another cue (hysteresis)", 0.0, 1.0)
+    min_confidence: float = setting(0.4, "a bad frame counts only with at least this classifier probability", 0.0, 1.0)
+    cooldown_s: float = setting(8.0, "minimum time between two cues, seconds of message stamps", 0.0, 3600.0)
+    face_lost_s: float = setting(
+        0.0, "play the face-lost cue after this long without a face, seconds (0 = off)", 0.0, 3600.0
+    )
+    mute: bool = setting(False, "decide and publish as usual, but play no cue")
 
     def __post_init__(self) -> None:
-        """Refuse inconsistent values with a message that names the parameter."""
-        for name in ("window_s", "bad_threshold", "release_threshold", "min_confidence", "cooldown_s", "face_lost_s"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be a finite number")
-        if not 0.0 < self.window_s <= 60.0:
-            raise ValueError("window_s must be > 0 and <= 60")
-        if not 0.0 < self.bad_threshold <= 1.0:
-            raise ValueError("bad_threshold must be > 0 and <= 1")
-        if not 0.0 <= self.release_threshold < self.bad_threshold:
-            raise ValueError("release_threshold must be >= 0 and < bad_threshold")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError("min_confidence must be between 0 and 1")
-        if self.cooldown_s < 0.0:
-            raise ValueError("cooldown_s must be >= 0")
-        if self.face_lost_s < 0.0:
-            raise ValueError("face_lost_s must be >= 0 (0 = no face-lost cue)")
+        """Refuse out-of-range and inconsistent values with a message that names the parameter."""
+        check_settings(self)
+        if not self.release_threshold < self.bad_threshold:
+            raise ValueError("release_threshold must be < bad_threshold")
 
 
 @dataclass(frozen=True)

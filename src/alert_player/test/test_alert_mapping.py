@@ -1,10 +1,13 @@
 """The emotion → category mapping and the node's config dataclass."""
 
+import re
+
 import pytest
 
 from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING, EMOTIONS, categorize, preset, render_mapping, validate_mapping
 from alert_player.policy import PolicyConfig
+from facecoach_common.settings import from_values
 
 
 def test_default_is_the_papers_mapping():
@@ -47,28 +50,29 @@ def _values(**changes):
 
 
 def test_config_from_params_and_preset():
-    config = AlertConfig.from_params(_values(mapping__happy="bad"))
+    config = from_values(AlertConfig, _values(mapping__happy="bad"))
     assert config.effective_mapping["happy"] == "bad"
     assert config.policy == PolicyConfig(cooldown_s=8.0)
-    preset_config = AlertConfig.from_params(_values(mapping__happy="bad", mapping_preset="paper"))
+    preset_config = from_values(AlertConfig, _values(mapping__happy="bad", mapping_preset="paper"))
     assert preset_config.effective_mapping == DEFAULT_MAPPING
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"cooldown_s": -1.0}, "cooldown_s must be >= 0"),
-        ({"window_s": 0.0}, "window_s must be > 0"),
-        ({"bad_threshold": 0.2}, "release_threshold must be >= 0 and < bad_threshold"),
-        ({"min_confidence": 1.5}, "min_confidence must be between 0 and 1"),
-        ({"face_lost_s": -2.0}, "face_lost_s must be >= 0"),
-        ({"volume": 3.0}, "volume must be between 0 and 2"),
+        ({"cooldown_s": -1.0}, "cooldown_s=-1.0: must be >= 0"),
+        ({"window_s": 0.0}, "window_s=0.0: must be >= 0.1 (range 0.1..60)"),
+        ({"bad_threshold": 0.2}, "release_threshold must be < bad_threshold"),
+        ({"min_confidence": 1.5}, "min_confidence=1.5: must be <= 1"),
+        ({"face_lost_s": -2.0}, "face_lost_s=-2.0: must be >= 0"),
+        ({"volume": 3.0}, "volume=3.0: must be <= 2"),
         ({"alsa_device": ""}, "alsa_device=''"),
         ({"mapping_preset": "mine"}, "mapping_preset='mine'"),
         ({"mapping__sad": "meh"}, "mapping.sad='meh'"),
-        ({"window_s": float("nan")}, "window_s must be a finite number"),
+        ({"window_s": float("nan")}, "window_s=nan: must be a finite number"),
+        ({"window_s": 0.05}, "window_s=0.05: must be >= 0.1"),
     ],
 )
 def test_config_refuses_with_a_clear_reason(change, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        AlertConfig.from_params(_values(**change))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_values(AlertConfig, _values(**change))

@@ -139,7 +139,7 @@ def test_stamps_jumping_back_restart_the_timeline():
 
 
 def test_policy_config_is_validated():
-    with pytest.raises(ValueError, match="cooldown_s must be >= 0"):
+    with pytest.raises(ValueError, match="cooldown_s=-1.0: must be >= 0"):
         PolicyConfig(cooldown_s=-1)
     with pytest.raises(ValueError, match="release_threshold"):
         PolicyConfig(bad_threshold=0.5, release_threshold=0.5)

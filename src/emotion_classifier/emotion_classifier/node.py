@@ -1,11 +1,8 @@
 """emotion_classifier node: Face crops in, Emotion messages out; weights switchable at runtime."""
 
-from __future__ import annotations
-
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Optional
 
 import torch
@@ -13,9 +10,11 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
-from face_detector.image_conversions import ImageConversionError, image_to_numpy
-from face_detector.qos import STREAM_QOS
-from face_detector.ros_params import Param, declare, on_set, run_node
+from facecoach_common.image_conversions import ImageConversionError, image_to_numpy
+from facecoach_common.paths import ResourceNotFound, share_dir
+from facecoach_common.qos import STREAM_QOS
+from facecoach_common.ros_params import declare, on_set, run_node
+from facecoach_common.settings import from_values, settings_of, values_of
 from facecoach_msgs.msg import Emotion, Face
 
 from .config import ClassifierConfig
@@ -23,32 +22,15 @@ from .inference import EmotionClassifier, available_variants, variant_path
 from .preprocess import PreprocessError
 from .weights import WeightFileError
 
-PARAMS = (
-    Param(
-        "model_variant",
-        "baseline",
-        "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4)",
-    ),
-    Param("models_dir", "", "folder of weight files; '' = the models/ installed with the facecoach package"),
-    Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
-    Param("num_threads", 1, "torch CPU threads for inference", min=1, max=16),
-    Param(
-        "flip_tta",
-        True,
-        "average each face's probabilities with its mirror image's (+1 pt on FER2013 test, ~1.5x classify time)",
-    ),
-    Param("diagnostics_period_s", 1.0, "period of /diagnostics reports, seconds", min=0.1, max=60.0),
-)
+SETTINGS = settings_of(ClassifierConfig)
 
 
 def default_models_dir() -> str:
-    """The models/ folder installed with the facecoach package (or the repository's, from a source tree)."""
+    """The models/ folder the graph's weights are installed in (the facecoach package's share)."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(Path(get_package_share_directory("facecoach")) / "models")
-    except Exception:  # no facecoach package in the ament index: fall back to the source tree
-        return str(Path(__file__).resolve().parents[3] / "models")
+        return str(share_dir("facecoach") / "models")
+    except ResourceNotFound as exc:
+        raise WeightFileError(f"models_dir is '' and {exc}; set models_dir to a folder of weight files") from None
 
 
 class EmotionClassifierNode(Node):
@@ -56,8 +38,7 @@ class EmotionClassifierNode(Node):
 
     def __init__(self) -> None:
         super().__init__("emotion_classifier")
-        values = declare(self, PARAMS)
-        self._config = ClassifierConfig(**values)
+        self._config = from_values(ClassifierConfig, declare(self, SETTINGS))
         self._classifier: Optional[EmotionClassifier] = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._stats_lock = threading.Lock()
@@ -76,7 +57,7 @@ class EmotionClassifierNode(Node):
         self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(
-            on_set(self, PARAMS, lambda: vars(self._config), self._validate, self._apply)
+            on_set(self, SETTINGS, lambda: values_of(self._config), self._validate, self._apply)
         )
 
     # ---------------------------------------------------------------- model loading
@@ -116,7 +97,7 @@ class EmotionClassifierNode(Node):
 
     def _validate(self, values: dict) -> ClassifierConfig:
         """Build the new config; when it names other weights, load them now (a failure refuses the change)."""
-        config = ClassifierConfig(**values)
+        config = from_values(ClassifierConfig, values)
         self._pending = None
         if self._classifier is None or any(
             getattr(config, k) != getattr(self._config, k) for k in ("model_variant", "models_dir", "device")

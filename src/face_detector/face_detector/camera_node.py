@@ -4,8 +4,6 @@ Frames are grabbed in a worker thread (a device's read() blocks until its next f
 stays free for parameter services. Publishes ``image_raw`` (bgr8) and, when asked, ``image_raw/compressed``.
 """
 
-from __future__ import annotations
-
 import threading
 import time
 from typing import Any, Dict, Optional
@@ -15,27 +13,17 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
-from face_detector import ros_params
 from face_detector.capture import CameraConfig, CaptureError, FrameSource
-from face_detector.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
-from face_detector.qos import IMAGE_QOS
-from face_detector.ros_params import Param, run_node
+from facecoach_common import ros_params
+from facecoach_common.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
+from facecoach_common.qos import IMAGE_QOS
+from facecoach_common.settings import from_values, settings_of
 
-PARAMS = (
-    Param(
-        "source",
-        "0",
-        "device index ('0'), device path ('/dev/video0'), video file, or GStreamer pipeline (contains '!')",
-    ),
-    Param("loop", False, "video file: start again from the beginning at its end"),
-    Param("width", 640, "requested capture width in pixels (0 = the device's default)", 0, 8192),
-    Param("height", 480, "requested capture height in pixels (0 = the device's default)", 0, 8192),
-    Param("fps", 30.0, "frames per second: files are paced to it, devices asked for it", 1.0, 120.0),
-    Param("frame_id", "camera", "header.frame_id of the published images"),
-    Param("publish_compressed", False, "also publish image_raw/compressed (JPEG)"),
-    Param("jpeg_quality", 90, "JPEG quality of image_raw/compressed", 1, 100),
-    Param("reconnect_s", 2.0, "seconds between attempts to open a missing or lost source", 0.05, 600.0),
-)
+SETTINGS = settings_of(CameraConfig)
+
+
+def _build(values: Dict[str, Any]) -> CameraConfig:
+    return from_values(CameraConfig, values)
 
 
 class CameraNode(Node):
@@ -44,16 +32,12 @@ class CameraNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         """Declare parameters, create publishers and start the grab thread."""
         super().__init__("camera", **kwargs)
-        self._values = ros_params.declare(self, [p for p in PARAMS if p.name != "source"])
-        descriptor = PARAMS[0].descriptor()
-        descriptor.dynamic_typing = True  # `-p source:=0` arrives as an integer; it means device 0
-        self.declare_parameter("source", PARAMS[0].default, descriptor)
-        self._values["source"] = str(self.get_parameter("source").value)
-        self._config = CameraConfig.from_values(self._values)  # CaptureError/ValueError: main() reports it
+        self._values = ros_params.declare(self, SETTINGS)
+        self._config = _build(self._values)  # CaptureError/ValueError: main() reports it
         self._image_pub = self.create_publisher(Image, "image_raw", IMAGE_QOS)
         self._compressed_pub = self.create_publisher(CompressedImage, "image_raw/compressed", IMAGE_QOS)
         self.add_on_set_parameters_callback(
-            ros_params.on_set(self, PARAMS, lambda: self._values, CameraConfig.from_values, self._apply)
+            ros_params.on_set(self, SETTINGS, lambda: self._values, _build, self._apply)
         )
         self._stop = threading.Event()
         self._reopen = threading.Event()
@@ -132,7 +116,7 @@ class CameraNode(Node):
 
 def main(args: Optional[list] = None) -> None:
     """Console script `camera`."""
-    run_node(CameraNode, "camera", (CaptureError, ValueError), args)
+    ros_params.run_node(CameraNode, "camera", (CaptureError, ValueError), args)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
 import cv2
 import numpy as np
+
+from facecoach_common.settings import check_settings, group, setting
 
 KINDS = ("device", "file", "gstreamer")
 LogFn = Callable[[str, str], None]  # (level: 'info' | 'warn' | 'error', message)
@@ -27,23 +29,22 @@ class CaptureError(ValueError):
 class CaptureConfig:
     """What to open and how; the constructor validates (ValueError with the reason)."""
 
-    source: str = "0"
-    loop: bool = False
-    width: int = 640  # requested from devices; 0 = the device's default
-    height: int = 480
-    fps: float = 30.0
-    reconnect_s: float = 2.0
+    source: str = setting(
+        "0",
+        "device index ('0'), device path ('/dev/video0'), video file, or GStreamer pipeline (contains '!')",
+        dynamic_typing=True,  # `-p source:=0` arrives as an integer; it means device 0
+    )
+    loop: bool = setting(False, "video file: start again from the beginning at its end")
+    width: int = setting(640, "requested capture width in pixels (0 = the device's default)", 0, 8192)
+    height: int = setting(480, "requested capture height in pixels (0 = the device's default)", 0, 8192)
+    fps: float = setting(30.0, "frames per second: files are paced to it, devices asked for it", 1.0, 120.0)
+    reconnect_s: float = setting(2.0, "seconds between attempts to open a missing or lost source", 0.05, 600.0)
 
     def __post_init__(self) -> None:
         """Validate every field."""
+        check_settings(self)
         if not self.source.strip():
             raise ValueError("source must not be empty (a device index such as '0', a file, or a pipeline)")
-        if not (0 <= self.width <= 8192 and 0 <= self.height <= 8192):
-            raise ValueError(f"width and height must be in [0, 8192], not {self.width}x{self.height}")
-        if not 1.0 <= self.fps <= 120.0:
-            raise ValueError(f"fps must be in [1, 120], not {self.fps}")
-        if not 0.05 <= self.reconnect_s <= 600.0:
-            raise ValueError(f"reconnect_s must be in [0.05, 600], not {self.reconnect_s}")
 
     @property
     def kind(self) -> str:
@@ -214,28 +215,14 @@ class FrameSource:
 class CameraConfig:
     """The camera node's settings: what to capture and how to publish it."""
 
-    capture: CaptureConfig
-    frame_id: str = "camera"
-    publish_compressed: bool = False
-    jpeg_quality: int = 90
+    capture: CaptureConfig = group(CaptureConfig)
+    frame_id: str = setting("camera", "header.frame_id of the published images")
+    publish_compressed: bool = setting(False, "also publish image_raw/compressed (JPEG)")
+    jpeg_quality: int = setting(90, "JPEG quality of image_raw/compressed", 1, 100)
 
     def __post_init__(self) -> None:
-        """Validate the publishing fields (the capture fields validated themselves)."""
+        """Validate the publishing fields (the capture fields validated themselves) and the source."""
+        check_settings(self)
         if not self.frame_id:
             raise ValueError("frame_id must not be empty")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must be in [1, 100], not {self.jpeg_quality}")
-
-    @classmethod
-    def from_values(cls, values: Dict[str, Any]) -> CameraConfig:
-        """Build from the node's parameter values (ValueError/CaptureError when invalid)."""
-        capture = CaptureConfig(
-            source=str(values["source"]),
-            loop=bool(values["loop"]),
-            width=int(values["width"]),
-            height=int(values["height"]),
-            fps=float(values["fps"]),
-            reconnect_s=float(values["reconnect_s"]),
-        )
-        check_source(capture)
-        return cls(capture, str(values["frame_id"]), bool(values["publish_compressed"]), int(values["jpeg_quality"]))
+        check_source(self.capture)

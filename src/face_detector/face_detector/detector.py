@@ -13,6 +13,8 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from facecoach_common.settings import check_settings, setting
+
 MODES = ("naive", "fast")
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 # Where a system (apt / JetPack) OpenCV keeps its cascades; its cv2 module has no cv2.data.
@@ -76,42 +78,33 @@ class FaceBox:
 class DetectorConfig:
     """Detector settings; the constructor validates them (ValueError with the reason)."""
 
-    cascade_path: str = ""  # '' = OpenCV's own haarcascade_frontalface_default.xml
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_size_px: int = 30  # smallest face, full-frame pixels
-    max_size_px: int = 0  # largest face, full-frame pixels; 0 = no limit
-    mode: str = "fast"
-    downscale_width: int = 320  # fast mode: full-frame searches run on the frame resized to this width
-    roi_margin: float = 0.5  # fast mode: search region = last face grown by this fraction of its size per side
-    full_every_n: int = 10  # fast mode: a full-frame search at least every N frames
-    crop_size: int = 48
-    crop_margin: float = 0.0  # crop = face box grown by this fraction of its size per side
+    mode: str = setting(
+        "fast", "naive: Haar on every full frame (the paper); fast: downscaled + tracked region", choices=MODES
+    )
+    cascade_path: str = setting("", "Haar cascade XML file ('' = OpenCV's haarcascade_frontalface_default.xml)")
+    scale_factor: float = setting(1.1, "Haar pyramid step between scales", 1.01, 2.0)
+    min_neighbors: int = setting(5, "Haar: overlapping detections needed to accept a face", 0, 50)
+    min_size_px: int = setting(30, "smallest face to find, full-frame pixels", 1, 8192)
+    max_size_px: int = setting(0, "largest face to find, full-frame pixels (0 = no limit)", 0, 8192)
+    downscale_width: int = setting(
+        320, "fast mode: full-frame searches run on the frame resized to this width", 32, 8192
+    )
+    roi_margin: float = setting(
+        0.5, "fast mode: search region around the last face, fraction of its size per side", 0.0, 5.0
+    )
+    full_every_n: int = setting(10, "fast mode: a full-frame search at least every N frames", 1, 10000)
+    crop_margin: float = setting(0.0, "crop = face box grown by this fraction of its size per side", 0.0, 2.0)
+    crop_size: int = 48  # the classifier's input; not a parameter
 
     def __post_init__(self) -> None:
-        """Cross-field validation."""
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {list(MODES)}, not {self.mode!r}")
-        if not 1.01 <= self.scale_factor <= 2.0:
-            raise ValueError(f"scale_factor must be in [1.01, 2.0], not {self.scale_factor}")
-        if not 0 <= self.min_neighbors <= 50:
-            raise ValueError(f"min_neighbors must be in [0, 50], not {self.min_neighbors}")
-        if self.min_size_px < 1:
-            raise ValueError(f"min_size_px must be >= 1, not {self.min_size_px}")
-        if self.max_size_px < 0 or (self.max_size_px and self.max_size_px < self.min_size_px):
+        """Range and cross-field validation."""
+        check_settings(self)
+        if self.max_size_px and self.max_size_px < self.min_size_px:
             raise ValueError(
                 f"max_size_px must be 0 (no limit) or >= min_size_px ({self.min_size_px}), not {self.max_size_px}"
             )
-        if self.downscale_width < 32:
-            raise ValueError(f"downscale_width must be >= 32, not {self.downscale_width}")
-        if not 0.0 <= self.roi_margin <= 5.0:
-            raise ValueError(f"roi_margin must be in [0, 5], not {self.roi_margin}")
-        if self.full_every_n < 1:
-            raise ValueError(f"full_every_n must be >= 1, not {self.full_every_n}")
         if not 8 <= self.crop_size <= 1024:
             raise ValueError(f"crop_size must be in [8, 1024], not {self.crop_size}")
-        if not 0.0 <= self.crop_margin <= 2.0:
-            raise ValueError(f"crop_margin must be in [0, 2], not {self.crop_margin}")
 
 
 @dataclass(frozen=True)

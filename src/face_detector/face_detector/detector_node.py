@@ -4,21 +4,16 @@ Subscribes ``image_raw`` (sensor_msgs/Image) and/or ``image_raw/compressed`` (se
 publishes ``face``. A frame that cannot be decoded is skipped with a throttled warning naming the problem.
 """
 
-from __future__ import annotations
-
 import time
-from collections import deque
-from dataclasses import fields
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
-from face_detector import ros_params
+from face_detector.config import DetectorNodeConfig
 from face_detector.detector import (
-    MODES,
     DetectorConfig,
     DetectorError,
     FaceDetector,
@@ -26,36 +21,20 @@ from face_detector.detector import (
     cascade_detector,
     load_cascade,
 )
-from face_detector.image_conversions import (
+from facecoach_common import ros_params
+from facecoach_common.image_conversions import (
     ImageConversionError,
     compressed_to_numpy,
     image_to_numpy,
     numpy_to_image,
 )
-from face_detector.qos import IMAGE_QOS, STREAM_QOS
-from face_detector.ros_params import Param, run_node
+from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
+from facecoach_common.settings import from_values, settings_of
+from facecoach_common.stamps import RecentFrames, stamp_to_ns
 from facecoach_msgs.msg import Face
 
-INPUTS = ("raw", "compressed", "both")
 WARN_EVERY_S = 5.0
-PARAMS = (
-    Param(
-        "input", "both", "frame topics to subscribe: image_raw, image_raw/compressed", read_only=True, choices=INPUTS
-    ),
-    Param(
-        "mode", "fast", "naive: Haar on every full frame (the paper); fast: downscaled + tracked region", choices=MODES
-    ),
-    Param("cascade_path", "", "Haar cascade XML file ('' = OpenCV's haarcascade_frontalface_default.xml)"),
-    Param("scale_factor", 1.1, "Haar pyramid step between scales", 1.01, 2.0),
-    Param("min_neighbors", 5, "Haar: overlapping detections needed to accept a face", 0, 50),
-    Param("min_size_px", 30, "smallest face to find, full-frame pixels", 1, 8192),
-    Param("max_size_px", 0, "largest face to find, full-frame pixels (0 = no limit)", 0, 8192),
-    Param("downscale_width", 320, "fast mode: full-frame searches run on the frame resized to this width", 32, 8192),
-    Param("roi_margin", 0.5, "fast mode: search region around the last face, fraction of its size per side", 0.0, 5.0),
-    Param("full_every_n", 10, "fast mode: a full-frame search at least every N frames", 1, 10000),
-    Param("crop_margin", 0.0, "crop = face box grown by this fraction of its size per side", 0.0, 2.0),
-)
-_DETECTOR_FIELDS = {f.name for f in fields(DetectorConfig)}
+SETTINGS = settings_of(DetectorNodeConfig)
 
 
 class FaceDetectorNode(Node):
@@ -64,29 +43,29 @@ class FaceDetectorNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         """Declare parameters, load the cascade, wire topics."""
         super().__init__("face_detector", **kwargs)
-        self._values = ros_params.declare(self, PARAMS)
+        self._values = ros_params.declare(self, SETTINGS)
         self._config: Optional[DetectorConfig] = None
         config, raw = self._build(self._values)  # DetectorError/ValueError: main() reports it and exits
         self._detector = FaceDetector(config, raw)
         self._config, self._raw = config, raw
         self.add_on_set_parameters_callback(
-            ros_params.on_set(self, PARAMS, lambda: self._values, self._build, self._apply)
+            ros_params.on_set(self, SETTINGS, lambda: self._values, self._build, self._apply)
         )
         self._pub = self.create_publisher(Face, "face", STREAM_QOS)
-        source = self._values["input"]
+        source = from_values(DetectorNodeConfig, self._values).input
         if source in ("raw", "both"):
             self.create_subscription(Image, "image_raw", self._on_raw, IMAGE_QOS)
         if source in ("compressed", "both"):
             self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
-        # With input 'both' a camera publishing both forms would give every frame twice: remember recent stamps.
-        self._recent: Deque[Tuple[int, int, str]] = deque(maxlen=16)
+        # With input 'both' a camera publishing both forms would give every frame twice.
+        self._recent = RecentFrames()
         self._last_warn: Dict[str, float] = {}
         self.get_logger().info(
             f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
         )
 
     def _build(self, values: Dict[str, Any]) -> Tuple[DetectorConfig, RawDetect]:
-        config = DetectorConfig(**{k: v for k, v in values.items() if k in _DETECTOR_FIELDS})
+        config = from_values(DetectorNodeConfig, values).detector
         if self._config is not None and config.cascade_path == self._config.cascade_path:
             return config, self._raw  # same cascade: no reload
         try:
@@ -108,12 +87,8 @@ class FaceDetectorNode(Node):
         self._process(msg, compressed_to_numpy, "image_raw/compressed")
 
     def _process(self, msg: Any, decode: Callable[[Any], np.ndarray], topic: str) -> None:
-        stamp = msg.header.stamp
-        key = (stamp.sec, stamp.nanosec, msg.header.frame_id)
-        if stamp.sec or stamp.nanosec:
-            if key in self._recent:
-                return
-            self._recent.append(key)
+        if self._recent.seen(stamp_to_ns(msg.header.stamp), msg.header.frame_id):
+            return
         start = time.perf_counter()
         try:
             frame = decode(msg)
@@ -146,7 +121,7 @@ class FaceDetectorNode(Node):
 
 def main(args: Optional[list] = None) -> None:
     """Console script `face_detector`."""
-    run_node(FaceDetectorNode, "face_detector", (DetectorError, ValueError), args)
+    ros_params.run_node(FaceDetectorNode, "face_detector", (DetectorError, ValueError), args)
 
 
 if __name__ == "__main__":

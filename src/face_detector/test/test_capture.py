@@ -13,6 +13,7 @@ from face_detector.capture import (
     gstreamer_available,
     source_kind,
 )
+from facecoach_common.settings import from_values
 
 FRAME = np.zeros((4, 6, 3), np.uint8)
 
@@ -82,12 +83,12 @@ def test_capture_config_rejects(kwargs):
 def test_camera_config_from_values():
     values = dict(source="0", loop=False, width=320, height=240, fps=15.0, reconnect_s=1.0)
     values.update(frame_id="cam", publish_compressed=True, jpeg_quality=80)
-    c = CameraConfig.from_values(values)
+    c = from_values(CameraConfig, values)
     assert c.capture.width == 320 and c.jpeg_quality == 80
     with pytest.raises(ValueError):
-        CameraConfig.from_values(dict(values, jpeg_quality=0))
+        from_values(CameraConfig, dict(values, jpeg_quality=0))
     with pytest.raises(ValueError):
-        CameraConfig.from_values(dict(values, frame_id=""))
+        from_values(CameraConfig, dict(values, frame_id=""))
 
 
 def test_device_requests_size_and_fps():

@@ -16,8 +16,8 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import ListParameters, SetParameters
 from sensor_msgs.msg import CompressedImage, Image
 
-from face_detector.image_conversions import numpy_to_compressed, numpy_to_image
-from face_detector.qos import IMAGE_QOS, STREAM_QOS
+from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
+from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_msgs.msg import Face
 
 NS = f"/fd_test_{os.getpid()}"  # a namespace of our own: other tests on this ROS domain cannot interfere

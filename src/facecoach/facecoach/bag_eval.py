@@ -79,7 +79,7 @@ def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
 
 def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
     """The frames of ``topic`` in bag order; a bag that ends early raises BagError after the good frames."""
-    from face_detector.image_conversions import ImageConversionError, frame_to_bgr
+    from facecoach_common.image_conversions import ImageConversionError, frame_to_bgr
 
     ts = typestore()
     for n, (_topic, msgtype, _t_ns, raw) in enumerate(messages(bag, [topic])):

@@ -108,7 +108,7 @@ def single_thread() -> None:
 def detect_all(frames: Sequence[Frame], config, stride: int = 1) -> List[Any]:
     """The detector's box (or None) for every ``stride``-th frame (the detector still sees every frame)."""
     from face_detector.detector import FaceDetector
-    from face_detector.image_conversions import frame_to_bgr
+    from facecoach_common.image_conversions import frame_to_bgr
 
     detector = FaceDetector(config)
     out = []
@@ -126,7 +126,7 @@ def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> Pipeli
     from sensor_msgs.msg import RegionOfInterest
 
     from face_detector.detector import FaceDetector
-    from face_detector.image_conversions import frame_to_bgr, numpy_to_image
+    from facecoach_common.image_conversions import frame_to_bgr, numpy_to_image
     from facecoach_msgs.msg import Emotion, Face
 
     detector = FaceDetector(detector_config)
@@ -318,7 +318,7 @@ def replay_through(
     node, procs, bag, topic: str, frames: Sequence[Frame], rate: float, timeout: float = 120.0
 ) -> GraphRun:
     """Replay the frames through a running graph (``procs``) and collect /facecoach/feedback per stamp."""
-    from face_detector.qos import OBSERVER_QOS
+    from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
     from .launcher import LaunchError

@@ -150,7 +150,7 @@ def cmd_demo(args) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     import rclpy
 
-    from face_detector.qos import OBSERVER_QOS
+    from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
     from .ros_tools import Replayer, play_and_drain, start_pipeline

@@ -5,9 +5,8 @@ graph wires them, with no ROS and no clock: time comes only from the frames' sta
 holds a cue back while the previous one is still playing ('busy'); here playback is taken to be
 instantaneous, so that state never applies.
 
-``settings_from_graph`` builds the configuration the nodes would use: each node's declared parameter
-defaults, overridden by config/facecoach.yaml (it imports the node modules for their ``PARAMS`` lists,
-which imports rclpy, but never initialises it).
+``settings_from_graph`` builds the configuration the nodes would use: each node's config dataclass (whose
+fields are its parameters, with their defaults) built from config/facecoach.yaml's values; no rclpy.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 import numpy as np
 
@@ -64,13 +63,6 @@ class Detection:
     detect_ms: float
 
 
-def _node_values(params, overrides: Mapping[str, Any]) -> Dict[str, Any]:
-    """A node's parameter values: declared defaults, then the params file's values for declared names."""
-    values = {p.name: p.default for p in params}
-    values.update({k: v for k, v in overrides.items() if k in values})
-    return values
-
-
 def default_models_dir() -> str:
     """The repository's models/ when running from the source tree, else the installed one."""
     local = REPO / "models"
@@ -82,30 +74,24 @@ def default_models_dir() -> str:
 
 
 def settings_from_graph(graph=None, variant: str | None = None, models_dir: str | None = None) -> PipelineSettings:
-    """The settings of the replay graph's nodes (node defaults merged with the graph's parameters)."""
-    from dataclasses import fields
-
-    from alert_player.node import PARAMS as ALERT_PARAMS
+    """The settings of the replay graph's nodes (their config defaults merged with the graph's parameters)."""
     from emotion_classifier.config import ClassifierConfig
-    from emotion_classifier.node import PARAMS as CLASSIFIER_PARAMS
-    from face_detector.detector_node import PARAMS as DETECTOR_PARAMS
+    from face_detector.config import DetectorNodeConfig
+    from facecoach_common.settings import from_values
 
     from .graph import load_graph
 
     graph = graph or load_graph()
     nodes = {n.name: n.parameters for n in graph.nodes_for("replay")}
-    det = _node_values(DETECTOR_PARAMS, nodes.get("face_detector", {}))
-    det_fields = {f.name for f in fields(DetectorConfig)}
-    cls = _node_values(CLASSIFIER_PARAMS, nodes.get("emotion_classifier", {}))
+    cls = dict(nodes.get("emotion_classifier", {}))
     if variant:
         cls["model_variant"] = variant
     if models_dir:
         cls["models_dir"] = str(models_dir)
-    cls_config = ClassifierConfig(**cls)
-    alert = AlertConfig.from_params(_node_values(ALERT_PARAMS, nodes.get("alert_player", {})))
+    cls_config = from_values(ClassifierConfig, cls)
     return PipelineSettings(
-        detector=DetectorConfig(**{k: v for k, v in det.items() if k in det_fields}),
-        alert=alert,
+        detector=from_values(DetectorNodeConfig, nodes.get("face_detector", {})).detector,
+        alert=from_values(AlertConfig, nodes.get("alert_player", {})),
         models_dir=cls_config.models_dir or default_models_dir(),
         variant=cls_config.model_variant,
         device=cls_config.device,

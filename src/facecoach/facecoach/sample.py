@@ -121,7 +121,7 @@ def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=Non
 
     from emotion_classifier.data import CLASSES, load_faces
     from face_detector.detector import DetectorConfig, FaceDetector
-    from face_detector.image_conversions import numpy_to_compressed
+    from facecoach_common.image_conversions import numpy_to_compressed
 
     test = load_faces(data, "test")
     rng = np.random.default_rng(seed)

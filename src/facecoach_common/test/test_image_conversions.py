@@ -8,7 +8,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_detector.image_conversions import (
+from facecoach_common.image_conversions import (
     MAX_SIDE,
     ImageConversionError,
     compressed_to_numpy,

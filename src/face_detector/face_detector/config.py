@@ -1,0 +1,22 @@
+"""The face detector node's configuration: which frame topics, and the detector's own settings."""
+
+from dataclasses import dataclass
+
+from facecoach_common.settings import check_settings, group, setting
+
+from .detector import DetectorConfig
+
+INPUTS = ("raw", "compressed", "both")
+
+
+@dataclass(frozen=True)
+class DetectorNodeConfig:
+    """Every face_detector parameter: ``input`` plus the detector's settings (flat, same names)."""
+
+    input: str = setting(
+        "both", "frame topics to subscribe: image_raw, image_raw/compressed", choices=INPUTS, read_only=True
+    )
+    detector: DetectorConfig = group(DetectorConfig)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
