@@ -13,9 +13,10 @@ from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer
 from .config import AlertConfig
-from .conversions import feedback_msg, frame_from_msg
-from .mapping import NO_CATEGORY, render_mapping
-from .policy import FACE_LOST, NO_FACE, CuePolicy, Decision
+from .conversions import classified_from_msg, feedback_msg
+from .mapping import render_mapping
+from .policy import FACE_LOST, Decision
+from .stage import DecideStage
 
 SETTINGS = settings_of(AlertConfig)
 
@@ -32,17 +33,16 @@ class AlertPlayerNode(Node):
         super().__init__("alert_player")
         self._values = declare(self, SETTINGS)
         self._config = _build(self._values)
-        self._mapping = self._config.effective_mapping
-        self._policy = CuePolicy(self._config.policy)
+        self._stage = DecideStage(self._config)
         self._player = AudioPlayer(self._config.alsa_device, self._config.volume)
         self._validate = on_set(self, SETTINGS, lambda: self._values, _build, self._apply)
         self.add_on_set_parameters_callback(self._on_set)
         self._pub = self.create_publisher(Feedback, "feedback", STREAM_QOS)
         self.create_subscription(Emotion, "emotion", self._on_emotion, STREAM_QOS)
         self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
-        if self._config.mapping_preset and dict(self._config.mapping) != self._mapping:
+        if self._config.mapping_preset and dict(self._config.mapping) != self._stage.mapping:
             self.get_logger().warning(f"mapping_preset={self._config.mapping_preset!r}: mapping.* parameters ignored")
-        self.get_logger().info(f"mapping: {render_mapping(self._mapping)}")
+        self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
         if not self._player.aplay_found():
             self.get_logger().error("aplay not found: cues cannot play; install alsa-utils")
         self._check_sounds()
@@ -63,17 +63,16 @@ class AlertPlayerNode(Node):
     def _apply(self, config: AlertConfig, changed: Dict[str, Any]) -> None:
         """Swap in a validated config; the policy keeps its window."""
         self._values.update(changed)
+        previous = self._stage.mapping
         self._config = config
-        self._policy.config = config.policy
+        self._stage.configure(config)
         self._player.device, self._player.volume = config.alsa_device, config.volume
         if config.policy.mute and self._player.busy:
             self._player.stop()  # muting means silence now, not after the current cue
             self._player.poll()  # its SIGTERM exit status is not an aplay failure
         self.get_logger().info(f"parameters changed: {changed}")
-        mapping = config.effective_mapping
-        if mapping != self._mapping:
-            self._mapping = mapping
-            self.get_logger().info(f"mapping: {render_mapping(mapping)}")
+        if self._stage.mapping != previous:
+            self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
         if {"cue_wav", "face_lost_wav", "volume"} & set(changed):
             self._check_sounds()
 
@@ -89,18 +88,15 @@ class AlertPlayerNode(Node):
 
     def _on_emotion(self, msg: Emotion) -> None:
         """Decide on one emotion message and publish its Feedback (also for a malformed message)."""
-        try:
-            frame = frame_from_msg(msg, self._mapping)
-        except ValueError as exc:
-            self.get_logger().warning(f"malformed emotion message skipped: {exc}", throttle_duration_sec=5.0)
-            self._pub.publish(feedback_msg(msg, Decision(NO_CATEGORY, self._policy.bad_share, False, NO_FACE), False))
+        frame = classified_from_msg(msg)
+        decision, malformed = self._stage.decide(frame, busy=self._player.busy)
+        if malformed:
+            self.get_logger().warning(f"malformed emotion message skipped: {malformed}", throttle_duration_sec=5.0)
+            self._pub.publish(feedback_msg(msg, decision, False))
             return
-        decision = self._policy.update(
-            frame.stamp_s, frame.has_face, frame.emotion, frame.confidence, frame.category, busy=self._player.busy
-        )
         played = decision.cue and self._play(decision, frame.stamp_s)
         self.get_logger().debug(
-            f"t={frame.stamp_s:.3f} {frame.emotion or '-'} {decision.category} share={decision.bad_share:.2f} "
+            f"t={frame.stamp_s:.3f} {frame.label or '-'} {decision.category} share={decision.bad_share:.2f} "
             f"{decision.reason}"
         )
         self._pub.publish(feedback_msg(msg, decision, played))

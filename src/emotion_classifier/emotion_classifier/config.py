@@ -3,7 +3,16 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecoach_common.paths import ResourceNotFound, share_dir
 from facecoach_common.settings import check_settings, setting
+
+
+def default_models_dir() -> str:
+    """Where models_dir '' points: the models/ installed with the facecoach package (the graph's weights)."""
+    try:
+        return str(share_dir("facecoach") / "models")
+    except ResourceNotFound as exc:
+        raise ValueError(f"models_dir is '' and {exc}; set models_dir to a folder of weight files") from None
 
 
 @dataclass(frozen=True)

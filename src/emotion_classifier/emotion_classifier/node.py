@@ -11,26 +11,17 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from facecoach_common.image_conversions import ImageConversionError, image_to_numpy
-from facecoach_common.paths import ResourceNotFound, share_dir
 from facecoach_common.qos import STREAM_QOS
 from facecoach_common.ros_params import declare, on_set, run_node
 from facecoach_common.settings import from_values, settings_of, values_of
 from facecoach_msgs.msg import Emotion, Face
 
-from .config import ClassifierConfig
+from .config import ClassifierConfig, default_models_dir
 from .inference import EmotionClassifier, available_variants, variant_path
 from .preprocess import PreprocessError
 from .weights import WeightFileError
 
 SETTINGS = settings_of(ClassifierConfig)
-
-
-def default_models_dir() -> str:
-    """The models/ folder the graph's weights are installed in (the facecoach package's share)."""
-    try:
-        return str(share_dir("facecoach") / "models")
-    except ResourceNotFound as exc:
-        raise WeightFileError(f"models_dir is '' and {exc}; set models_dir to a folder of weight files") from None
 
 
 class EmotionClassifierNode(Node):

@@ -5,10 +5,8 @@ publishes ``face``. A frame that cannot be decoded is skipped with a throttled w
 """
 
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-import cv2
-import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
@@ -21,16 +19,12 @@ from face_detector.detector import (
     cascade_detector,
     load_cascade,
 )
+from face_detector.stage import DetectStage, FrameError
 from facecoach_common import ros_params
-from facecoach_common.image_conversions import (
-    ImageConversionError,
-    compressed_to_numpy,
-    image_to_numpy,
-    numpy_to_image,
-)
+from facecoach_common.image_conversions import numpy_to_image
 from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_common.settings import from_values, settings_of
-from facecoach_common.stamps import RecentFrames, stamp_to_ns
+from facecoach_common.stamps import stamp_to_ns
 from facecoach_msgs.msg import Face
 
 WARN_EVERY_S = 5.0
@@ -46,7 +40,7 @@ class FaceDetectorNode(Node):
         self._values = ros_params.declare(self, SETTINGS)
         self._config: Optional[DetectorConfig] = None
         config, raw = self._build(self._values)  # DetectorError/ValueError: main() reports it and exits
-        self._detector = FaceDetector(config, raw)
+        self._stage = DetectStage(FaceDetector(config, raw))
         self._config, self._raw = config, raw
         self.add_on_set_parameters_callback(
             ros_params.on_set(self, SETTINGS, lambda: self._values, self._build, self._apply)
@@ -57,8 +51,6 @@ class FaceDetectorNode(Node):
             self.create_subscription(Image, "image_raw", self._on_raw, IMAGE_QOS)
         if source in ("compressed", "both"):
             self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
-        # With input 'both' a camera publishing both forms would give every frame twice.
-        self._recent = RecentFrames()
         self._last_warn: Dict[str, float] = {}
         self.get_logger().info(
             f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
@@ -77,37 +69,31 @@ class FaceDetectorNode(Node):
         config, raw = built
         self._values.update(changed)
         self._config, self._raw = config, raw
-        self._detector = FaceDetector(config, raw)  # one reference swap, between two frames
+        self._stage.detector = FaceDetector(config, raw)  # one reference swap, between two frames
         self.get_logger().info(f"detector parameters changed: {changed}")
 
     def _on_raw(self, msg: Image) -> None:
-        self._process(msg, lambda m: image_to_numpy(m, to_bgr=True), "image_raw")
+        self._process(msg, "image_raw")
 
     def _on_compressed(self, msg: CompressedImage) -> None:
-        self._process(msg, compressed_to_numpy, "image_raw/compressed")
+        self._process(msg, "image_raw/compressed")
 
-    def _process(self, msg: Any, decode: Callable[[Any], np.ndarray], topic: str) -> None:
-        if self._recent.seen(stamp_to_ns(msg.header.stamp), msg.header.frame_id):
+    def _process(self, msg: Any, topic: str) -> None:
+        stage = self._stage
+        if stage.is_duplicate(stamp_to_ns(msg.header.stamp), msg.header.frame_id):
             return
         start = time.perf_counter()
         try:
-            frame = decode(msg)
-        except ImageConversionError as exc:
+            result = stage.detect(stage.decode(msg))
+        except FrameError as exc:
             self._warn(exc.reason, f"skipping a frame on {topic}: {exc}")
             return
-        detector = self._detector
-        try:
-            box = detector.detect(frame)
-        except cv2.error as exc:
-            self._warn("opencv", f"skipping a frame on {topic}: OpenCV failed on it: {exc}")
-            return
-        height, width = frame.shape[:2]
-        face = Face(header=msg.header, frame_width=width, frame_height=height)
-        if box is not None:
-            crop = detector.crop(frame, box)
+        face = Face(header=msg.header, frame_width=result.width, frame_height=result.height)
+        if result.box is not None:
+            box = result.box
             face.has_face = True
             face.roi = RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.w, height=box.h)
-            face.crop = numpy_to_image(crop, "bgr8", msg.header)
+            face.crop = numpy_to_image(result.crop, "bgr8", msg.header)
         face.detect_ms = float((time.perf_counter() - start) * 1000.0)
         self._pub.publish(face)
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
+
+from facecoach_common.stamps import stamp_to_ns
 
 from .bags import IMAGE_TYPES, BagError, image_topic, messages, topics, typestore
 from .pipeline import FrameError, Pipeline, PipelineSettings
 
 BASELINE = "baseline"
-DUPLICATE_MEMORY = 16  # the face detector node skips a frame whose (stamp, frame_id) it saw among the last 16
 
 
 @dataclass
@@ -79,7 +79,7 @@ def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
 
 def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
     """The frames of ``topic`` in bag order; a bag that ends early raises BagError after the good frames."""
-    from facecoach_common.image_conversions import ImageConversionError, frame_to_bgr
+    from face_detector.stage import DetectStage
 
     ts = typestore()
     for n, (_topic, msgtype, _t_ns, raw) in enumerate(messages(bag, [topic])):
@@ -90,10 +90,10 @@ def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
         except Exception as exc:  # rosbags raises assorted errors on bad CDR: one frame is lost, not the run
             yield BagFrame(0, "", None, f"cdr: message {n} cannot be deserialized ({exc})")
             continue
-        stamp_ns = int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
         try:
-            yield BagFrame(stamp_ns, str(msg.header.frame_id), frame_to_bgr(msg))
-        except ImageConversionError as exc:
+            yield BagFrame(stamp_ns, str(msg.header.frame_id), DetectStage.decode(msg))
+        except FrameError as exc:
             yield BagFrame(stamp_ns, str(msg.header.frame_id), None, f"{exc.reason}: {exc}")
 
 
@@ -102,18 +102,15 @@ def run_pipelines(
 ) -> List[RunResult]:
     """Run every pipeline over the frames (detection once, shared: it does not depend on the classifier)."""
     results = [RunResult(p.variant) for p in pipelines]
-    recent: Deque[Tuple[int, str]] = deque(maxlen=DUPLICATE_MEMORY)
+    stage = pipelines[0].detect_stage  # detection (and its duplicate memory) shared by every variant
     try:
         for frame in frames:
             if progress:
                 progress()
-            if frame.stamp_ns and frame.error == "":
-                key = (frame.stamp_ns, frame.frame_id)
-                if key in recent:  # the node drops a frame it already saw (raw + compressed of one camera)
-                    for r in results:
-                        r.duplicates += 1
-                    continue
-                recent.append(key)
+            if frame.error == "" and stage.is_duplicate(frame.stamp_ns, frame.frame_id):
+                for r in results:  # the node drops a frame it already saw (raw + compressed of one camera)
+                    r.duplicates += 1
+                continue
             if frame.error:
                 for r in results:
                     r.lines.append({"stamp_ns": frame.stamp_ns, "error": frame.error})
