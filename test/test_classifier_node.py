@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facecoach.launcher import executable_path
-from facecoach.ros_tools import get_parameter, set_parameter, wait_until
+from facecoach.ros_calls import get_parameter, set_parameter, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "models" / "baseline.safetensors"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.ros_tools import set_parameter
+from facecoach.ros_calls import set_parameter
 
 REPO = Path(__file__).resolve().parents[1]
 

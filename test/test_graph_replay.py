@@ -10,7 +10,7 @@ import pytest
 from facecoach.bags import messages
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.ros_tools import Replayer, play_and_drain, start_pipeline
+from facecoach.replay import Replayer, play_and_drain, start_pipeline
 
 RATE = 1.0
 REPO = Path(__file__).resolve().parents[1]

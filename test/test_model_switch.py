@@ -8,7 +8,8 @@ from pathlib import Path
 from emotion_classifier.inference import available_variants
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.ros_tools import Replayer, set_parameter, start_pipeline, wait_until
+from facecoach.replay import Replayer, start_pipeline
+from facecoach.ros_calls import set_parameter, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"

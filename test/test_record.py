@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from facecoach.bags import messages
-from facecoach.ros_tools import wait_until
+from facecoach.ros_calls import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 

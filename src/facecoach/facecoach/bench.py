@@ -24,7 +24,6 @@ import numpy as np
 from .sample import REPO, bundled_sample
 
 IOU_MATCH = 0.5
-WARM_UP = "/warm-up"  # frame_id suffix of the frame that primes the graph before a measured replay
 TARGETS = {  # issue 5
     "speedup_vs_naive": 3.0,
     "face_recall_vs_naive": 0.98,
@@ -271,73 +270,36 @@ class GraphRun:
         }
 
 
-def timed_replayer(node, bag, topic: str, frames: Sequence[Frame], rate: float, run: GraphRun):
-    """A Replayer of the preloaded frames that records each frame's publish time by its stamp."""
-    from .ros_tools import Replayer
-
-    class TimedReplayer(Replayer):
-        """Replayer.play with the bag's timing, noting time.monotonic() at each publish."""
-
-        def play(self) -> int:
-            pub = self.publishers[topic]
-            start, first = time.monotonic(), frames[0].t_ns
-            for f in frames:
-                if self.stop_event.is_set():
-                    break
-                delay = start + (f.t_ns - first) / 1e9 / self.rate - time.monotonic()
-                if delay > 0:
-                    self.stop_event.wait(delay)
-                run.sent[f.stamp_ns] = time.monotonic()
-                pub.publish(f.raw)
-                self.published += 1
-            return self.published
-
-    return TimedReplayer(node, bag, rate=rate, topics=[topic])
-
-
-def warm_up(node, replayer, topic: str, frame: Frame, run: GraphRun, timeout: float = 30.0) -> bool:
-    """Send the first frame, marked as a warm-up, until its feedback comes back (every DDS link matched)."""
-    import copy
-
-    from rclpy.serialization import serialize_message
-
-    from .ros_tools import wait_until
-
-    deadline, attempt = time.monotonic() + timeout, 0
-    while not run.warm and time.monotonic() < deadline:
-        msg = copy.deepcopy(frame.msg)
-        # Another frame_id per attempt: the detector drops repeated (stamp, frame_id) pairs as duplicates.
-        msg.header.frame_id += f"{WARM_UP}{attempt}"
-        replayer.publishers[topic].publish(serialize_message(msg))
-        wait_until(node, lambda: bool(run.warm), 1.0)
-        attempt += 1
-    return bool(run.warm)
-
-
 def replay_through(
     node, procs, bag, topic: str, frames: Sequence[Frame], rate: float, timeout: float = 120.0
 ) -> GraphRun:
     """Replay the frames through a running graph (``procs``) and collect /facecoach/feedback per stamp."""
     from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stamps import stamp_to_ns
     from facecoach_msgs.msg import Feedback
 
     from .launcher import LaunchError
-    from .ros_tools import play_and_drain, wait_for_pipeline
+    from .replay import Replayer, play_and_drain, start_pipeline
 
     run = GraphRun(rate=rate, bag_fps=frame_rate(frames))
+    stamps = {f.stamp_ns for f in frames}
 
     def on_feedback(msg) -> None:
-        if WARM_UP in msg.header.frame_id:
+        stamp = stamp_to_ns(msg.header.stamp)
+        if stamp not in stamps:  # the warm-up's, stamped before the bag
             run.warm += 1
             return
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         run.arrived[stamp] = time.monotonic()
         run.feedback[stamp] = msg
 
+    def on_send(i: int) -> None:
+        run.sent[frames[i].stamp_ns] = time.monotonic()
+
     sub = node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
-    replayer = timed_replayer(node, bag, topic, frames, rate, run)
+    preloaded = [(topic, f.t_ns, f.raw) for f in frames]
+    replayer = Replayer(node, bag, rate=rate, topics=[topic], preloaded=preloaded, on_send=on_send)
     try:
-        if not wait_for_pipeline(node, procs, replayer, timeout) or not warm_up(node, replayer, topic, frames[0], run):
+        if not start_pipeline(node, procs, replayer, lambda: run.warm, timeout):
             raise LaunchError(f"the graph did not come up in {timeout} s (exited: {procs.dead()})")
         play_and_drain(node, replayer, lambda: len(run.arrived))
     finally:
@@ -356,7 +318,7 @@ def rss_mb(pids: Dict[str, int]) -> Dict[str, float]:
 
 def switch_times(node, variants: Sequence[str], back_to: str, target: str = "/emotion_classifier") -> Dict[str, Any]:
     """Milliseconds until the classifier accepted each variant (it loads the weights before answering)."""
-    from .ros_tools import set_parameter
+    from .ros_calls import set_parameter
 
     out: Dict[str, Any] = {}
     for v in [v for v in variants if v != back_to] + [back_to]:

@@ -153,7 +153,7 @@ def cmd_demo(args) -> int:
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
-    from .ros_tools import Replayer, play_and_drain, start_pipeline
+    from .replay import Replayer, play_and_drain, start_pipeline
 
     bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()
@@ -215,7 +215,7 @@ def _play(bag, rate: float, loop: bool, topics=None, wait: float = 10.0) -> int:
     """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
     import rclpy
 
-    from .ros_tools import Replayer
+    from .replay import Replayer
 
     rclpy.init()
     node = rclpy.create_node("facecoach_replay")
@@ -240,7 +240,7 @@ def cmd_record(args) -> int:
 
     import rclpy
 
-    from .ros_tools import Recorder
+    from .recorder import Recorder
 
     topics = args.topics or list(load_graph().record_topics)
     rclpy.init()
@@ -281,7 +281,7 @@ def cmd_make_sample(args) -> int:
 # ------------------------------------------------------------------------------------------- params
 def cmd_set_model(args) -> int:
     """Switch the running classifier's weights through its parameter service (like `ros2 param set`)."""
-    from .ros_tools import set_parameter
+    from .ros_calls import set_parameter
 
     def ask(node):
         t0 = time.monotonic()
@@ -301,7 +301,7 @@ def cmd_set_model(args) -> int:
 
 def cmd_get_model(args) -> int:
     """Print the running classifier's model_variant."""
-    from .ros_tools import get_parameter
+    from .ros_calls import get_parameter
 
     return _query("facecoach_get_model", lambda node: get_parameter(node, args.node, "model_variant", args.timeout))
 
@@ -310,7 +310,7 @@ def cmd_get_mapping(args) -> int:
     """Print the running alert node's emotion -> category mapping (a set mapping_preset wins)."""
     from alert_player.mapping import EMOTIONS, preset, render_mapping
 
-    from .ros_tools import get_parameter
+    from .ros_calls import get_parameter
 
     def ask(node) -> str:
         name = get_parameter(node, args.node, "mapping_preset", timeout=args.timeout)
@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=80)
     p.set_defaults(func=cmd_make_sample)
 
-    from emotion_classifier.tools import add_commands
+    from emotion_classifier.tooling.cli import add_commands
 
     from .bench import add_commands as add_bench_commands
     from .session_tools import add_commands as add_session_commands

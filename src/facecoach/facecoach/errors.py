@@ -1,0 +1,67 @@
+"""The facecoach command's one error convention.
+
+A command that cannot do its job raises: a ``CommandError``, or an error of a project family (a bad
+graph description, bag, weight file or data set, a node that does not start or does not answer).
+``run_command`` alone catches them and prints one line, ``facecoach <command>: <message>``, on stderr,
+with no traceback, and returns the error's exit code (2 unless it says otherwise). An outcome that is
+not an error (a refused parameter change, a partial result) is the command's own output and exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence, Tuple, Type
+
+EXIT_ERROR = 2
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; ``exit_code`` is the facecoach command's exit status."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NoAnswer(TimeoutError):
+    """A node's service is not there or did not answer in time."""
+
+
+def command_errors() -> Tuple[Type[BaseException], ...]:
+    """The exceptions ``run_command`` turns into one line (imported only when one is raised)."""
+    from emotion_classifier.tooling.data import DatasetError
+    from emotion_classifier.weight_file import WeightFileError
+    from face_detector.detector import DetectorError
+    from facecoach_common.paths import ResourceNotFound
+
+    from .bags import BagError
+    from .graph import GraphError
+    from .launcher import LaunchError
+
+    return (
+        CommandError,
+        NoAnswer,
+        GraphError,
+        BagError,
+        LaunchError,
+        ResourceNotFound,
+        WeightFileError,
+        DatasetError,
+        DetectorError,
+    )
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> int:
+    """Parse ``argv`` (default: the command line) and run its command's ``func``; return the exit status.
+
+    Parsing is inside: the options of `run` and `demo` come from the graph description, read only then.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except command_errors() as exc:
+        command = next((a for a in argv if not a.startswith("-")), "")
+        print(f"{parser.prog} {command}: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)

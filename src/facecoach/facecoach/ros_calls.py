@@ -1,0 +1,75 @@
+"""Talking to running nodes from a short-lived rclpy node: spin until a condition, get and set parameters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional, Tuple
+
+import rclpy
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.node import Node
+
+from .errors import NoAnswer
+
+
+def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: bool = True) -> bool:
+    """Spin ``node`` until ``condition()`` holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if spin:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        else:
+            time.sleep(0.05)
+    return condition()
+
+
+def _value_msg(value) -> ParameterValue:
+    if isinstance(value, bool):
+        return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    if isinstance(value, int):
+        return ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    if isinstance(value, float):
+        return ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
+
+
+def _call(node: Node, srv_type, name: str, request, timeout: float):
+    client = node.create_client(srv_type, name)
+    try:
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+        if not future.done():
+            raise NoAnswer(f"{name} did not answer within {timeout} s")
+        return future.result()
+    finally:
+        node.destroy_client(client)
+
+
+def set_parameter(node: Node, target: str, name: str, value, timeout: float = 30.0) -> Tuple[bool, str]:
+    """Set one parameter of a running node through its standard service, as `ros2 param set` does.
+
+    Returns (successful, reason); NoAnswer when the node's service is not there or silent.
+    """
+    req = SetParameters.Request(parameters=[ParameterMsg(name=name, value=_value_msg(value))])
+    result = _call(node, SetParameters, f"{target}/set_parameters", req, timeout).results[0]
+    return result.successful, result.reason
+
+
+def get_parameter(node: Node, target: str, name: str, timeout: float = 10.0) -> Optional[Any]:
+    """Read one parameter of a running node (None when it is not set)."""
+    res = _call(node, GetParameters, f"{target}/get_parameters", GetParameters.Request(names=[name]), timeout)
+    v = res.values[0] if res.values else None
+    if v is None or v.type == ParameterType.PARAMETER_NOT_SET:
+        return None
+    return {
+        ParameterType.PARAMETER_BOOL: v.bool_value,
+        ParameterType.PARAMETER_INTEGER: v.integer_value,
+        ParameterType.PARAMETER_DOUBLE: v.double_value,
+        ParameterType.PARAMETER_STRING: v.string_value,
+    }.get(v.type, v)
