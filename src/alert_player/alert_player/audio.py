@@ -1,23 +1,26 @@
 """Cue playback through ALSA's ``aplay``: non-blocking, one sound at a time, volume, tone fallback.
 
 Every file is read with ``wave`` first: aplay plays a non-WAV file as raw noise with exit status 0,
-so a missing or broken file is caught here, reported, and replaced by a generated tone.
+so a missing or broken file is caught here, reported, and replaced by a generated tone. Only regular
+files under MAX_CUE_BYTES are opened (a FIFO would block the reader, a huge file eat the memory), and
+never more samples are read than the file holds, whatever its header claims.
 """
-
-from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 TONE_HZ = 880.0
 TONE_S = 0.3
 TONE_RATE = 22050
+MAX_CUE_BYTES = 16 * 2**20  # 16 MiB: over a minute of 16-bit stereo at 48 kHz; a cue is a few seconds
 _DTYPES = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}  # 8-bit WAV is unsigned, the rest signed
 
 
@@ -51,10 +54,20 @@ class PlaybackResult:
 def read_wav(path: str) -> Sound:
     """Read a PCM WAV (8/16/32-bit, any rate, any channels); raise AudioError saying what is wrong."""
     try:
-        with wave.open(path, "rb") as w:
-            width, channels, rate, frames = w.getsampwidth(), w.getnchannels(), w.getframerate(), w.readframes(-1)
+        st = os.stat(path)  # stat, not open: opening a FIFO would block until someone writes to it
     except FileNotFoundError:
         raise AudioError(f"cue file {path!r} does not exist") from None
+    except OSError as exc:
+        raise AudioError(f"cue file {path!r} cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(f"cue file {path!r} is not a regular file")
+    if st.st_size > MAX_CUE_BYTES:
+        raise AudioError(f"cue file {path!r} is {st.st_size / 2**20:.0f} MiB; a cue must be under 16 MiB")
+    try:
+        with open(path, "rb") as f, wave.open(f, "rb") as w:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            # The header's frame count may lie (a 2 GB claim in a 1 kB file): read what the file can hold.
+            frames = w.readframes(min(w.getnframes(), st.st_size // max(1, width * channels)))
     except (OSError, EOFError, wave.Error) as exc:
         raise AudioError(f"cue file {path!r} is not a readable PCM WAV file: {exc}") from None
     if width not in _DTYPES:
@@ -98,10 +111,10 @@ class AudioPlayer:
         """Set the ALSA device, the volume (0..2) and the aplay executable."""
         self.device, self.volume, self.aplay = device, volume, aplay
         self._tmp = tempfile.mkdtemp(prefix="alert_player_")
-        self._cache: dict[tuple[str, float], tuple[tuple[int, int], str]] = {}
-        self._proc: subprocess.Popen | None = None
+        self._cache: Dict[Tuple[str, float], Tuple[Tuple[int, int], str]] = {}
+        self._proc: Optional[subprocess.Popen] = None
         self._playing = ""
-        self._finished: PlaybackResult | None = None
+        self._finished: Optional[PlaybackResult] = None
 
     def aplay_found(self) -> bool:
         """Tell whether the aplay executable can be found."""
@@ -112,7 +125,26 @@ class AudioPlayer:
         """True while a cue is playing (polls the process, so it never lags behind a finished one)."""
         return self._proc is not None and self._proc.poll() is None
 
-    def prepare(self, path: str) -> tuple[str, str | None]:
+    def check_output(self, timeout: float = 10.0) -> Optional[str]:
+        """Play 10 ms of silence on the device and wait: None when it works, else why not (blocks: a worker's job)."""
+        silence = os.path.join(self._tmp, "silence.wav")
+        if not os.path.exists(silence):
+            write_wav(silence, Sound(np.zeros((TONE_RATE // 100, 1), "<i2"), TONE_RATE, 2))
+        cmd = [self.aplay, "-q", "-D", self.device, silence]
+        try:
+            done = subprocess.run(  # noqa: UP022 - Python 3.6 (the Jetson's) has no capture_output
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout
+            )
+        except OSError as exc:
+            return f"cannot run {self.aplay!r} ({exc.strerror}): install alsa-utils"
+        except subprocess.TimeoutExpired:
+            return f"aplay on {self.device!r} did not finish 10 ms of silence in {timeout:g} s"
+        if done.returncode != 0:
+            text = done.stderr.decode(errors="replace").strip() or "no error text"
+            return f"aplay -D {self.device} failed (exit status {done.returncode}): {text}"
+        return None
+
+    def prepare(self, path: str) -> Tuple[str, Optional[str]]:
         """Return (file to play, error text or None): ``path`` checked and volume-scaled, or the tone."""
         if path:
             try:
@@ -144,7 +176,7 @@ class AudioPlayer:
         self._cache[key] = (stamp, out)
         return out
 
-    def play(self, path: str) -> str | None:
+    def play(self, path: str) -> Optional[str]:
         """Start playing ``path`` (or the tone); return an error text when the file fell back to the tone.
 
         Raises AudioError when a cue is already playing or aplay cannot be started.
@@ -163,7 +195,7 @@ class AudioPlayer:
         self._playing = wav
         return error
 
-    def poll(self) -> PlaybackResult | None:
+    def poll(self) -> Optional[PlaybackResult]:
         """Return the result of a playback that has finished since the last call, else None."""
         self._reap()
         result, self._finished = self._finished, None

@@ -1,12 +1,10 @@
 """Emotion message → the decide stage's input, and decision → Feedback message (message types, no rclpy)."""
 
-import math
-
 from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_msgs.msg import Emotion, Feedback
 
 from .mapping import NO_CATEGORY
-from .policy import Decision
+from .policy import MALFORMED, Decision
 from .stage import Classified
 
 CATEGORY_CODES = {
@@ -32,9 +30,9 @@ def classified_from_msg(msg: Emotion) -> Classified:
 def feedback_msg(msg: Emotion, decision: Decision, cue_played: bool) -> Feedback:
     """Build the Feedback for ``msg``: header and classifier fields passed along, plus the decision."""
     out = Feedback(header=msg.header, has_face=msg.has_face, model_variant=msg.model_variant)
-    if msg.has_face:
+    if msg.has_face and decision.reason != MALFORMED:  # a malformed message's fields are not passed on
         out.emotion = msg.label
-        out.confidence = float(msg.confidence) if math.isfinite(msg.confidence) else 0.0
+        out.confidence = float(msg.confidence)
     out.category = CATEGORY_CODES[decision.category]
     out.category_name = decision.category
     out.bad_share = float(decision.bad_share)

@@ -1,5 +1,7 @@
 """alert_player node: emotion → category → cue decision → the user's own voice, and a Feedback per frame."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 from rcl_interfaces.msg import SetParametersResult
@@ -15,7 +17,7 @@ from .audio import AudioError, AudioPlayer
 from .config import AlertConfig
 from .conversions import classified_from_msg, feedback_msg
 from .mapping import render_mapping
-from .policy import FACE_LOST, Decision
+from .policy import AUDIO_FAILED, FACE_LOST, Decision
 from .stage import DecideStage
 
 SETTINGS = settings_of(AlertConfig)
@@ -45,7 +47,11 @@ class AlertPlayerNode(Node):
         self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
         if not self._player.aplay_found():
             self.get_logger().error("aplay not found: cues cannot play; install alsa-utils")
-        self._check_sounds()
+        # Files and the sound device are checked in a worker: a slow disk or a stuck device never holds the executor.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio-check")
+        self._output_error: Optional[str] = None
+        self._worker.submit(self._check_sounds, self._config)
+        self._worker.submit(self._check_output)
         self.get_logger().info(f"ready: ALSA device {self._config.alsa_device!r}, policy {self._config.policy}")
 
     def _on_set(self, changes: Sequence[Parameter]) -> SetParametersResult:
@@ -74,12 +80,23 @@ class AlertPlayerNode(Node):
         if self._stage.mapping != previous:
             self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
         if {"cue_wav", "face_lost_wav", "volume"} & set(changed):
-            self._check_sounds()
+            self._worker.submit(self._check_sounds, config)
+        if "alsa_device" in changed:
+            self._worker.submit(self._check_output)
 
-    def _check_sounds(self) -> None:
+    def _check_output(self) -> None:
+        """Play 10 ms of silence on the ALSA device: a device that fails makes every cue 'audio_failed'."""
+        error = self._player.check_output()
+        if error:
+            self.get_logger().error(f"sound output does not work, cues cannot be heard: {error}")
+        elif self._output_error:
+            self.get_logger().info(f"sound output {self._player.device!r} works again")
+        self._output_error = error
+
+    def _check_sounds(self, config: AlertConfig) -> None:
         """Report an unusable cue file now, not only when the first cue falls back to the tone."""
         for name in ("cue_wav", "face_lost_wav"):
-            path = getattr(self._config, name)
+            path = getattr(config, name)
             _, error = self._player.prepare(path)
             if error:
                 self.get_logger().error(f"{name}: {error}")
@@ -89,12 +106,16 @@ class AlertPlayerNode(Node):
     def _on_emotion(self, msg: Emotion) -> None:
         """Decide on one emotion message and publish its Feedback (also for a malformed message)."""
         frame = classified_from_msg(msg)
-        decision, malformed = self._stage.decide(frame, busy=self._player.busy)
+        decision, malformed = self._stage.decide(frame, busy=self._player.busy, now=time.monotonic())
         if malformed:
             self.get_logger().warning(f"malformed emotion message skipped: {malformed}", throttle_duration_sec=5.0)
             self._pub.publish(feedback_msg(msg, decision, False))
             return
-        played = decision.cue and self._play(decision, frame.stamp_s)
+        played = False
+        if decision.cue:
+            played = self._play(decision, frame.stamp_s)
+            if not played:  # the policy counted the cue (cooldown runs), but nobody heard it: say so
+                decision = Decision(decision.category, decision.bad_share, False, AUDIO_FAILED)
         self.get_logger().debug(
             f"t={frame.stamp_s:.3f} {frame.label or '-'} {decision.category} share={decision.bad_share:.2f} "
             f"{decision.reason}"
@@ -102,7 +123,10 @@ class AlertPlayerNode(Node):
         self._pub.publish(feedback_msg(msg, decision, played))
 
     def _play(self, decision: Decision, stamp_s: float) -> bool:
-        """Start the cue the decision asks for; return whether aplay started."""
+        """Start the cue the decision asks for; return whether it started on an output that works."""
+        if self._output_error:
+            self.get_logger().error(f"cue due but not heard: {self._output_error}", throttle_duration_sec=10.0)
+            return False
         path = self._config.face_lost_wav if decision.reason == FACE_LOST else self._config.cue_wav
         try:
             error = self._player.play(path)
@@ -120,16 +144,22 @@ class AlertPlayerNode(Node):
     def _poll_playback(self) -> None:
         """Report an aplay run that failed (bad device, busy sound card ...)."""
         result = self._player.poll()
-        if result is not None and not result.ok:
-            self.get_logger().error(
-                f"aplay failed (exit status {result.returncode}) on device {self._config.alsa_device!r}: "
-                f"{result.stderr or 'no error text'}",
-                throttle_duration_sec=10.0,
-            )
+        if result is None:
+            return
+        if result.ok:
+            self._output_error = None
+            return
+        self._output_error = (
+            f"aplay failed (exit status {result.returncode}) on device {self._config.alsa_device!r}: "
+            f"{result.stderr or 'no error text'}"
+        )
+        self.get_logger().error(self._output_error, throttle_duration_sec=10.0)
 
     def destroy_node(self) -> None:
         """Stop a playing cue and remove temporary files, then destroy the node."""
-        if hasattr(self, "_player"):  # also called by rclpy when __init__ failed half-way
+        if hasattr(self, "_worker"):  # also called by rclpy when __init__ failed half-way
+            self._worker.shutdown(wait=False)
+        if hasattr(self, "_player"):
             self._player.close()
         super().destroy_node()
 

@@ -1,12 +1,12 @@
 """The cue decision: a pure state machine over stamped frames (sliding window, hysteresis, cooldown).
 
-Time comes only from the stamps passed in, so a replay at any rate decides exactly as live.
+Time comes from the stamps passed in, so a replay at any rate decides exactly as live; the node also passes
+its receive clock, which stands in for unset stamps and keeps the cooldown through a clock jump.
 """
-
-from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Deque, Optional, Tuple
 
 from facecoach_common.settings import check_settings, setting
 
@@ -18,10 +18,15 @@ BELOW_THRESHOLD = "below_threshold"
 COOLDOWN = "cooldown"
 MUTED = "muted"
 NO_FACE = "no_face"
+MALFORMED = "malformed"
+AUDIO_FAILED = "audio_failed"
 BUSY = "busy"
 FACE_LOST = "face_lost"
 
 _EPS = 1e-6  # stamps are floats made from sec+nanosec: tolerate rounding at the exact boundaries
+# Stamps that run ahead of the receive clock by more than this between two frames are a clock jump.
+JUMP_S = 5.0
+MAX_WINDOW_FRAMES = 8192  # > 60 s (the longest window) at 120 fps: the window stays bounded whatever the stamps
 
 
 @dataclass(frozen=True)
@@ -64,29 +69,63 @@ class CuePolicy:
     the share drops below ``release_threshold`` (one cue per bad episode), and ``cooldown_s`` separates cues.
     """
 
-    def __init__(self, config: PolicyConfig | None = None) -> None:
+    def __init__(self, config: Optional[PolicyConfig] = None) -> None:
         """Start with an empty window."""
         self.config = config or PolicyConfig()
         self.reset()
 
     def reset(self) -> None:
-        """Forget the window and the cue history (e.g. when the stamps jump back: a replay restarted)."""
-        self._window: deque[tuple[float, str, float]] = deque()  # face frames: (stamp, category, confidence)
+        """Forget everything: a new stream (a new session, or eval-bag starting a bag)."""
+        self._last_cue_now: Optional[float] = None  # receive-clock time of the last cue
+        self._cooldown_until_now: Optional[float] = None  # set when a clock jump lost the stamp history
+        self._last_now: Optional[float] = None
+        self._restart_window()
+
+    def _restart_window(self) -> None:
+        """Forget the window and the stamp history (the stamps jumped); the cooldown survives on the receive clock."""
+        self._window: Deque[Tuple[float, str, float]] = deque(maxlen=MAX_WINDOW_FRAMES)  # (stamp, category, p)
         self._armed = True
-        self._last_cue: float | None = None
-        self._last_stamp: float | None = None
-        self._last_face: float | None = None  # stamp of the last face frame (or of the first frame seen)
+        self._last_cue: Optional[float] = None
+        self._last_stamp: Optional[float] = None
+        self._last_face: Optional[float] = None  # stamp of the last face frame (or of the first frame seen)
         self._face_lost_done = False
         self.bad_share = 0.0
+        if self._last_cue_now is not None:
+            self._cooldown_until_now = self._last_cue_now + self.config.cooldown_s
+
+    def _jumped(self, stamp_s: float, now: Optional[float]) -> bool:
+        """True when the stamp went back, or (with a receive clock) ran ahead of it by more than JUMP_S."""
+        if self._last_stamp is None:
+            return False
+        if stamp_s < self._last_stamp - _EPS:
+            return True
+        if now is None or self._last_now is None:
+            return False
+        return (stamp_s - self._last_stamp) - (now - self._last_now) > JUMP_S
 
     def update(
-        self, stamp_s: float, has_face: bool, emotion: str, confidence: float, category: str, busy: bool = False
+        self,
+        stamp_s: float,
+        has_face: bool,
+        emotion: str,
+        confidence: float,
+        category: str,
+        busy: bool = False,
+        now: Optional[float] = None,
     ) -> Decision:
-        """Take one frame (``busy``: a cue is still playing) and return the decision for it."""
+        """Take one frame and return the decision for it.
+
+        ``busy``: a cue is still playing. ``now``: the receive clock (monotonic seconds) where there is one
+        (the node): an unset stamp (0) is replaced by it, and a stamp that jumps (back, or ahead of it)
+        restarts the window without shortening the cooldown. Without ``now`` only stamps count, so a replay
+        at any rate decides the same.
+        """
         cfg = self.config
-        if self._last_stamp is not None and stamp_s < self._last_stamp - _EPS:
-            self.reset()
-        self._last_stamp = stamp_s
+        if stamp_s <= 0.0 and now is not None:
+            stamp_s = now
+        if self._jumped(stamp_s, now):
+            self._restart_window()
+        self._last_stamp, self._last_now = stamp_s, now
         if self._last_face is None:
             self._last_face = stamp_s
         if has_face:
@@ -101,35 +140,37 @@ class CuePolicy:
         if share < cfg.release_threshold:
             self._armed = True
         if not has_face:
-            return self._face_lost(stamp_s, busy)
+            return self._face_lost(stamp_s, busy, now)
         sustained = bool(bad) and bad[-1] - bad[0] >= cfg.bad_threshold * cfg.window_s - _EPS
         if not (self._armed and share >= cfg.bad_threshold - _EPS and sustained):
             return Decision(category, share, False, BELOW_THRESHOLD)
-        held = self._held(stamp_s, busy, cooldown=True)
+        held = self._held(stamp_s, busy, now, cooldown=True)
         if held:
             return Decision(category, share, False, held)
         self._armed = False
-        self._last_cue = stamp_s
+        self._last_cue, self._last_cue_now = stamp_s, now
         return Decision(category, share, True, PLAYED)
 
-    def _face_lost(self, stamp_s: float, busy: bool) -> Decision:
+    def _face_lost(self, stamp_s: float, busy: bool, now: Optional[float]) -> Decision:
         """Decide a no-face frame: nothing, or the one face-lost cue of this absence."""
         cfg = self.config
         lost_for = stamp_s - (self._last_face if self._last_face is not None else stamp_s)
         if cfg.face_lost_s <= 0.0 or self._face_lost_done or lost_for < cfg.face_lost_s - _EPS:
             return Decision(NO_CATEGORY, self.bad_share, False, NO_FACE)
         # The face-lost cue is its own signal: muted and busy hold it, the bad-expression cooldown does not.
-        held = self._held(stamp_s, busy, cooldown=False)
+        held = self._held(stamp_s, busy, now, cooldown=False)
         if held:
             return Decision(NO_CATEGORY, self.bad_share, False, held)
         self._face_lost_done = True
         return Decision(NO_CATEGORY, self.bad_share, True, FACE_LOST)
 
-    def _held(self, stamp_s: float, busy: bool, cooldown: bool) -> str:
+    def _held(self, stamp_s: float, busy: bool, now: Optional[float], cooldown: bool) -> str:
         """Return why a due cue is held back ('' when it may play)."""
         if self.config.mute:
             return MUTED
         if cooldown and self._last_cue is not None and stamp_s - self._last_cue < self.config.cooldown_s - _EPS:
+            return COOLDOWN
+        if cooldown and now is not None and self._cooldown_until_now is not None and now < self._cooldown_until_now:
             return COOLDOWN
         if busy:
             return BUSY

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Tuple
 
 from .config import AlertConfig
 from .mapping import NO_CATEGORY, categorize
-from .policy import NO_FACE, CuePolicy, Decision
+from .policy import MALFORMED, CuePolicy, Decision
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ def check(frame: Classified) -> None:
         raise ValueError(
             f"{len(frame.probabilities)} probabilities for {len(frame.class_names)} class names: must match, non-empty"
         )
+    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in frame.probabilities):
+        raise ValueError(f"probabilities {list(frame.probabilities)} are not all in 0..1")
     if frame.label not in frame.class_names:
         raise ValueError(f"label {frame.label!r} is not among class_names {list(frame.class_names)}")
 
@@ -53,10 +55,13 @@ class DecideStage:
         self.mapping = config.effective_mapping
         self.policy.config = config.policy
 
-    def decide(self, frame: Classified, busy: bool = False) -> Tuple[Decision, Optional[str]]:
-        """The decision for one frame (``busy``: a cue is still playing), and why the frame is malformed (or None).
+    def decide(
+        self, frame: Classified, busy: bool = False, now: Optional[float] = None
+    ) -> Tuple[Decision, Optional[str]]:
+        """The decision for one frame, and why the frame is malformed (or None).
 
-        A malformed frame changes nothing: no category, the current bad share, no cue.
+        ``busy``: a cue is still playing; ``now``: the receive clock (see CuePolicy.update). A malformed
+        frame changes nothing: no category, the current bad share, no cue, reason ``malformed``.
         """
         category = NO_CATEGORY
         try:
@@ -64,9 +69,9 @@ class DecideStage:
                 category = categorize(self.mapping, frame.label)
             check(frame)
         except ValueError as exc:
-            return Decision(NO_CATEGORY, self.policy.bad_share, False, NO_FACE), str(exc)
+            return Decision(NO_CATEGORY, self.policy.bad_share, False, MALFORMED), str(exc)
         decision = self.policy.update(
-            frame.stamp_s, frame.has_face, frame.label, float(frame.confidence), category, busy=busy
+            frame.stamp_s, frame.has_face, frame.label, float(frame.confidence), category, busy=busy, now=now
         )
         return decision, None
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from alert_player.audio import AudioError, AudioPlayer, Sound, read_wav, scale, tone, write_wav
+from alert_player.audio import MAX_CUE_BYTES, AudioError, AudioPlayer, Sound, read_wav, scale, tone, write_wav
 
 
 def wait_result(player, timeout=10.0):
@@ -105,3 +105,32 @@ def test_aplay_failures_are_reported(tmp_path):
             p.play("")
     finally:
         p.close()
+
+
+def test_only_regular_files_under_the_size_cap_are_read(tmp_path):
+    fifo = tmp_path / "cue.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError, match="not a regular file"):
+        read_wav(str(fifo))  # returns at once: opening a FIFO would block until a writer came
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as f:
+        f.truncate(MAX_CUE_BYTES + 1)
+    with pytest.raises(AudioError, match="a cue must be under 16 MiB"):
+        read_wav(str(big))
+
+
+def test_a_header_that_claims_more_frames_than_the_file_holds_reads_only_the_file(tmp_path):
+    import struct
+    import tracemalloc
+
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 16000, 32000, 2, 16)
+    claimed = 2**31 - 64
+    path = tmp_path / "liar.wav"
+    header = b"RIFF" + struct.pack("<I", 36 + claimed) + b"WAVE" + fmt + b"data" + struct.pack("<I", claimed)
+    path.write_bytes(header + struct.pack("<500h", *range(500)))
+    tracemalloc.start()
+    sound = read_wav(str(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sound.samples.shape == (500, 1) and sound.samples[499, 0] == 499
+    assert peak < 10 * 2**20, f"reading a 1 kB file allocated {peak / 2**20:.0f} MiB"

@@ -1,5 +1,7 @@
 """The alert_player node as a separate process over DDS: feedback per frame, a cue, runtime parameters."""
 
+import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -20,6 +22,7 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["fear", "happy", "neutral", "sad", "surprise"]
 T0 = 1000.0  # stamps of the synthetic interview, seconds
 TIMEOUT = 20.0
+_COUNT = itertools.count()
 
 
 class Harness:
@@ -93,12 +96,14 @@ class Harness:
         rclpy.shutdown(context=self.context)
 
 
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory):
-    ns = f"/alert_player_test_{os.getpid()}"  # unique names: other test runs may share the DDS domain
-    log = open(tmp_path_factory.mktemp("node") / "alert_player.log", "w+")
+@contextlib.contextmanager
+def alert_node(folder, *params):
+    """An alert_player process in its own namespace (other test runs may share the DDS domain) and a harness."""
+    ns = f"/alert_player_test_{os.getpid()}_{next(_COUNT)}"
+    log = open(folder / f"alert_player{ns.replace('/', '_')}.log", "w+")
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     args = ["-r", f"__ns:={ns}", "-p", "alsa_device:=null", "-p", "cooldown_s:=2.0"]
+    args += [a for p in params for a in ("-p", p)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "alert_player.node", "--ros-args", *args], env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -115,6 +120,17 @@ def graph(tmp_path_factory):
         log.seek(0)
         print(log.read())  # shown by pytest when a test failed
         log.close()
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    with alert_node(tmp_path_factory.mktemp("node")) as running:
+        yield running
+
+
+def bad_run(h, t0):
+    """Two seconds of sad at 10 Hz: one cue is due 1.2 s in."""
+    return [h.send(t0 + i / 10, "sad") for i in range(20)]
 
 
 def test_feedback_for_every_frame_and_one_cue_for_a_sustained_bad_run(graph):
@@ -135,8 +151,10 @@ def test_feedback_for_every_frame_and_one_cue_for_a_sustained_bad_run(graph):
 def test_malformed_message_is_answered_and_the_node_keeps_running(graph):
     h, proc = graph
     bad = h.send(T0 + 4.0, "angry")
-    assert bad.reason == Feedback.REASON_NO_FACE and bad.category == Feedback.CATEGORY_NONE
+    assert bad.reason == Feedback.REASON_MALFORMED and bad.category == Feedback.CATEGORY_NONE
     assert h.send(T0 + 4.1, "sad", probabilities=False).category == Feedback.CATEGORY_NONE
+    overconfident = h.send(T0 + 4.15, "sad", confidence=5.0)
+    assert (overconfident.reason, overconfident.confidence, overconfident.emotion) == ("malformed", 0.0, "")
     assert h.send(T0 + 4.2, "neutral").category_name == "acceptable"
     assert proc.poll() is None
 
@@ -159,10 +177,49 @@ def test_runtime_parameters_are_validated_and_applied(graph):
     assert not ok and "mapping_preset" in reason
 
 
-def test_sigint_stops_the_node_cleanly(graph):
-    h, proc = graph
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=TIMEOUT) == 0
+def test_sigint_stops_the_node_cleanly(tmp_path):
+    with alert_node(tmp_path) as (h, proc):
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_a_cue_on_a_broken_sound_output_is_not_reported_as_played(tmp_path):
+    """aplay failing on the device used to give cue_played=true: now the feedback says audio_failed."""
+    with alert_node(tmp_path, "alsa_device:=hw:97,0") as (h, proc):
+        out = bad_run(h, T0)
+        assert not any(f.cue_played for f in out)
+        assert [f.reason for f in out].count(Feedback.REASON_AUDIO_FAILED) == 1
+        h.set_param("alsa_device", "null")
+        [h.send(T0 + 2 + i / 10, "happy") for i in range(20)]  # re-arms; the cooldown passes
+        out = bad_run(h, T0 + 4)  # the next cue plays on the working device
+        assert [f.reason for f in out if f.cue_played] == [Feedback.REASON_PLAYED]
+
+
+def test_a_fifo_or_a_huge_wav_as_the_cue_never_blocks_the_node(tmp_path):
+    fifo = tmp_path / "cue.fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.wav"
+    huge.write_bytes(_wav_header(claimed_bytes=2**31 - 64) + bytes(1000))
+    with alert_node(tmp_path, f"cue_wav:={fifo}") as (h, proc):
+        assert h.set_param("cue_wav", str(huge)) == (True, "")
+        out = bad_run(h, T0)  # the cue falls back to the tone, and the node answers every frame
+        assert [f.cue_played for f in out].count(True) == 1
+        assert proc.poll() is None
+
+
+def _wav_header(claimed_bytes):
+    """A 16-bit mono 16 kHz WAV header whose data chunk claims ``claimed_bytes``."""
+    import struct
+
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 16000, 32000, 2, 16)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 4 + len(fmt) + 8 + claimed_bytes)
+        + b"WAVE"
+        + fmt
+        + b"data"
+        + struct.pack("<I", claimed_bytes)
+    )
 
 
 def test_invalid_start_parameters_exit_with_the_reason():

@@ -143,3 +143,35 @@ def test_policy_config_is_validated():
         PolicyConfig(cooldown_s=-1)
     with pytest.raises(ValueError, match="release_threshold"):
         PolicyConfig(bad_threshold=0.5, release_threshold=0.5)
+
+
+def live(policy, seq, clock0=500.0, stamp_of=lambda t: t):
+    """Frames received in real time: the receive clock advances with the frame times, stamps may not."""
+    return [(f[0], policy.update(stamp_of(f[0]), *f[1:], now=clock0 + f[0])) for f in seq]
+
+
+def test_a_stamp_jump_restarts_the_window_but_keeps_the_cooldown():
+    """One far-future (or backwards) stamp used to clear the cooldown too: cues came 2.5 s apart with 8 s."""
+    for jump in (3600.0, -3600.0):
+        policy = CuePolicy(PolicyConfig(cooldown_s=8.0, release_threshold=0.5))
+        seq = frames(10, 8, "sad")
+        out = live(policy, seq, stamp_of=lambda t, j=jump: t if t < 12.5 else t + j)
+        assert cue_times(out) == [11.2], jump  # without the guard: a second cue at 13.7
+        out = live(policy, frames(18, 4, "sad"), stamp_of=lambda t, j=jump: t + j)
+        assert cue_times(out) == [19.2], jump  # 8 s of receive clock after the first cue
+
+
+def test_without_a_receive_clock_only_stamps_count_as_before():
+    policy = CuePolicy(PolicyConfig(cooldown_s=8.0))
+    seq = frames(0, 4, "sad") + frames(4, 2, "happy") + frames(100.0, 4, "sad")  # a gap in a recording
+    assert cue_times(run(policy, seq)) == [1.2, 101.2]
+
+
+def test_unset_stamps_use_the_receive_clock_and_the_window_stays_bounded():
+    policy = CuePolicy(PolicyConfig(cooldown_s=8.0))
+    out = live(policy, frames(0, 4, "sad"), stamp_of=lambda t: 0.0)
+    assert cue_times(out) == [1.2]
+    policy = CuePolicy(PolicyConfig(window_s=60.0))
+    for i in range(20000):
+        policy.update(0.0, True, "happy", 0.9, "good", now=float(i) * 1e-4)
+    assert len(policy._window) <= 8192
