@@ -4,10 +4,9 @@ This is the one conversion path of every FaceCoach package: the PyPI cv-bridge i
 and the Jetson's ROS 2 may lack it, so a small tested converter replaces it everywhere.
 """
 
-from __future__ import annotations
-
 import array
-from typing import Dict, Optional
+import struct
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -100,11 +99,43 @@ def numpy_to_image(image: np.ndarray, encoding: str = "bgr8", header: Optional[H
     return msg
 
 
+def encoded_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from a PNG or JPEG header without decoding it, or None when it is neither / unreadable."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(data):  # walk the JPEG markers up to the first start-of-frame
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn: precision, height, width
+            if i + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return int(width), int(height)
+        i += 2 + length
+    return None
+
+
 def compressed_to_numpy(msg: CompressedImage, max_side: int = MAX_SIDE) -> np.ndarray:
-    """CompressedImage (jpeg/png) -> BGR uint8 HxWx3."""
-    data = np.frombuffer(msg.data, dtype=np.uint8)
-    if data.size == 0:
+    """CompressedImage (jpeg/png) -> BGR uint8 HxWx3; the size is checked from the header before decoding."""
+    raw = bytes(msg.data)
+    if not raw:
         raise ImageConversionError("empty", f"compressed image (format {msg.format!r}) has no data")
+    size = encoded_size(raw)
+    if size is not None:  # a 5 MB JPEG can claim 20000x20000 pixels: 1.2 GB decoded
+        _check_size(size[0], size[1], max_side)
+    data = np.frombuffer(raw, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ImageConversionError(

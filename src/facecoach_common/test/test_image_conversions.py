@@ -1,6 +1,7 @@
 """image_conversions: every encoding, step padding, and every rejection."""
 
 import array
+import resource
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ from facecoach_common.image_conversions import (
     MAX_SIDE,
     ImageConversionError,
     compressed_to_numpy,
+    encoded_size,
     frame_to_bgr,
     image_to_numpy,
     numpy_to_compressed,
@@ -157,3 +159,28 @@ def test_frame_to_bgr_decodes_raw_and_compressed_frames():
     png = numpy_to_compressed(img, fmt="png")
     np.testing.assert_array_equal(frame_to_bgr(png), compressed_to_numpy(png))
     np.testing.assert_array_equal(frame_to_bgr(png), img)
+
+
+def test_encoded_size_reads_jpeg_and_png_headers():
+    img = _bgr(30, 50)
+    assert encoded_size(bytes(numpy_to_compressed(img, "jpeg").data)) == (50, 30)
+    assert encoded_size(bytes(numpy_to_compressed(img, "png").data)) == (50, 30)
+    assert encoded_size(b"GIF89a....") is None and encoded_size(b"\xff\xd8\xff") is None
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_before_decoding():
+    """A small JPEG whose header claims 20000x20000 used to be decoded first (2.7 GB peak in eval-bag)."""
+    import struct
+
+    data = bytearray(numpy_to_compressed(_bgr(16, 16), "jpeg").data)
+    sof = next(i for i in range(2, len(data) - 1) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 20000, 20000)
+    bomb = CompressedImage(format="jpeg")
+    bomb.data = array.array("B", bytes(data))
+    assert encoded_size(bytes(data)) == (20000, 20000)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(bomb)
+    assert err.value.reason == "too_large" and "20000x20000" in str(err.value)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) / 1024
+    assert grown_mib < 200, f"refusing the bomb raised the peak memory by {grown_mib:.0f} MiB"
