@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from emotion_classifier.tooling.cli import add_commands
 
-    from .bench import add_commands as add_bench_commands
+    from .bench.command import add_commands as add_bench_commands
     from .session_tools import add_commands as add_session_commands
 
     add_commands(sub)

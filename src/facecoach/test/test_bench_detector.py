@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from face_detector.detector import DetectorConfig
-from facecoach.bench import detect_all, load_frames, recall_vs_naive
+from facecoach.bench.detector import detect_all, recall_vs_naive
+from facecoach.bench.frames import load_frames
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE_BAG = REPO / "sample" / "interview"

@@ -28,7 +28,7 @@ def private_domain():
 
 @pytest.fixture(scope="module")
 def frames():
-    from facecoach.bench import load_frames
+    from facecoach.bench.frames import load_frames
 
     return load_frames(SAMPLE_BAG)
 
@@ -36,7 +36,7 @@ def frames():
 def _stream(factory, frames, log_dir):
     import rclpy
 
-    from facecoach.bench import replay_through
+    from facecoach.bench.dds import replay_through
     from facecoach.graph import load_graph
 
     topic, fr = frames

@@ -1,0 +1,131 @@
+"""In-process measurements, one thread: the pipeline's stage times, classify time per face, native int8 speed-up."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+from .frames import Frame
+
+
+@dataclass
+class PipelineRun:
+    """One in-process pass over the frames: per-stage times, the boxes found and the crops."""
+
+    wall_s: float = 0.0
+    stages: Dict[str, List[float]] = field(default_factory=dict)
+    boxes: List[Any] = field(default_factory=list)
+    crops: List[np.ndarray] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the whole pass."""
+        return len(self.boxes) / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def single_thread() -> None:
+    """One thread for OpenCV and PyTorch: the device's one-core budget."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> PipelineRun:
+    """Decode, detect, crop, classify and serialize a Face and an Emotion message per frame, as the nodes do."""
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import RegionOfInterest
+
+    from face_detector.detector import FaceDetector
+    from facecoach_common.image_conversions import frame_to_bgr, numpy_to_image
+    from facecoach_msgs.msg import Emotion, Face
+
+    detector = FaceDetector(detector_config)
+    run = PipelineRun(stages={k: [] for k in ("decode", "detect", "crop", "classify", "publish")})
+    clock = time.perf_counter
+    start = clock()
+    for f in frames:
+        t0 = clock()
+        img = frame_to_bgr(f.msg)
+        t1 = clock()
+        box = detector.detect(img)
+        t2 = clock()
+        crop = detector.crop(img, box) if box is not None else None
+        t3 = clock()
+        scores = classifier.predict(crop) if crop is not None else None
+        t4 = clock()
+        face = Face(header=f.msg.header, frame_width=img.shape[1], frame_height=img.shape[0])
+        emotion = Emotion(header=f.msg.header, has_face=box is not None, model_variant=classifier.variant)
+        if box is not None:
+            face.has_face = True
+            face.roi = emotion.roi = RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.w, height=box.h)
+            face.crop = numpy_to_image(crop, "bgr8", f.msg.header)
+            emotion.class_names = list(classifier.class_names)
+            emotion.label, emotion.confidence = scores.label, scores.confidence
+            emotion.probabilities = list(scores.probabilities)
+        serialize_message(face)
+        serialize_message(emotion)
+        t5 = clock()
+        run.stages["decode"].append((t1 - t0) * 1e3)
+        run.stages["detect"].append((t2 - t1) * 1e3)
+        run.stages["publish"].append((t5 - t4) * 1e3)
+        if crop is not None:
+            run.stages["crop"].append((t3 - t2) * 1e3)
+            run.stages["classify"].append((t4 - t3) * 1e3)
+            run.crops.append(crop)
+        run.boxes.append(box)
+    run.wall_s = clock() - start
+    return run
+
+
+def classify_ms(classifier, crops: Sequence[np.ndarray], limit: int = 300) -> List[float]:
+    """Milliseconds of predict() per face crop."""
+    out = []
+    for crop in crops[:limit]:
+        t0 = time.perf_counter()
+        classifier.predict(crop)
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def int8_native(models_dir: Path, fp32_variant: str, crops: Sequence[np.ndarray]) -> Dict[str, Any]:
+    """fp32 vs integer-kernel int8 latency, batch 1, one thread; calibrates on the crops if models/ has none."""
+    import torch
+
+    from emotion_classifier.inference import available_variants, variant_path
+    from emotion_classifier.native_int8 import KERNELS, load_native_int8
+    from emotion_classifier.preprocess import preprocess
+    from emotion_classifier.tooling.calibrate import calibrate_int8
+    from emotion_classifier.tooling.evaluate import latency_ms_per_face
+    from emotion_classifier.weights import load_model, read_metadata
+
+    fp32, meta = load_model(variant_path(models_dir, fp32_variant))
+    native = [
+        v
+        for v in available_variants(models_dir)
+        if read_metadata(variant_path(models_dir, v)).get("kernels") == KERNELS
+    ]
+    if native:
+        qmodel, source = load_native_int8(variant_path(models_dir, native[0])), f"models/{native[0]}.safetensors"
+    elif crops:
+        calib = torch.from_numpy(np.concatenate([preprocess(c) for c in crops[:500]]))
+        qmodel = calibrate_int8(fp32, calib)
+        source = (
+            f"calibrated in the bench from {fp32_variant} on {min(len(crops), 500)} sample crops (no int8_native file)"
+        )
+    else:
+        return {"speedup": None, "source": "no native int8 file and no face crops to calibrate one"}
+    fp32_ms, int8_ms = latency_ms_per_face(fp32, runs=300), latency_ms_per_face(qmodel, runs=300)
+    return {
+        "speedup": round(fp32_ms / int8_ms, 3),
+        "fp32_ms": round(fp32_ms, 4),
+        "int8_ms": round(int8_ms, 4),
+        "engine": torch.backends.quantized.engine,
+        "source": source,
+        "fp32_variant": meta.get("variant"),
+    }

@@ -1,0 +1,119 @@
+"""The bench's targets (issue 5), whether a run meets them, and the run as a plain-text table."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+TARGETS = {  # issue 5
+    "speedup_vs_naive": 3.0,
+    "face_recall_vs_naive": 0.98,
+    "pipeline_fps": 30.0,
+    "realtime_factor_1x": 1.0,
+    "dropped_frames_1x": 0,
+    "e2e_latency_p99_ms": 50.0,
+    "int8_native_speedup": 1.8,
+    "single_process_rss_saving": 0.30,
+}
+
+
+def check_targets(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each target of the issue with the measured value and whether it is met (None: not measured)."""
+    rt, drop, lat, rss = (
+        doc.get("realtime_factor"),
+        doc.get("dropped_frames"),
+        doc.get("e2e_latency_ms"),
+        doc.get("rss_mb"),
+    )
+    values = {
+        "speedup_vs_naive": doc.get("speedup_vs_naive"),
+        "face_recall_vs_naive": doc.get("face_recall_vs_naive"),
+        "pipeline_fps": doc.get("pipeline_fps"),
+        "realtime_factor_1x": rt["1x"] if rt else None,
+        "dropped_frames_1x": drop["1x"] if drop else None,
+        "e2e_latency_p99_ms": lat["p99"] if lat else None,
+        "int8_native_speedup": doc.get("int8_native_speedup"),
+        "single_process_rss_saving": rss["single_process_saving"] if rss else None,
+    }
+    out = {}
+    for name, target in TARGETS.items():
+        v = values[name]
+        if v is None:
+            met = None
+        elif name == "dropped_frames_1x":
+            met = v <= target
+        elif name == "e2e_latency_p99_ms":
+            met = v <= target
+        elif name == "realtime_factor_1x":
+            met = v >= target - 0.01  # output rate equals input rate within measurement noise
+        else:
+            met = v >= target
+        out[name] = {"value": v, "target": target, "met": met}
+    return out
+
+
+def format_table(doc: Dict[str, Any]) -> str:
+    """The benchmark as a readable plain-text table."""
+    lines = [
+        f"FaceCoach bench: {doc['frames']} frames of {doc['bag']} ({doc['bag_fps']:.1f} fps), "
+        f"variant {doc['variant']}, {doc['machine']['cores']} cores, load {doc['machine']['load_avg_at_start']}"
+    ]
+    lines.append(f"{'stage (ms, one thread)':<34}{'median':>9}{'p99':>9}")
+    st = doc["stages_ms"]
+    rows = [(k, st[k]) for k in ("decode", "detect", "detect_naive", "crop")]
+    rows += [(f"classify {v}", s) for v, s in st["classify"].items()] + [
+        ("publish (serialize Face+Emotion)", st["publish"])
+    ]
+    for name, s in rows:
+        med = "-" if s["median"] is None else f"{s['median']:.2f}"
+        p99 = "-" if s["p99"] is None else f"{s['p99']:.2f}"
+        lines.append(f"  {name:<32}{med:>9}{p99:>9}")
+    lines.append("")
+    lines.append(f"{'metric':<34}{'value':>14}  {'target':<10} ok")
+    shown = {
+        "pipeline_fps": "pipeline_fps (one thread)",
+        "speedup_vs_naive": f"speedup_vs_naive (naive {doc['naive_fps']} fps)",
+        "face_recall_vs_naive": "face_recall_vs_naive",
+        "realtime_factor_1x": "realtime_factor at 1x",
+        "dropped_frames_1x": "dropped frames at 1x",
+        "e2e_latency_p99_ms": "e2e latency p99 at 1x (ms)",
+        "int8_native_speedup": "int8_native_speedup",
+        "single_process_rss_saving": "single-process RSS saving",
+    }
+    for name, t in doc["targets"].items():
+        v = t["value"]
+        ok = {True: "yes", False: "NO", None: "-"}[t["met"]]
+        op = "<=" if name in ("dropped_frames_1x", "e2e_latency_p99_ms") else ">="
+        lines.append(f"  {shown[name]:<32}{'-' if v is None else v:>14}  {op} {t['target']:<7} {ok}")
+    if doc.get("realtime_factor"):
+        rt, dr = doc["realtime_factor"], doc["dropped_frames"]
+        lat = doc["e2e_latency_ms"]
+        lines.append(
+            f"  {'realtime_factor as fast as possible':<32}{rt['max']:>14}  (replay at {rt['max_rate']}x, "
+            f"{dr['max']} frames dropped)"
+        )
+        lines.append(f"  {'e2e latency p50 at 1x (ms)':<32}{lat['p50'] if lat else '-':>14}")
+        one = doc["single_process"]
+        for mode, runs in (("separate", doc.get("graph_runs", {}).get("separate", {})), ("single-process", one)):
+            c = runs.get("cold_1x")
+            if c:
+                lat_c = c["e2e_latency_ms"] or {}
+                lines.append(
+                    f"  {mode + ' cold 1x (just started)':<32}{c['realtime_factor']:>14}  dropped {c['dropped']} of "
+                    f"{c['replayed']}, latency p50 {lat_c.get('p50')} p99 {lat_c.get('p99')} ms"
+                )
+        lat1 = one["1x"]["e2e_latency_ms"] or {}
+        lines.append(
+            f"  {'single-process: rt 1x / max':<32}"
+            f"{one['1x']['realtime_factor']:>7} / {one['max']['realtime_factor']:<5}"
+            f"  dropped {one['1x']['dropped']} / {one['max']['dropped']}, "
+            f"latency p50 {lat1.get('p50')} p99 {lat1.get('p99')} ms"
+        )
+        lines.append("")
+        lines.append("rss_mb: " + ", ".join(f"{k} {v}" for k, v in doc["rss_mb"].items()))
+        lines.append("switch_ms: " + (", ".join(f"{k} {v}" for k, v in doc["switch_ms"].items()) or "one variant only"))
+    i8 = doc["int8_native"]
+    if i8.get("speedup"):
+        lines.append(
+            f"int8 native: fp32 {i8['fp32_ms']} ms vs int8 {i8['int8_ms']} ms ({i8['engine']}; {i8['source']})"
+        )
+    return "\n".join(lines)
