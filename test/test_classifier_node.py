@@ -90,8 +90,10 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
         for i, crop in enumerate(bad_crops):
             n = len(got)
             pub.publish(_face(10 + i, crop))
-            assert _exchange(ros_node, pub, got, _face(20 + i)), f"silent after bad crop {i}"
-            assert [m.header.stamp.sec for m in got[n:]] == [20 + i], "a bad crop must be skipped, not classified"
+            pub.publish(_face(20 + i))
+            assert wait_until(ros_node, lambda n=n: len(got) >= n + 2, 10.0), f"silent after bad crop {i}"
+            assert [m.header.stamp.sec for m in got[n:]] == [10 + i, 20 + i], "one Emotion per frame"
+            assert (got[n].label, list(got[n].probabilities)) == ("", []), "a bad crop must not be classified"
             assert proc.poll() is None
 
         refusals = {
@@ -129,8 +131,8 @@ def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
     proc = _start(models_dir, variant="nothing_here")
     try:
         assert wait_until(ros_node, lambda: pub.get_subscription_count() > 0, 60)
-        pub.publish(_face(1))
-        assert not wait_until(ros_node, lambda: bool(got), 1.0)  # no model: nothing to say
+        assert _exchange(ros_node, pub, got, _face(1))  # no model: the frame goes out unlabelled, not lost
+        assert (got[-1].model_variant, got[-1].label) == ("", "")
         ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "baseline")
         assert ok, why
         assert _exchange(ros_node, pub, got, _face(2))

@@ -63,7 +63,12 @@ class EmotionClassifierNode(Node):
         """
         path = variant_path(self._models_dir(config), config.model_variant)
         t0 = time.perf_counter()
-        classifier = self._loader.submit(EmotionClassifier, path, config.device, config.flip_tta).result(timeout=60)
+        try:
+            classifier = self._loader.submit(EmotionClassifier, path, config.device, config.flip_tta).result(60)
+        except WeightFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a load is a refusal with its reason, never a crash
+            raise WeightFileError(f"{path}: cannot load ({type(exc).__name__}: {exc})") from exc
         self._load_ms = (time.perf_counter() - t0) * 1000
         return classifier
 
@@ -122,8 +127,9 @@ class EmotionClassifierNode(Node):
     def _classify(self, face: Face) -> None:
         classifier = self._classifier
         out = Emotion(header=face.header, has_face=face.has_face, roi=face.roi)
-        if classifier is None:
-            self.get_logger().warning("no model loaded; frame skipped", throttle_duration_sec=5.0)
+        if classifier is None:  # still one Emotion per frame: unlabelled, the alert node reports it
+            self.get_logger().warning("no model loaded; frames go out unlabelled", throttle_duration_sec=5.0)
+            self._pub.publish(out)
             self._count(dropped=True)
             return
         out.model_variant = classifier.variant
@@ -133,7 +139,9 @@ class EmotionClassifierNode(Node):
             try:
                 scores = classifier.predict(image_to_numpy(face.crop))
             except (ImageConversionError, PreprocessError) as exc:
-                self.get_logger().warning(f"bad face crop skipped: {exc}", throttle_duration_sec=2.0)
+                # Still one Emotion per frame: without a label the alert node answers it as malformed.
+                self.get_logger().warning(f"bad face crop, no label: {exc}", throttle_duration_sec=2.0)
+                self._pub.publish(out)
                 self._count(error=True)
                 return
             out.inference_ms = (time.perf_counter() - t0) * 1000
