@@ -5,7 +5,9 @@ package_name = "emotion_classifier"
 setup(
     name=package_name,
     version="0.1.0",
-    packages=find_packages(exclude=["test"]),
+    # emotion_classifier (the runtime the node imports) and emotion_classifier.tooling (training, quantization,
+    # evaluation, export and their commands); find_packages picks up both.
+    packages=find_packages(exclude=["test", "test.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
@@ -14,7 +16,7 @@ setup(
     zip_safe=True,
     maintainer="FaceCoach developers",
     maintainer_email="dev@facecoach.invalid",
-    description="FaceCoach emotion classifier node and model tooling.",
+    description="FaceCoach emotion classifier: the node and its runtime, and the model tooling.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
     entry_points={

@@ -1,7 +1,5 @@
 """EmotionClassifier: a loaded weight file and predict(face) -> EmotionScores (no ROS)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple

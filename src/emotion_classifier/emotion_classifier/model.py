@@ -1,7 +1,5 @@
 """The paper's EmotionRecognitionModel (nn.Module only; no I/O, no ROS)."""
 
-from __future__ import annotations
-
 from typing import Sequence
 
 import torch

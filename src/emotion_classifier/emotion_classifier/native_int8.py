@@ -5,10 +5,9 @@ variant is calibrated static quantization (eager mode): conv+ReLU and linear+ReL
 symmetric per output channel, activations uint8 with scales/zero points measured on real faces.
 It is stored in the same safetensors format (no pickles): the integer weight codes, their scales, the
 float biases and every activation's scale/zero point; ``load_native_int8`` rebuilds the quantized
-modules from them. Runtime part: Python 3.8 syntax, PyTorch >= 1.10 calls.
+modules from them. This is the runtime half (Python 3.6 syntax, PyTorch >= 1.10 calls); calibrating
+and saving such a file is tooling (``tooling/calibrate.py``).
 """
-
-from __future__ import annotations
 
 import platform
 import warnings
@@ -19,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import INPUT_SIZE, EmotionRecognitionModel
+from .model import INPUT_SIZE
+from .weight_file import WeightFileError, read_metadata, read_tensors
 
 try:  # PyTorch >= 1.13 moved the quantized modules to torch.ao.nn
     import torch.ao.nn.intrinsic.quantized as nniq
@@ -94,29 +94,7 @@ class NativeInt8Model(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------------
-# tensors <-> quantized modules
-def export_tensors(qmodel: nn.Module) -> Dict[str, torch.Tensor]:
-    """The tensors that describe a converted (eager-mode) quantized model, for safetensors."""
-    modules = dict(qmodel.named_modules())
-    quant = modules["quant"]
-    tensors = {
-        "quant.scale": quant.scale.detach().double().reshape(1),
-        "quant.zero_point": quant.zero_point.detach().long().reshape(1),
-    }
-    for name in CONV_NAMES + FC_NAMES:
-        m = modules[name]
-        w = m.weight()
-        if w.qscheme() != torch.per_channel_symmetric and w.qscheme() != torch.per_channel_affine:
-            raise ValueError(f"{name}: expected per-channel weights, got {w.qscheme()}")
-        tensors[name + ".weight_codes"] = w.int_repr().contiguous()
-        tensors[name + ".weight_scale"] = w.q_per_channel_scales().double().contiguous()
-        tensors[name + ".weight_zero_point"] = w.q_per_channel_zero_points().long().contiguous()
-        tensors[name + ".bias"] = m.bias().detach().float().contiguous()
-        tensors[name + ".out_scale"] = torch.tensor([float(m.scale)], dtype=torch.float64)
-        tensors[name + ".out_zero_point"] = torch.tensor([int(m.zero_point)], dtype=torch.int64)
-    return tensors
-
-
+# tensors -> quantized modules
 def build_native_int8(tensors: Dict[str, torch.Tensor], num_classes: int, widths: Dict[str, list]) -> NativeInt8Model:
     """Rebuild the quantized model from its tensors; raises ValueError/KeyError on anything inconsistent."""
     select_engine()
@@ -155,8 +133,6 @@ def build_native_int8(tensors: Dict[str, torch.Tensor], num_classes: int, widths
 
 def load_native_int8(path, device: str = "cpu") -> NativeInt8Model:
     """Load a native int8 weight file (``kernels: int8_static``); CPU only. ``.meta`` holds its metadata."""
-    from .weights import WeightFileError, read_metadata, read_tensors
-
     path = Path(path)
     if device != "cpu":
         raise WeightFileError(f"{path}: native int8 kernels run on the CPU only, not {device!r}")
@@ -185,65 +161,3 @@ def native_tensor_names() -> List[str]:
             for s in (".weight_codes", ".weight_scale", ".weight_zero_point", ".bias", ".out_scale", ".out_zero_point")
         ]
     return names
-
-
-# --------------------------------------------------------------------------------------------------
-# calibration (tooling)
-def calibrate_int8(model: EmotionRecognitionModel, calib: torch.Tensor, batch: int = 100) -> NativeInt8Model:
-    """Static int8 quantization of a float model, calibrated on ``calib`` (N x 3 x 48 x 48 model inputs)."""
-    import copy
-
-    from torch.ao import quantization as tq
-
-    select_engine()
-    float_model = copy.deepcopy(model).cpu().eval()
-    wrapped = nn.Sequential()
-    wrapped.add_module("quant", tq.QuantStub())
-    wrapped.add_module("features", float_model.features)
-    wrapped.add_module("classifier", float_model.classifier)
-    wrapped.add_module("dequant", tq.DeQuantStub())
-    pairs = [[n, n[:-1] + str(int(n[-1]) + 1)] for n in CONV_NAMES + FC_NAMES[:-1]]
-    wrapped = tq.fuse_modules(wrapped, pairs)
-    # 7-bit activations (0..127, what reduce_range does) so that fbgemm's 16-bit accumulation cannot
-    # saturate; the same file then also runs on qnnpack. Weights: int8, symmetric (zero point 0), per channel.
-    wrapped.qconfig = tq.QConfig(
-        activation=tq.HistogramObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=127),
-        weight=tq.PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric),
-    )
-    with warnings.catch_warnings():  # PyTorch 2.10+ announces eager quantization's move to torchao; it still works
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        tq.prepare(wrapped, inplace=True)
-        with torch.inference_mode():
-            for i in range(0, len(calib), batch):
-                wrapped(calib[i : i + batch])
-        tq.convert(wrapped, inplace=True)
-    widths = {
-        "conv": [m.out_channels for m in float_model.modules() if isinstance(m, nn.Conv2d)],
-        "fc": [m.out_features for m in float_model.modules() if isinstance(m, nn.Linear)][:-1],
-    }
-    num_classes = [m for m in float_model.modules() if isinstance(m, nn.Linear)][-1].out_features
-    # Rebuild through the same path the loader uses, so what is measured is what is shipped.
-    return build_native_int8(export_tensors(wrapped), num_classes, widths)
-
-
-def save_native_int8(path, qmodel: NativeInt8Model, meta: Dict[str, object]) -> Path:
-    """Write a native int8 model (from :func:`calibrate_int8`) as a safetensors weight file."""
-    from .preprocess import PREPROCESSING
-    from .weights import FORMAT, write_weight_file
-
-    widths = {
-        "conv": [int(m.weight().shape[0]) for _, m in qmodel.quantized_layers()[:4]],
-        "fc": [int(m.weight().shape[0]) for _, m in qmodel.quantized_layers()[4:6]],
-    }
-    full = {
-        "format": FORMAT,
-        "bits": 8,
-        "granularity": "channel",
-        "kernels": KERNELS,
-        "engine": torch.backends.quantized.engine,
-        "widths": widths,
-        "preprocessing": PREPROCESSING,
-        **meta,
-    }
-    return write_weight_file(export_tensors(qmodel), full, path)

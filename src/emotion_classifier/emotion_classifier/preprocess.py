@@ -6,8 +6,6 @@ the gray plane repeated on the model's 3 input channels. The contract is saved i
 file's metadata and checked when the file is loaded.
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 PREPROCESSING = {

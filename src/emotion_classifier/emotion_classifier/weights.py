@@ -1,42 +1,34 @@
-"""One weight-file format for every variant: safetensors with metadata, loaded without running code.
+"""Float and quantized variants in the one weight-file format, loaded without running code.
 
 Float variants store each parameter as float32. Quantized variants store, for every Conv2d and
 Linear weight, the integer codes (int16, int8, or int4 packed two to a byte) and their scales
 (symmetric: zero point 0; one scale per tensor or per output channel). Biases stay float32.
-The metadata carries the class order, the variant, bit width, layer widths, preprocessing,
-the training data's sha256 and the command that made the file. Anything inconsistent is refused.
+The metadata (``weight_file``) carries the class order, the variant, bit width, layer widths,
+preprocessing, the training data's sha256 and the command that made the file. Anything
+inconsistent is refused. ``load_model`` reads every variant, native int8 included.
+Runtime code: Python 3.6 syntax, PyTorch >= 1.10 calls.
 """
 
-from __future__ import annotations
-
-import json
 import math
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple
 
 import torch
 
-from .model import EmotionRecognitionModel
+from .model import EmotionRecognitionModel, layer_widths
+from .native_int8 import load_native_int8
 from .preprocess import PREPROCESSING
-
-FORMAT = "facecoach-emotion-1"
-REQUIRED_META = (
-    "format",
-    "variant",
-    "classes",
-    "bits",
-    "granularity",
-    "widths",
-    "preprocessing",
-    "data_sha256",
-    "command",
+from .weight_file import (
+    BITS,
+    FORMAT,
+    QMAX,
+    WeightFileError,
+    read_metadata,
+    read_tensors,
+    write_weight_file,
 )
-QMAX = {16: 32767, 8: 127, 4: 7}
+
 CODE_DTYPE = {16: torch.int16, 8: torch.int8, 4: torch.uint8}
-
-
-class WeightFileError(ValueError):
-    """A weight file is missing, corrupt, or does not match what it claims to be."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -84,9 +76,7 @@ def save_model(
     path, model: EmotionRecognitionModel, meta: Dict[str, object], bits: int = 32, per_channel: bool = False
 ) -> Path:
     """Write ``model`` as a weight file; bits 32 (float) or 16/8/4 (quantized codes + scales)."""
-    from .model import layer_widths
-
-    if bits not in (32, *QMAX):
+    if bits not in BITS:
         raise ValueError(f"bits must be 32, 16, 8 or 4, not {bits}")
     state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
     tensors: Dict[str, torch.Tensor] = {}
@@ -109,65 +99,12 @@ def save_model(
     return write_weight_file(tensors, full, path)
 
 
-def write_weight_file(tensors: Dict[str, torch.Tensor], metadata: Dict[str, Any], path) -> Path:
-    """Write tensors and JSON-encoded metadata atomically (a temporary file renamed), readable by all."""
-    from safetensors.torch import save_file
-
-    missing = [k for k in REQUIRED_META if k not in metadata]
-    if missing:
-        raise ValueError(f"metadata lacks {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in metadata.items()})
-    tmp.chmod(0o644)  # safetensors writes 0600; weight files are meant to be shared
-    tmp.replace(path)
-    return path
-
-
-def read_metadata(path) -> Dict[str, object]:
-    """The metadata of a weight file, without loading its tensors."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightFileError(f"{path}: no such weight file")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = fh.metadata() or {}
-        meta = {k: json.loads(v) for k, v in raw.items()}
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise WeightFileError(f"{path}: not a readable safetensors file ({exc})") from exc
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise WeightFileError(f"{path}: metadata lacks {missing}; not a FaceCoach weight file")
-    if meta["format"] != FORMAT:
-        raise WeightFileError(f"{path}: format {meta['format']!r}, expected {FORMAT!r}")
-    if meta["preprocessing"] != PREPROCESSING:
-        raise WeightFileError(f"{path}: preprocessing {meta['preprocessing']} differs from this code's {PREPROCESSING}")
-    if meta["bits"] not in (32, *QMAX):
-        raise WeightFileError(f"{path}: unsupported bit width {meta['bits']}")
-    return meta
-
-
-def read_tensors(path) -> Dict[str, torch.Tensor]:
-    """The tensors of a weight file (WeightFileError when they cannot be read)."""
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as exc:
-        raise WeightFileError(f"{path}: cannot read tensors ({exc})") from exc
-
-
 def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict[str, object]]:
     """Rebuild the model from a weight file's metadata and load its (dequantized) weights, in eval mode."""
     path = Path(path)
     meta = read_metadata(path)
     if meta.get("kernels") is not None:
         # A native int8 file (integer kernels, not dequantized weights): same format, its own loader.
-        from .native_int8 import load_native_int8
-
         native = load_native_int8(path, device)
         return native, native.meta
     try:

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_classifier.data import CLASSES, DatasetError, load_faces
+from emotion_classifier.labels import CLASSES
+from emotion_classifier.tooling.data import DatasetError, load_faces
 
 
 def _fer(n=12):

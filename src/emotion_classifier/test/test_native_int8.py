@@ -6,14 +6,9 @@ from emotion_testutil import make_faces, meta
 from safetensors.torch import load_file, save_file
 
 from emotion_classifier.model import EmotionRecognitionModel
-from emotion_classifier.native_int8 import (
-    NativeInt8Model,
-    calibrate_int8,
-    load_native_int8,
-    native_tensor_names,
-    save_native_int8,
-)
+from emotion_classifier.native_int8 import NativeInt8Model, load_native_int8, native_tensor_names
 from emotion_classifier.preprocess import normalize_gray
+from emotion_classifier.tooling.calibrate import calibrate_int8, save_native_int8
 from emotion_classifier.weights import WeightFileError, load_model
 
 

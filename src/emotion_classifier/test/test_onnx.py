@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 
 @pytest.mark.parametrize("bits", [32, 8, 4])
 def test_export_matches_pytorch(tmp_path, bits):
-    from emotion_classifier.onnx_export import export_onnx, onnx_max_abs_diff
+    from emotion_classifier.tooling.export import export_onnx, onnx_max_abs_diff
 
     path = save_model(tmp_path / "m.safetensors", EmotionRecognitionModel(5, (8, 8, 16, 16), (32, 16)), meta(), bits)
     model, info = load_model(path)

@@ -7,7 +7,7 @@ import torch
 from emotion_testutil import meta
 
 from emotion_classifier.model import EmotionRecognitionModel, count_macs, layer_widths
-from emotion_classifier.prune import prune_model
+from emotion_classifier.tooling.prune import prune_model
 from emotion_classifier.weights import load_model, save_model
 
 

@@ -1,22 +1,43 @@
-"""Training on a tiny generated dataset."""
+"""Training: the train command on tiny separable generated faces, and its distillation options."""
 
 import json
 
-from emotion_testutil import SMALL, make_faces
+import pytest
+from emotion_testutil import TRAIN_EPOCHS, TRAINABLE, make_faces
 
-from emotion_classifier.model import EmotionRecognitionModel
-from emotion_classifier.train import TrainConfig, accuracy, predict_proba, train
+from emotion_classifier.tooling.data import load_faces
+from emotion_classifier.tooling.train import accuracy, predict_proba
+from emotion_classifier.weights import load_model, read_metadata
 
 
-def test_loss_goes_down_on_tiny_data(tmp_path):
-    faces = make_faces(100)
-    cfg = TrainConfig(epochs=4, batch_size=25, lr=3e-3, warmup_epochs=0, erase_prob=0.0, patience=10, threads=1)
-    model = train(
-        faces, make_faces(50, seed=1), cfg, tmp_path, model=EmotionRecognitionModel(5, **SMALL), progress=False
-    )
-    rows = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
-    assert len(rows) == 4
+def test_train_command_learns_separable_faces(trained, fer_npz):
+    rows = [json.loads(line) for line in (trained.workdir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, TRAIN_EPOCHS + 1))
     assert rows[-1]["loss"] < rows[0]["loss"]
-    assert (tmp_path / "checkpoint.pt").exists()
-    assert predict_proba(model, faces.images[:3]).shape == (3, 5)
-    assert 0.0 <= accuracy(model, faces) <= 1.0
+    assert (trained.workdir / "checkpoint.pt").exists()
+    model, info = load_model(trained.weights)
+    assert info["widths"] == {"conv": list(TRAINABLE["conv_widths"]), "fc": list(TRAINABLE["fc_widths"])}
+    assert info["init"] == trained.init.name and info["teachers"] == []
+    assert info["train_config"]["distill_alpha"] == 0.0  # no teacher, no distillation
+    assert info["data_sha256"] == load_faces(fer_npz, "train").sha256
+    val, test = load_faces(fer_npz, "val"), load_faces(fer_npz, "test")
+    assert info["val_accuracy"] == round(accuracy(model, val), 4)
+    assert info["val_accuracy"] == pytest.approx(max(r["val_acc"] for r in rows), abs=1e-4)  # the best epoch
+    assert accuracy(model, test) > 0.9
+    proba = predict_proba(model, make_faces(3, seed=5).images)
+    assert proba.shape == (3, 5) and abs(proba.sum(1) - 1).max() < 1e-5
+
+
+def test_train_command_distils_from_a_teacher(trained, fer_npz, tmp_path):
+    from emotion_classifier.tooling import cli
+
+    out = tmp_path / "student.safetensors"
+    args = ["train", "--data", str(fer_npz), "--init", str(trained.init), "--teacher", str(trained.weights)]
+    args += ["--distill-alpha", "0.5", "--distill-temperature", "2", "--mixup-alpha", "0.2", "--epochs", "1"]
+    args += ["--lr", "1e-3", "--warmup-epochs", "0", "--threads", "1", "--workdir", str(tmp_path / "run")]
+    assert cli.main(args + ["--out", str(out), "--variant", "student", "--no-progress"]) == 0
+    info = read_metadata(out)
+    assert info["variant"] == "student" and info["teachers"] == [trained.weights.name]
+    cfg = info["train_config"]
+    assert (cfg["distill_alpha"], cfg["distill_temperature"], cfg["mixup_alpha"], cfg["lr"]) == (0.5, 2.0, 0.2, 1e-3)
+    assert cfg["warmup_epochs"] == 0 and cfg["epochs"] == 1

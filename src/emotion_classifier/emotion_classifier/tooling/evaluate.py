@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import CLASSES, DatasetError, FaceSet
-from .inference import MODEL_SUFFIX, available_variants, flip_averaged_proba, variant_path
-from .model import EmotionRecognitionModel, count_macs, count_params
-from .preprocess import normalize_gray
-from .weights import WeightFileError, load_model
+from ..inference import MODEL_SUFFIX, available_variants, flip_averaged_proba, variant_path
+from ..labels import CLASSES
+from ..model import EmotionRecognitionModel, count_macs, count_params
+from ..preprocess import normalize_gray
+from ..weights import WeightFileError, load_model
+from .data import DatasetError, FaceSet
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes=CLASSES) -> Dict[str, object]:
@@ -148,20 +149,22 @@ def format_table(results: Dict[str, Dict[str, object]]) -> str:
 
 
 def detector_face_finder() -> Callable[[np.ndarray], Optional[np.ndarray]]:
-    """A face finder for full photos that uses the node's face detector (imported on first use)."""
-    state: Dict[str, object] = {}
+    """A face finder for full photos: the node's face detector with its default settings.
+
+    face_detector is imported on the first photo, so evaluating crops or an npz does not need it.
+    """
+    detectors: List[object] = []
 
     def find(image: np.ndarray) -> Optional[np.ndarray]:
-        if not state:
+        if not detectors:
             try:
-                from face_detector.detector import DetectorConfig, FaceDetector, crop_face
+                from face_detector.detector import DetectorConfig, FaceDetector
             except ImportError as exc:
                 raise DatasetError(f"full photos need the face_detector package ({exc})") from exc
-            state.update(detector=FaceDetector(DetectorConfig()), crop=crop_face)
-        detector = state["detector"]
-        if hasattr(detector, "reset"):
-            detector.reset()  # photos are unrelated: no tracking of the previous photo's face
+            detectors.append(FaceDetector(DetectorConfig()))
+        detector = detectors[0]
+        detector.reset()  # photos are unrelated: no tracking from the previous photo's face
         box = detector.detect(image)
-        return None if box is None else state["crop"](image, box, size=48)
+        return None if box is None else detector.crop(image, box)
 
     return find

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .model import INPUT_SIZE, EmotionRecognitionModel, layer_widths
+from ..model import INPUT_SIZE, EmotionRecognitionModel, layer_widths
 
 
 def _check_ratio(name: str, ratio: float) -> None:

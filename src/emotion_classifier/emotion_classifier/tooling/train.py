@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import CLASSES, FaceSet
-from .inference import flip_averaged_proba
-from .model import EmotionRecognitionModel
-from .preprocess import normalize_gray
+from ..inference import flip_averaged_proba
+from ..labels import CLASSES
+from ..model import EmotionRecognitionModel
+from ..preprocess import normalize_gray
+from .data import FaceSet
 
 
 @dataclass(frozen=True)
@@ -244,3 +246,24 @@ def train(
     model.load_state_dict(best_state)
     model.eval()
     return model
+
+
+def finetune(
+    model: EmotionRecognitionModel,
+    train_set: FaceSet,
+    val_set: FaceSet,
+    epochs: int,
+    lr: float,
+    threads: int = 0,
+    workdir: Optional[Path] = None,
+    progress: bool = False,
+) -> EmotionRecognitionModel:
+    """A short run of :func:`train` from ``model``: cosine from ``lr``, no warm-up, no early stop.
+
+    Checkpoints go to ``workdir``, or to a temporary folder that is removed afterwards.
+    """
+    cfg = TrainConfig(epochs=epochs, lr=lr, warmup_epochs=0, patience=epochs, threads=threads)
+    if workdir:
+        return train(train_set, val_set, cfg, Path(workdir), model=model, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="facecoach-finetune-") as tmp:
+        return train(train_set, val_set, cfg, Path(tmp), model=model, progress=progress)

@@ -1,0 +1,79 @@
+"""The commands that measure variants: ``eval`` (accuracy, size, latency) and ``export`` (ONNX, checked)."""
+
+import argparse
+import json
+from pathlib import Path
+
+from ..weights import load_model
+from .commands_common import command_line
+from .data import DatasetError, load_faces, subset
+from .evaluate import detector_face_finder, evaluate_variants, format_table, variant_files
+from .export import export_onnx, onnx_max_abs_diff
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate one variant or all of them on an npz/csv/image folder; write JSON and print a table."""
+    files = variant_files(args.models_dir, args.variant)
+    faces = subset(load_faces(args.data, args.split, face_finder=detector_face_finder()), args.limit)
+    if len(faces) == 0:
+        raise DatasetError(f"{args.data}: no faces to evaluate ({faces.n_images} images read)")
+    print(
+        f"{args.data} ({'folder' if Path(args.data).is_dir() else args.split}): {faces.n_images} images, "
+        f"{len(faces)} faces; variants {[p.stem for p in files]}"
+    )
+    results = evaluate_variants(files, faces, args.latency_runs, not args.no_progress, args.flip_tta)
+    doc = {"data": str(args.data), "split": args.split, "command": command_line(args), "variants": results}
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(doc, indent=2))
+    print(format_table(results))
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export variants to ONNX (float compute; int16/8/4 dequantized) and check them with ONNX Runtime."""
+    out_dir = Path(args.out_dir)
+    report = {}
+    for path in variant_files(args.models_dir, args.variant):
+        model, meta = load_model(path)
+        if meta.get("kernels"):
+            # PyTorch's eager int8 modules do not export; the Jetson GPU path is FP16 from the float ONNX anyway.
+            print(f"{path.stem:<14} skipped: native int8 kernels ({meta['kernels']}) are a CPU-only PyTorch variant")
+            continue
+        onnx_path = export_onnx(model, out_dir / (path.stem + ".onnx"), meta, opset=args.opset)
+        diff = onnx_max_abs_diff(model, onnx_path)
+        report[path.stem] = {"onnx": str(onnx_path), "max_abs_diff": diff, "onnx_bytes": onnx_path.stat().st_size}
+        status = "ok" if diff <= args.tolerance else "MISMATCH"
+        print(f"{path.stem:<14} -> {onnx_path}  max |torch - onnxruntime| = {diff:.3g}  {status}")
+    (out_dir / "export.json").parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / "export.json").write_text(json.dumps(report, indent=2))
+    return 0 if all(r["max_abs_diff"] <= args.tolerance for r in report.values()) else 1
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``eval`` and ``export``."""
+    p = sub.add_parser("eval", help="evaluate weight variants (JSON + table)", description=cmd_eval.__doc__)
+    p.add_argument("--data", required=True, help="FER2013 npz, Kaggle csv, or class-named image folders")
+    p.add_argument(
+        "--split", default="test", choices=("train", "val", "test"), help="npz/csv split (folders have none)"
+    )
+    p.add_argument("--variant", default="all", help="a file stem in --models-dir, or 'all'")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--limit", type=int, default=0, help="evaluate a random subset of this many faces")
+    p.add_argument("--latency-runs", type=int, default=200)
+    p.add_argument(
+        "--flip-tta", action="store_true", help="average with the mirror image, as the node does with flip_tta:=true"
+    )
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="ONNX export, checked with ONNX Runtime", description=cmd_export.__doc__)
+    p.add_argument("--variant", default="all")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--out-dir", default="models/onnx")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted logit difference")
+    p.set_defaults(func=cmd_export)
