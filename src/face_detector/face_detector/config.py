@@ -6,7 +6,7 @@ from facecoach_common.settings import check_settings, group, setting
 
 from .detector import DetectorConfig
 
-INPUTS = ("raw", "compressed", "both")
+INPUTS = ("raw", "compressed", "both", "direct")
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,11 @@ class DetectorNodeConfig:
     """Every face_detector parameter: ``input`` plus the detector's settings (flat, same names)."""
 
     input: str = setting(
-        "both", "frame topics to subscribe: image_raw, image_raw/compressed", choices=INPUTS, read_only=True
+        "both",
+        "frame topics to subscribe: image_raw, image_raw/compressed, both, or direct: no topic, frames handed over "
+        "by a camera node in the same process (full frames never leave the process)",
+        choices=INPUTS,
+        read_only=True,
     )
     detector: DetectorConfig = group(DetectorConfig)
 

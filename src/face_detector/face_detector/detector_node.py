@@ -7,8 +7,10 @@ publishes ``face``. A frame that cannot be decoded is skipped with a throttled w
 import time
 from typing import Any, Dict, Optional, Tuple
 
+import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from face_detector.config import DetectorNodeConfig
 from face_detector.detector import (
@@ -79,21 +81,30 @@ class FaceDetectorNode(Node):
         self._process(msg, "image_raw/compressed")
 
     def _process(self, msg: Any, topic: str) -> None:
-        stage = self._stage
-        if stage.is_duplicate(stamp_to_ns(msg.header.stamp), msg.header.frame_id):
+        if self._stage.is_duplicate(stamp_to_ns(msg.header.stamp), msg.header.frame_id):
             return
         start = time.perf_counter()
         try:
-            result = stage.detect(stage.decode(msg))
+            frame = self._stage.decode(msg)
         except FrameError as exc:
             self._warn(exc.reason, f"skipping a frame on {topic}: {exc}")
             return
-        face = Face(header=msg.header, frame_width=result.width, frame_height=result.height)
+        self.on_frame(frame, msg.header, start)
+
+    def on_frame(self, frame: np.ndarray, header: Header, start: Optional[float] = None) -> None:
+        """Detect on a decoded BGR frame and publish its Face; a camera in this process calls it directly."""
+        start = time.perf_counter() if start is None else start
+        try:
+            result = self._stage.detect(frame)
+        except FrameError as exc:
+            self._warn(exc.reason, f"skipping a frame: {exc}")
+            return
+        face = Face(header=header, frame_width=result.width, frame_height=result.height)
         if result.box is not None:
             box = result.box
             face.has_face = True
             face.roi = RegionOfInterest(x_offset=box.x, y_offset=box.y, width=box.w, height=box.h)
-            face.crop = numpy_to_image(result.crop, "bgr8", msg.header)
+            face.crop = numpy_to_image(result.crop, "bgr8", header)
         face.detect_ms = float((time.perf_counter() - start) * 1000.0)
         self._pub.publish(face)
 

@@ -264,3 +264,46 @@ def test_camera_refuses_gstreamer_without_gstreamer():
     proc = NodeProcess("face_detector.camera_node", source="'videotestsrc ! appsink'")
     assert proc.proc.wait(timeout=TIMEOUT) == 2
     assert "without GStreamer" in proc.output
+
+
+def test_camera_hands_frames_to_a_detector_in_its_process_without_serializing(ros, tmp_path):
+    """camera.connect(detector.on_frame): every frame becomes a Face; image_raw still reaches its listeners."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter as P
+
+    from face_detector.camera_node import CameraNode
+    from face_detector.detector_node import FaceDetectorNode
+
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
+    writer.release()
+    faces, images = [], []
+    s1 = ros.create_subscription(Face, "face", faces.append, STREAM_QOS)
+    s2 = ros.create_subscription(Image, "image_raw", images.append, IMAGE_QOS)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        args = dict(context=context, namespace=NS)
+        detector = FaceDetectorNode(parameter_overrides=[P("input", value="direct")], **args)
+        spin_until(ros, lambda: ros.count_publishers("face") > 0)
+        camera = CameraNode(parameter_overrides=[P("source", value=path), P("fps", value=60.0)], **args)
+        camera.connect(detector.on_frame)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(detector)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        assert spin_until(ros, lambda: len(faces) >= 12), f"{len(faces)} faces for 12 frames"
+        stamps = [(f.header.stamp.sec, f.header.stamp.nanosec) for f in faces]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        assert all(f.header.frame_id == "camera" and (f.frame_width, f.frame_height) == (64, 48) for f in faces)
+        assert spin_until(ros, lambda: len(images) >= 10), "a viewer of image_raw gets the frames too"
+        executor.shutdown()
+        thread.join(timeout=5)
+        camera.destroy_node()
+        detector.destroy_node()
+    finally:
+        ros.destroy_subscription(s1)
+        ros.destroy_subscription(s2)
+        rclpy.try_shutdown(context=context)
