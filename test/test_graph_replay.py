@@ -92,7 +92,7 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
 def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
     """`facecoach eval-bag` (in process, no DDS) labels and cues the sample like the live graph at 1x."""
     from facecoach.bag_eval import read_jsonl
-    from facecoach.session_tools import main as session_main
+    from facecoach.commands.session import main as session_main
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 

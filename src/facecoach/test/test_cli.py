@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from facecoach.cli import CoachingPrinter, build_parser, feedback_line
+from facecoach.cli import build_parser
+from facecoach.coaching import CoachingPrinter, feedback_line
 from facecoach.session_report import summarize
 
 

@@ -17,8 +17,8 @@ from emotion_classifier.inference import EmotionScores
 from face_detector.detector import DetectorConfig, FaceDetector
 from facecoach.bag_eval import read_jsonl, variant_out
 from facecoach.bags import BagWriter, typestore
+from facecoach.commands.session import eval_bag, main
 from facecoach.pipeline import Pipeline, settings_from_graph, stamp_seconds
-from facecoach.session_tools import eval_bag, main
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"
@@ -135,7 +135,7 @@ def _image_bag(path, images, topic="/camera/image_raw"):
 def _assert_one_line_error(capsys, *words):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err
+    assert err.startswith("facecoach eval-bag: ") and "Traceback" not in err
     for w in words:
         assert w in err
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from facecoach.bag_eval import read_jsonl, write_jsonl
+from facecoach.commands.session import main
 from facecoach.session_report import summarize
-from facecoach.session_tools import main
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"
@@ -115,7 +115,7 @@ def test_report_of_results_that_are_not_results_is_a_one_line_error(tmp_path, ca
     (tmp_path / "r.jsonl").write_text('{"stamp_ns": 1, "face": true}\nnot json\n')
     assert main(["report", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "rep")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "lacks" in err
+    assert err.startswith("facecoach report: ") and len(err.splitlines()) == 1 and "lacks" in err
 
 
 def test_summary_of_nothing():

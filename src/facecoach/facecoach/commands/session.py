@@ -1,7 +1,8 @@
 """The `eval-bag` and `report` commands: replay a recorded interview through the pipeline, report on it.
 
 Exit codes: 0 done; 1 a partial result (frames skipped or the bag ended early; the lines say which);
-2 nothing could be evaluated (missing/empty/corrupt bag, no image topic, no model), with a one-line error.
+2 nothing could be evaluated (missing/empty/corrupt bag, no image topic, no model), with a one-line error
+(``facecoach eval-bag: <why>``).
 """
 
 from __future__ import annotations
@@ -11,26 +12,17 @@ import sys
 from pathlib import Path
 from typing import List
 
-from .bags import BagError
-from .graph import GraphError
+from ..bags import BagError
+from ..errors import CommandError, run_command
 
 EXIT_PARTIAL = 1
-EXIT_ERROR = 2
-
-
-def _errors() -> tuple:
-    """The exceptions a command turns into a one-line error."""
-    from emotion_classifier.weights import WeightFileError
-    from face_detector.detector import DetectorError
-
-    return (BagError, GraphError, WeightFileError, DetectorError, ValueError, OSError)
 
 
 def _variants(arg: str, models_dir: str) -> List[str]:
     """The variants to run: one name, or every weight file in the models folder (baseline first)."""
     from emotion_classifier.inference import available_variants
 
-    from .bag_eval import BASELINE
+    from ..bag_eval import BASELINE
 
     if arg != "all":
         return [arg]
@@ -52,8 +44,8 @@ def eval_bag(
 ) -> int:
     """Run eval-bag and write the results; return the exit code (errors raise)."""
     stream = stream or sys.stdout
-    from .bag_eval import agreement_table, evaluate_bag, variant_out, write_jsonl
-    from .pipeline import settings_from_graph
+    from ..bag_eval import agreement_table, evaluate_bag, variant_out, write_jsonl
+    from ..pipeline import settings_from_graph
 
     settings = settings_from_graph(variant=None if variant == "all" else variant, models_dir=models_dir)
     variants = _variants(variant, settings.models_dir)
@@ -91,9 +83,8 @@ def cmd_eval_bag(args: argparse.Namespace) -> int:
             args.max_frames,
             progress=not args.no_progress,
         )
-    except _errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except (ValueError, OSError) as exc:  # a frame that cannot be decoded, a results file that cannot be written
+        raise CommandError(str(exc)) from exc
 
 
 def report(
@@ -107,8 +98,8 @@ def report(
 ) -> int:
     """Write the session report of a bag (evaluated with the baseline first) or of a results file."""
     stream = stream or sys.stdout
-    from .bag_eval import BASELINE, read_jsonl
-    from .session_report import format_summary, write_report
+    from ..bag_eval import BASELINE, read_jsonl
+    from ..session_report import format_summary, write_report
 
     source, out = Path(source), Path(out_dir)
     code = 0
@@ -130,9 +121,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return report(
             args.source, args.out, args.models_dir, args.topic, args.max_frames, progress=not args.no_progress
         )
-    except _errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except (ValueError, OSError) as exc:  # a frame that cannot be decoded, a results file that cannot be written
+        raise CommandError(str(exc)) from exc
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -169,11 +159,10 @@ def add_commands(subparsers) -> None:
 
 
 def main(argv: List[str] | None = None) -> int:
-    """Run one of these commands on its own (``python -m facecoach.session_tools eval-bag ...``)."""
+    """Run one of these commands on its own (``python -m facecoach.commands.session eval-bag ...``)."""
     parser = argparse.ArgumentParser(prog="facecoach")
     add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(parser, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""`facecoach replay`, `record` and `make-sample`: bags in and out of a running graph, and the sample bag."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..sample import SAMPLE_BAG
+
+
+def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = None, wait: float = 10.0) -> int:
+    """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
+    import rclpy
+
+    from ..replay import Replayer
+
+    rclpy.init()
+    node = rclpy.create_node("facecoach_replay")
+    try:
+        replayer = Replayer(node, bag, rate=rate, loop=loop, topics=topics)
+        if not replayer.wait_for_subscribers(node, wait):
+            print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
+        print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
+        n = replayer.play()
+        print(f"[facecoach] replayed {n} messages")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Publish a bag over DDS with its original timing (what `ros2 bag play` does)."""
+    return play_bag(args.bag, args.rate, args.loop, args.topics, args.wait)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record topics into an MCAP bag until Ctrl-C (or --duration seconds)."""
+    import signal
+
+    import rclpy
+
+    from ..graph import load_graph
+    from ..recorder import Recorder
+
+    topics = args.topics or list(load_graph().record_topics)
+    rclpy.init()
+    node = rclpy.create_node("facecoach_record")
+    recorder = Recorder(node, args.out, topics, split_bytes=int(args.split_mb * 1e6))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` closes the bag like Ctrl-C does
+    print(f"[facecoach] recording {topics} into {args.out} (Ctrl-C stops)", flush=True)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            recorder.subscribe_available()
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        recorder.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    print(
+        f"[facecoach] wrote {', '.join(recorder.parts)}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items())
+    )
+    return 0
+
+
+def cmd_make_sample(args: argparse.Namespace) -> int:
+    """Regenerate the sample interview bag from FER2013 test-split faces."""
+    from ..sample import make_sample
+
+    segs = make_sample(args.data, Path(args.out), fps=args.fps, quality=args.quality, model=args.model)
+    print(
+        f"[facecoach] wrote {args.out} ({sum(s['end_s'] - s['start_s'] for s in segs):.0f} s): "
+        + ", ".join(f"{s['emotion'] or 'no face'} {s['start_s']:.0f}-{s['end_s']:.0f}s" for s in segs)
+    )
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Register `replay`, `record` and `make-sample` on the facecoach command's sub-parsers."""
+    p = subparsers.add_parser("replay", help="publish a bag over DDS with its timing (ros2 bag play stand-in)")
+    p.add_argument("bag")
+    p.add_argument("--rate", type=float, default=1.0)
+    p.add_argument("--loop", action="store_true")
+    p.add_argument("--topics", nargs="+")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for subscribers")
+    p.set_defaults(func=cmd_replay)
+
+    p = subparsers.add_parser("record", help="record FaceCoach topics into an MCAP bag")
+    p.add_argument("out")
+    p.add_argument("--topics", nargs="+", help="default: the graph description's record_topics")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
+    p.add_argument(
+        "--split-mb",
+        type=float,
+        default=0.0,
+        help="write a series of complete bags OUT_0000, OUT_0001 ... of this size (0: one bag)",
+    )
+    p.set_defaults(func=cmd_record)
+
+    p = subparsers.add_parser("make-sample", help="regenerate the sample interview bag from FER2013")
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle csv")
+    p.add_argument(
+        "--out",
+        default=SAMPLE_BAG,
+        help=f"the new bag folder (default: {SAMPLE_BAG} under the current directory, the repository's from its root)",
+    )
+    p.add_argument("--model", help="keep only faces this weight file labels correctly")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--quality", type=int, default=80)
+    p.set_defaults(func=cmd_make_sample)
