@@ -29,6 +29,8 @@ TRACK_FACE_PX = 96
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
 TRACK_SIZE_RATIO = 1.5
+# A box overlapping the tracked face this much is the same person (faces move little between two frames).
+SAME_FACE_IOU = 0.3
 
 # gray image, scale_factor, min_neighbors, min_size, max_size (0 = none) -> (x, y, w, h) boxes in that image
 RawDetect = Callable[[np.ndarray, float, int, int, int], Sequence[Tuple[int, int, int, int]]]
@@ -162,6 +164,21 @@ def largest(boxes: Iterable[FaceBox]) -> Optional[FaceBox]:
     return best
 
 
+def pick(boxes: Iterable[FaceBox], tracked: Optional[FaceBox] = None) -> Optional[FaceBox]:
+    """The tracked person's face when one of the boxes overlaps it (IoU >= SAME_FACE_IOU), else the largest.
+
+    With two faces in view (a second person, a face on a screen) the coach keeps following the one it was
+    following, even when the other is larger; only when that face is gone does it take the largest.
+    """
+    boxes = list(boxes)
+    if tracked is not None:
+        same = [(b.iou(tracked), i) for i, b in enumerate(boxes)]
+        same = [x for x in same if x[0] >= SAME_FACE_IOU]
+        if same:
+            return boxes[max(same)[1]]
+    return largest(boxes)
+
+
 class Tracker:
     """Fast mode's state machine: a full search when no face is known or every N frames, else the region."""
 
@@ -243,7 +260,7 @@ class FaceDetector:
         self.tracker.reset()
 
     def run_plan(self, frame: np.ndarray, plan: SearchPlan) -> Optional[FaceBox]:
-        """Run one search and return its largest face in full-frame pixels."""
+        """Run one search and return its face in full-frame pixels (see :func:`pick`)."""
         self.searches.append(plan)
         r = plan.region
         patch = frame[r.y : r.y + r.h, r.x : r.x + r.w]
@@ -253,7 +270,9 @@ class FaceDetector:
         gray = patch if patch.ndim == 2 else cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
         c = self.config
         boxes = self._raw(gray, c.scale_factor, c.min_neighbors, plan.min_size, plan.max_size)
-        return largest(plan.to_frame(b) for b in boxes)
+        # The paper's naive mode takes the largest face; fast mode keeps following the tracked one.
+        tracked = self.tracker.last if self.config.mode == "fast" else None
+        return pick((plan.to_frame(b) for b in boxes), tracked)
 
     def detect(self, frame: np.ndarray) -> Optional[FaceBox]:
         """The largest face in a BGR (or gray) frame, clipped to the frame, or None."""

@@ -21,7 +21,6 @@ from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_msgs.msg import Face
 
 NS = f"/fd_test_{os.getpid()}"  # a namespace of our own: other tests on this ROS domain cannot interfere
-FER = "/work/shared/data/fer2013/fer2013.npz"
 TIMEOUT = 20.0
 
 
@@ -209,10 +208,24 @@ def test_detector_refuses_a_bad_cascade_and_keeps_working(ros, detector):
     ros.destroy_client(client)
 
 
-@pytest.mark.skipif(not os.path.exists(FER), reason="FER2013 not on this machine")
 def test_detector_finds_a_real_face(ros, detector):
+    """A real photograph of a face (from the bundled sample interview) pasted at a known place."""
+    from rosbags.highlevel import AnyReader
+
+    from facecoach_common.paths import resource
+
+    with AnyReader([resource("facecoach", "sample", "interview")]) as reader:
+        conn, _t, raw = next(iter(reader.messages()))
+        sample = cv2.imdecode(
+            np.frombuffer(bytes(reader.deserialize(raw, conn.msgtype).data), np.uint8), cv2.IMREAD_COLOR
+        )
     proc, faces, _, comp = detector
-    gray = np.load(FER)["images"][7]
+    found = answered(ros, faces, comp, stamped(numpy_to_compressed(sample, quality=95)))
+    assert found is not None and found.has_face, proc.output
+    r = found.roi
+    gray = cv2.cvtColor(
+        sample[r.y_offset : r.y_offset + r.height, r.x_offset : r.x_offset + r.width], cv2.COLOR_BGR2GRAY
+    )
     frame = np.full((480, 640, 3), 128, np.uint8)
     frame[140:340, 220:420] = cv2.resize(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (200, 200))
     face = answered(ros, faces, comp, stamped(numpy_to_compressed(frame, quality=95)))
