@@ -41,15 +41,10 @@ def typestore():
 
 
 def _msg_file(name: str) -> Path:
-    try:
-        from ament_index_python.packages import get_package_share_directory
+    """A facecoach_msgs definition as installed: share/facecoach_msgs/msg/<name>.msg."""
+    from facecoach_common.paths import resource
 
-        path = Path(get_package_share_directory("facecoach_msgs")) / "msg" / f"{name}.msg"
-        if path.is_file():
-            return path
-    except Exception:  # not installed: the source tree
-        pass
-    return Path(__file__).resolve().parents[2] / "facecoach_msgs" / "msg" / f"{name}.msg"
+    return resource("facecoach_msgs", "msg", f"{name}.msg")
 
 
 def ros_class(msgtype: str):

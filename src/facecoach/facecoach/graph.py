@@ -14,6 +14,7 @@ import yaml
 
 MODES = ("live", "replay")
 GRAPH_FILE = "facecoach.yaml"
+GRAPH_ENV = "FACECOACH_GRAPH"
 
 
 class GraphError(ValueError):
@@ -94,19 +95,23 @@ class Graph:
 
 
 def default_graph_path() -> Path:
-    """config/facecoach.yaml: $FACECOACH_GRAPH, else the installed share/facecoach/config, else the source tree."""
-    env = os.environ.get("FACECOACH_GRAPH")
+    """The graph description: $FACECOACH_GRAPH, else the installed share/facecoach/config/facecoach.yaml."""
+    from facecoach_common.paths import ResourceNotFound, resource
+
+    env = os.environ.get(GRAPH_ENV)
     if env:
         return Path(env)
     try:
-        from ament_index_python.packages import get_package_share_directory
+        return resource("facecoach", "config", GRAPH_FILE)
+    except ResourceNotFound as exc:
+        raise GraphError(f"{exc}; or name a graph description with ${GRAPH_ENV}") from None
 
-        installed = Path(get_package_share_directory("facecoach")) / "config" / GRAPH_FILE
-        if installed.is_file():
-            return installed
-    except Exception:  # not installed: running from the source tree
-        pass
-    return Path(__file__).resolve().parents[3] / "config" / GRAPH_FILE
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: the problem and where it is."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
 
 
 def load_graph(path=None) -> Graph:
@@ -114,8 +119,10 @@ def load_graph(path=None) -> Graph:
     path = Path(path or default_graph_path())
     try:
         raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise GraphError(f"{path}: cannot read the graph description ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise GraphError(f"{path}: not valid YAML ({_one_line(exc)})") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
         raise GraphError(f"{path}: expected a mapping with a 'nodes' list")
     nodes = []

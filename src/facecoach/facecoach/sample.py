@@ -27,7 +27,6 @@ SCRIPT: Tuple[Tuple[Optional[str], float], ...] = (
     ("fear", 5.0),
     ("neutral", 3.0),
 )
-REPO = Path(__file__).resolve().parents[3]
 SAMPLE_BAG = "sample/interview"  # relative to the repository, and to the facecoach package's share folder
 WIDTH, HEIGHT, FACE_PX = 640, 480, 200
 TOPIC = "/camera/image_raw/compressed"
@@ -38,13 +37,10 @@ USABLE_CHECK_S = tuple(np.round(np.linspace(0.0, 7.0, 15), 2))
 
 
 def bundled_sample() -> Path:
-    """The bundled sample interview: the source tree's, else the installed copy."""
-    local = REPO / SAMPLE_BAG
-    if local.is_dir():
-        return local
-    from ament_index_python.packages import get_package_share_directory
+    """The bundled sample interview, installed in share/facecoach/sample/interview (ResourceNotFound if not)."""
+    from facecoach_common.paths import resource
 
-    return Path(get_package_share_directory("facecoach")) / SAMPLE_BAG
+    return resource("facecoach", *SAMPLE_BAG.split("/"))
 
 
 def background(seed: int = 0) -> np.ndarray:
@@ -119,7 +115,7 @@ def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=Non
     from rclpy.serialization import serialize_message
     from std_msgs.msg import Header
 
-    from emotion_classifier.data import CLASSES, load_faces
+    from emotion_classifier.tooling.data import CLASSES, load_faces
     from face_detector.detector import DetectorConfig, FaceDetector
     from facecoach_common.image_conversions import numpy_to_compressed
 
