@@ -28,28 +28,30 @@ class NoAnswer(TimeoutError):
     """A node's service is not there or did not answer in time."""
 
 
+# The project's error families: (module, class). Each is defined once, in the module that raises it.
+FAMILIES = (
+    ("facecoach.graph", "GraphError"),
+    ("facecoach.bags", "BagError"),
+    ("facecoach.launcher", "LaunchError"),
+    ("facecoach_common.paths", "ResourceNotFound"),
+    ("emotion_classifier.weight_file", "WeightFileError"),
+    ("emotion_classifier.tooling.data", "DatasetError"),
+    ("face_detector.detector", "DetectorError"),
+)
+
+
 def command_errors() -> Tuple[Type[BaseException], ...]:
-    """The exceptions ``run_command`` turns into one line (imported only when one is raised)."""
-    from emotion_classifier.tooling.data import DatasetError
-    from emotion_classifier.weight_file import WeightFileError
-    from face_detector.detector import DetectorError
-    from facecoach_common.paths import ResourceNotFound
+    """The exceptions ``run_command`` turns into one line.
 
-    from .bags import BagError
-    from .graph import GraphError
-    from .launcher import LaunchError
-
-    return (
-        CommandError,
-        NoAnswer,
-        GraphError,
-        BagError,
-        LaunchError,
-        ResourceNotFound,
-        WeightFileError,
-        DatasetError,
-        DetectorError,
-    )
+    A family's error can only have been raised once its module was imported, so only the families of
+    modules already loaded are looked up: reporting an error imports nothing (no torch, no OpenCV).
+    """
+    found: list = [CommandError, NoAnswer]
+    for module, name in FAMILIES:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None:
+            found.append(cls)
+    return tuple(found)
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> int:
@@ -58,10 +60,14 @@ def run_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] =
     Parsing is inside: the options of `run` and `demo` come from the graph description, read only then.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         args = parser.parse_args(argv)
         return args.func(args)
     except command_errors() as exc:
-        command = next((a for a in argv if not a.startswith("-")), "")
-        print(f"{parser.prog} {command}: {exc}", file=sys.stderr)
+        if args is None:  # a sub-command's options could not be read (commands.parser): its name comes first
+            command = next((a for a in argv if not a.startswith("-")), None)
+        else:
+            command = getattr(args, "command", None)
+        print(f"{parser.prog} {command}: {exc}" if command else f"{parser.prog}: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)

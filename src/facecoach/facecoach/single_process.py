@@ -23,6 +23,7 @@ from typing import Dict, List, Sequence
 
 import yaml
 
+from .errors import CommandError, run_command
 from .graph import MODES, Graph, NodeSpec, load_graph
 from .launcher import GraphProcesses, LaunchError
 
@@ -205,7 +206,7 @@ def _parse_set(items: Sequence[str]) -> Dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            raise argparse.ArgumentTypeError(f"--set {item!r}: expected NAME=VALUE")
+            raise CommandError(f"--set {item!r}: expected NAME=VALUE")
         values[name.replace("-", "_")] = value
     return values
 
@@ -225,28 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", help="JSON list of resolved node specs (what start_single_process passes)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads of the multi executor")
     p.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR, help="rclpy executor kind")
+    p.set_defaults(func=_run)
     return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Resolve the nodes (from --spec, else the graph description) and run them in this process."""
+    graph = load_graph(args.graph)
+    if args.spec:
+        try:
+            nodes = [_spec_from_dict(d) for d in json.loads(Path(args.spec).read_text())]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CommandError(f"{args.spec}: not a node spec file ({exc})") from exc
+    else:
+        nodes = graph.nodes_for(args.mode, _parse_set(args.set))
+    return run_single_process(graph, nodes, args.threads, args.executor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``python -m facecoach.single_process [--mode M] [--set NAME=VALUE ...]``."""
-    from .graph import GraphError
-
     # ROS arguments given on the command line (e.g. by ros2 launch) are not ours: the graph's file rules.
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--ros-args" in argv:
         argv = argv[: argv.index("--ros-args")]
-    args = build_parser().parse_args(argv)
-    try:
-        graph = load_graph(args.graph)
-        if args.spec:
-            nodes = [_spec_from_dict(d) for d in json.loads(Path(args.spec).read_text())]
-        else:
-            nodes = graph.nodes_for(args.mode, _parse_set(args.set))
-        return run_single_process(graph, nodes, args.threads, args.executor)
-    except (GraphError, LaunchError, argparse.ArgumentTypeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":
