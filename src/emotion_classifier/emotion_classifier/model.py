@@ -1,12 +1,15 @@
 """The paper's EmotionRecognitionModel (nn.Module only; no I/O, no ROS)."""
 
-from typing import Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
 
 # The paper's layer widths: three 3x3 convolutions, a 1x1 convolution, then two hidden FC layers.
 BASELINE_WIDTHS = {"conv": (32, 64, 128, 128), "fc": (512, 256)}
+# The largest widths a weight file may declare: the paper's (pruning only narrows layers). Loaders check
+# a file's widths against these before they build anything, so a crafted file cannot ask for gigabytes.
+MAX_WIDTHS = BASELINE_WIDTHS
 INPUT_SIZE = 48
 
 
@@ -83,3 +86,48 @@ def count_macs(model: nn.Module) -> int:
 def count_params(model: nn.Module) -> int:
     """Number of parameters."""
     return sum(p.numel() for p in model.parameters())
+
+
+def check_widths(widths: Any) -> Dict[str, List[int]]:
+    """A weight file's ``widths`` metadata as ``{"conv": [4 ints], "fc": [2 ints]}``, each in 1..MAX_WIDTHS.
+
+    Raises ValueError naming the first width out of bounds.
+    """
+    limits = "the paper's widths are the largest: conv {}, fc {}".format(
+        "/".join(map(str, MAX_WIDTHS["conv"])), "/".join(map(str, MAX_WIDTHS["fc"]))
+    )
+    if not isinstance(widths, dict) or set(widths) != {"conv", "fc"}:
+        raise ValueError(f"widths {str(widths)[:200]} is not {{'conv': [4 widths], 'fc': [2 widths]}}")
+    out = {}
+    for kind in ("conv", "fc"):
+        values, maxima = widths[kind], MAX_WIDTHS[kind]
+        if not isinstance(values, list) or len(values) != len(maxima):
+            raise ValueError(f"widths.{kind}={str(values)[:200]}: expected {len(maxima)} widths")
+        for i, (w, top) in enumerate(zip(values, maxima)):
+            if not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= top:
+                raise ValueError(f"widths.{kind}[{i}]={w!r} is outside 1..{top} ({limits})")
+        out[kind] = [int(w) for w in values]
+    return out
+
+
+def state_shapes(
+    num_classes: int, conv_widths: Sequence[int], fc_widths: Sequence[int], in_channels: int = 3
+) -> Dict[str, Tuple[int, ...]]:
+    """The state_dict shapes of ``EmotionRecognitionModel(num_classes, conv_widths, fc_widths)``, not built."""
+    c1, c2, c3, c4 = (int(c) for c in conv_widths)
+    f1, f2 = (int(f) for f in fc_widths)
+    spatial = INPUT_SIZE // 8
+    layers = {
+        "features.0": (c1, in_channels, 3, 3),
+        "features.3": (c2, c1, 3, 3),
+        "features.6": (c3, c2, 3, 3),
+        "features.9": (c4, c3, 1, 1),
+        "classifier.1": (f1, c4 * spatial * spatial),
+        "classifier.4": (f2, f1),
+        "classifier.7": (int(num_classes), f2),
+    }
+    shapes = {}
+    for name, weight in layers.items():
+        shapes[name + ".weight"] = weight
+        shapes[name + ".bias"] = (weight[0],)
+    return shapes

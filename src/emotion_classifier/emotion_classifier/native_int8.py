@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import INPUT_SIZE
+from .model import INPUT_SIZE, state_shapes
 from .weight_file import WeightFileError, read_metadata, read_tensors
 
 try:  # PyTorch >= 1.13 moved the quantized modules to torch.ao.nn
@@ -34,9 +34,16 @@ CONV_NAMES = ("features.0", "features.3", "features.6", "features.9")
 FC_NAMES = ("classifier.1", "classifier.4", "classifier.7")
 
 
+class NoInt8Engine(RuntimeError):
+    """No quantized CPU kernels for this machine in this PyTorch build (e.g. NVIDIA's Jetson wheels)."""
+
+
 def select_engine() -> str:
-    """Use the platform's int8 engine (qnnpack on ARM, fbgemm/x86 on x86); it must be set before packing."""
-    engines = torch.backends.quantized.supported_engines
+    """Use the platform's int8 engine (qnnpack on ARM, fbgemm/x86 on x86); it must be set before packing.
+
+    Raises NoInt8Engine when there is none: NVIDIA's torch wheels for the Jetson are built without QNNPACK.
+    """
+    engines = list(torch.backends.quantized.supported_engines)
     arm = platform.machine().lower() in ("aarch64", "arm64") or platform.machine().lower().startswith("arm")
     prefer = ("qnnpack",) if arm else ("x86", "fbgemm", "qnnpack")
     for name in prefer:
@@ -44,7 +51,12 @@ def select_engine() -> str:
             if torch.backends.quantized.engine != name:
                 torch.backends.quantized.engine = name
             return name
-    raise RuntimeError(f"this PyTorch has no int8 engine (supported: {engines})")
+    raise NoInt8Engine(
+        f"int8_native needs PyTorch's quantized CPU kernels ({' or '.join(prefer)} on {platform.machine()}), "
+        f"but this PyTorch {torch.__version__} has none (supported engines: {engines}); NVIDIA's Jetson "
+        "wheels are built without QNNPACK. Use the int8 variant (int8 codes, float compute) instead, or a "
+        "PyTorch built with QNNPACK"
+    )
 
 
 class NativeInt8Model(nn.Module):
@@ -139,7 +151,12 @@ def load_native_int8(path, device: str = "cpu") -> NativeInt8Model:
     meta = read_metadata(path)
     if meta.get("kernels") != KERNELS:
         raise WeightFileError(f"{path}: not a native int8 file (metadata kernels={meta.get('kernels')!r})")
-    tensors = read_tensors(path)
+    try:
+        select_engine()
+    except NoInt8Engine as exc:
+        raise WeightFileError(f"{path}: {exc}") from None
+    # The widths were bounded by read_metadata; the tensors are checked against them before any is read.
+    tensors = read_tensors(path, native_tensor_shapes(len(meta["classes"]), meta["widths"]))
     try:
         model = build_native_int8(tensors, len(meta["classes"]), meta["widths"])
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -150,6 +167,19 @@ def load_native_int8(path, device: str = "cpu") -> NativeInt8Model:
         raise WeightFileError(f"{path}: unexpected tensors {extra[:5]}")
     model.meta = meta
     return model
+
+
+def native_tensor_shapes(num_classes: int, widths: Dict[str, list]) -> Dict[str, Tuple[int, ...]]:
+    """{tensor name: shape} of a native int8 file of this architecture (see :func:`native_tensor_names`)."""
+    float_shapes = state_shapes(num_classes, widths["conv"], widths["fc"])
+    shapes = {"quant.scale": (1,), "quant.zero_point": (1,)}
+    for n in CONV_NAMES + FC_NAMES:
+        weight = float_shapes[n + ".weight"]
+        shapes[n + ".weight_codes"] = weight
+        for s in (".weight_scale", ".weight_zero_point", ".bias"):
+            shapes[n + s] = (weight[0],)
+        shapes[n + ".out_scale"] = shapes[n + ".out_zero_point"] = (1,)
+    return shapes
 
 
 def native_tensor_names() -> List[str]:

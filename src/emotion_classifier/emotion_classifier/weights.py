@@ -13,9 +13,10 @@ import math
 from pathlib import Path
 from typing import Dict, Tuple
 
+import numpy as np
 import torch
 
-from .model import EmotionRecognitionModel, layer_widths
+from .model import EmotionRecognitionModel, layer_widths, state_shapes
 from .native_int8 import load_native_int8
 from .preprocess import PREPROCESSING
 from .weight_file import (
@@ -99,6 +100,19 @@ def save_model(
     return write_weight_file(tensors, full, path)
 
 
+def stored_shapes(num_classes: int, widths: Dict[str, list], bits: int, granularity: str) -> Dict[str, Tuple[int, ...]]:
+    """{tensor name: shape} that a float (bits 32) or quantized weight file of this architecture holds."""
+    shapes = {}
+    for key, shape in state_shapes(num_classes, widths["conv"], widths["fc"]).items():
+        if bits == 32 or not key.endswith(".weight"):  # every Conv2d/Linear weight is quantized, biases are not
+            shapes[key] = shape
+            continue
+        numel = int(np.prod(shape))  # not math.prod: Python 3.8+
+        shapes[key + ".codes"] = ((numel + 1) // 2,) if bits == 4 else shape
+        shapes[key + ".scale"] = (shape[0],) if granularity == "channel" else (1,)
+    return shapes
+
+
 def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict[str, object]]:
     """Rebuild the model from a weight file's metadata and load its (dequantized) weights, in eval mode."""
     path = Path(path)
@@ -107,14 +121,11 @@ def load_model(path, device: str = "cpu") -> Tuple[EmotionRecognitionModel, Dict
         # A native int8 file (integer kernels, not dequantized weights): same format, its own loader.
         native = load_native_int8(path, device)
         return native, native.meta
-    try:
-        classes = list(meta["classes"])
-        widths = meta["widths"]
-        model = EmotionRecognitionModel(len(classes), widths["conv"], widths["fc"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise WeightFileError(f"{path}: bad classes/widths metadata ({exc})") from exc
-    stored = read_tensors(path)
-    bits = int(meta["bits"])
+    # read_metadata bounded the classes and widths; the file must hold exactly the tensors that
+    # architecture has (checked from the header), before any tensor is read or the model is built.
+    classes, widths, bits = list(meta["classes"]), meta["widths"], int(meta["bits"])
+    stored = read_tensors(path, stored_shapes(len(classes), widths, bits, meta["granularity"]))
+    model = EmotionRecognitionModel(len(classes), widths["conv"], widths["fc"])
     quantized = set(_quantizable(model)) if bits != 32 else set()
     expected = model.state_dict()
     state, used = {}, set()

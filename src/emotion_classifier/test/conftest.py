@@ -8,7 +8,8 @@ import pytest
 import torch
 
 # Import the package from this source tree even when the workspace is not sourced, and the test helpers
-# also under --import-mode=importlib (which puts no test folder on sys.path).
+# also under --import-mode=importlib (which puts no test folder on sys.path). Nothing here imports the
+# tooling at module level: the runtime's tests also run in the device profile (Python 3.6, no tooling).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -16,7 +17,6 @@ from emotion_testutil import SMALL, TRAIN_EPOCHS, TRAINABLE, meta, write_fer_npz
 
 from emotion_classifier.labels import CLASSES  # noqa: E402
 from emotion_classifier.model import EmotionRecognitionModel  # noqa: E402
-from emotion_classifier.tooling import cli  # noqa: E402
 from emotion_classifier.weights import save_model  # noqa: E402
 
 
@@ -55,6 +55,8 @@ def fer_npz(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, fer_npz) -> TrainedRun:
     """A small model trained by the ``train`` command on ``fer_npz`` (from a saved random init)."""
+    from emotion_classifier.tooling import cli  # tooling: not importable in the device profile (Python 3.6)
+
     root = tmp_path_factory.mktemp("trained")
     torch.manual_seed(0)
     init = save_model(root / "init.safetensors", EmotionRecognitionModel(len(CLASSES), **TRAINABLE), meta("init"))

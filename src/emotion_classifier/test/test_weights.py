@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from emotion_testutil import SMALL, meta
-from safetensors.torch import load_file, save_file
 
 from emotion_classifier.model import EmotionRecognitionModel
+from emotion_classifier.weight_file import read_header, read_tensors, write_safetensors
 from emotion_classifier.weights import (
     QMAX,
     WeightFileError,
@@ -33,7 +33,7 @@ def test_int4_packing_is_lossless_including_odd_sizes(n):
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_quantized_round_trip(tmp_path, small_model, bits, per_channel):
     path = save_model(tmp_path / f"q{bits}.safetensors", small_model, meta(f"int{bits}"), bits, per_channel)
-    stored = load_file(str(path))
+    stored = read_tensors(path)
     loaded, info = load_model(path)
     assert info["bits"] == bits and info["granularity"] == ("channel" if per_channel else "tensor")
     for name, w in small_model.state_dict().items():
@@ -58,15 +58,12 @@ def test_int4_file_is_half_the_int8_file(tmp_path):
 
 
 def _rewrite(path, tensors=None, metadata=None):
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        old_meta = fh.metadata()
-    save_file(tensors if tensors is not None else load_file(str(path)), str(path), metadata or old_meta)
+    old_meta = read_header(path).metadata
+    write_safetensors(tensors if tensors is not None else read_tensors(path), metadata or old_meta, path)
 
 
 def test_refuses_wrong_shapes(small_file):
-    tensors = load_file(str(small_file))
+    tensors = read_tensors(small_file)
     tensors["features.0.weight"] = torch.zeros(5, 3, 3, 3)
     _rewrite(small_file, tensors)
     with pytest.raises(WeightFileError, match="features.0.weight has shape"):
@@ -80,7 +77,7 @@ def test_refuses_missing_metadata(small_file):
 
 
 def test_refuses_non_finite_values(small_file):
-    tensors = load_file(str(small_file))
+    tensors = read_tensors(small_file)
     tensors["classifier.1.bias"][0] = float("nan")
     _rewrite(small_file, tensors)
     with pytest.raises(WeightFileError, match="non-finite"):
@@ -89,7 +86,7 @@ def test_refuses_non_finite_values(small_file):
 
 def test_refuses_non_finite_scales(tmp_path, small_model):
     path = save_model(tmp_path / "q.safetensors", small_model, meta("int8"), 8)
-    tensors = load_file(str(path))
+    tensors = read_tensors(path)
     tensors["features.0.weight.scale"][0] = float("inf")
     _rewrite(path, tensors)
     with pytest.raises(WeightFileError, match="scales"):
@@ -110,10 +107,7 @@ def test_refuses_truncated_and_corrupt_files(small_file, tmp_path):
 
 
 def test_refuses_other_preprocessing(small_file):
-    from safetensors import safe_open
-
-    with safe_open(str(small_file), framework="pt") as fh:
-        metadata = dict(fh.metadata())
+    metadata = read_header(small_file).metadata
     pre = json.loads(metadata["preprocessing"])
     pre["mean"] = 0.0
     metadata["preprocessing"] = json.dumps(pre)
