@@ -1,21 +1,19 @@
 """The user's emotion → category mapping (good / acceptable / bad): presets, validation, rendering."""
 
-from __future__ import annotations
-
-from typing import Mapping
+from typing import Dict, Mapping
 
 EMOTIONS = ("fear", "happy", "neutral", "sad", "surprise")
 CATEGORIES = ("good", "acceptable", "bad")
 NO_CATEGORY = "none"
 
-PRESETS: dict[str, dict[str, str]] = {
+PRESETS: Dict[str, Dict[str, str]] = {
     # The paper's mapping, also the default.
     "paper": {"fear": "bad", "happy": "good", "neutral": "acceptable", "sad": "bad", "surprise": "acceptable"},
 }
-DEFAULT_MAPPING: dict[str, str] = dict(PRESETS["paper"])
+DEFAULT_MAPPING: Dict[str, str] = dict(PRESETS["paper"])
 
 
-def validate_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
+def validate_mapping(mapping: Mapping[str, str]) -> Dict[str, str]:
     """Return a checked copy of ``mapping``; raise ValueError naming the first bad entry."""
     for emotion, category in mapping.items():
         if emotion not in EMOTIONS:
@@ -28,7 +26,7 @@ def validate_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
     return {e: mapping[e] for e in EMOTIONS}
 
 
-def preset(name: str) -> dict[str, str]:
+def preset(name: str) -> Dict[str, str]:
     """Return a copy of the named preset mapping; raise ValueError for an unknown name."""
     if name not in PRESETS:
         raise ValueError(f"unknown mapping preset {name!r}: expected one of {', '.join(PRESETS)}")

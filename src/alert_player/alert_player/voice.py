@@ -1,7 +1,5 @@
 """Record the user's own spoken reminder with ``arecord``, check its level, and play it back."""
 
-from __future__ import annotations
-
 import argparse
 import math
 import os
@@ -10,7 +8,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, List, Tuple
 
 import numpy as np
 
@@ -27,7 +25,7 @@ class LevelReport:
     rms_dbfs: float
     peak_dbfs: float
     clipped_share: float
-    warnings: tuple[str, ...] = ()
+    warnings: Tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -129,10 +127,12 @@ def record_voice(
     return report
 
 
-def _run(cmd: list[str], name: str) -> None:
+def _run(cmd: List[str], name: str) -> None:
     """Run an ALSA tool to completion; raise AudioError with its own error text when it fails."""
     try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        done = subprocess.run(  # noqa: UP022 - Python 3.6 (the Jetson's) has no capture_output
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60
+        )
     except OSError as exc:
         raise AudioError(f"cannot run {name} ({exc.strerror}): install alsa-utils") from None
     except subprocess.TimeoutExpired:

@@ -5,8 +5,6 @@
 The clock is the caller's (``now``), so the retry logic is testable without waiting.
 """
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional

@@ -4,8 +4,6 @@ Pure logic (OpenCV and NumPy, no rclpy, no clock). "Where to search" (``SearchPl
 apart from the cv2 call (``RawDetect``) so the fast path's state machine is testable with a fake detector.
 """
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
@@ -54,7 +52,7 @@ class FaceBox:
         """Box area in square pixels."""
         return max(0, self.w) * max(0, self.h)
 
-    def iou(self, other: FaceBox) -> float:
+    def iou(self, other: "FaceBox") -> float:
         """Intersection over union with another box (0 when disjoint)."""
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
@@ -62,12 +60,12 @@ class FaceBox:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
-    def expanded(self, margin: float) -> FaceBox:
+    def expanded(self, margin: float) -> "FaceBox":
         """The box grown by ``margin`` times its size on every side."""
         dx, dy = int(round(self.w * margin)), int(round(self.h * margin))
         return FaceBox(self.x - dx, self.y - dy, self.w + 2 * dx, self.h + 2 * dy)
 
-    def clipped(self, width: int, height: int) -> Optional[FaceBox]:
+    def clipped(self, width: int, height: int) -> Optional["FaceBox"]:
         """The part of the box inside a width x height frame, or None when nothing is inside."""
         x0, y0 = max(0, self.x), max(0, self.y)
         x1, y1 = min(width, self.x + self.w), min(height, self.y + self.h)
