@@ -20,4 +20,4 @@ lint: setup
 	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools
 
 clean:
-	rm -rf build install log .venv env.sh
+	rm -rf build install log .venv .venv-device env.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up step: a venv inside the repository with the pinned packages, the fix for
-# the build-machine paths baked into the ROS wheels, and a colcon build of the workspace.
+# the build-machine paths baked into the ROS wheels, a colcon build of the workspace, and the
+# device-profile venv (.venv-device, Python 3.6: tools/setup_device_venv.sh).
 # Writes nothing outside the repository except pip's cache (and apt's, for alsa-utils when root).
 # A second run with nothing changed takes seconds.
 set -eo pipefail
@@ -69,4 +70,8 @@ if [ "$(cat "$ROOT/install/.build.sha256" 2>/dev/null)" != "$BUILD_SUM" ]; then
     || { tail -40 "$ROOT/log/colcon-build.txt"; say "ERROR: colcon build failed (full log: log/colcon-build.txt)"; exit 1; }
   echo "$BUILD_SUM" > "$ROOT/install/.build.sha256"
 fi
+
+# 5. The device-profile venv .venv-device (Python 3.6, torch 1.10: the Jetson Nano's software) for the
+#    device-profile tests; skipped with a note when there is no CPython 3.6. Again only when its pins change.
+"$ROOT/tools/setup_device_venv.sh"
 say "ready (source env.sh to use the workspace by hand)"
