@@ -63,14 +63,21 @@ def test_launch_file_matches_graph(monkeypatch, launch_file, mode):
     actions = _run_launch_file(launch_file)
     graph = load_graph()
     nodes = [a for a in actions if type(a).__name__ == "Node"]
-    single = [n for n in nodes if n.kwargs["executable"] == "facecoach_single_process"]
-    nodes = [n for n in nodes if n not in single]
+    single = [n for n in nodes if type(n.kwargs["condition"]).__name__ == "IfCondition"]
+    groups = [n for n in nodes if n.kwargs["executable"] == "facecoach_single_process" and n not in single]
+    nodes = [n for n in nodes if n not in single and n not in groups]
     # single_process:=true swaps the per-node processes for one process running the same graph mode.
     assert len(single) == 1 and type(single[0].kwargs["condition"]).__name__ == "IfCondition"
     assert single[0].kwargs["arguments"][:3] == ["--mode", mode, "--set"]
     assert {a[0] for a in single[0].kwargs["arguments"][3:]} == {f"{name}=" for name in graph.overrides}
-    assert all(type(n.kwargs["condition"]).__name__ == "UnlessCondition" for n in nodes)
-    expected = graph.nodes_for(mode)
+    assert all(type(n.kwargs["condition"]).__name__ == "UnlessCondition" for n in nodes + groups)
+    processes = graph.processes(graph.nodes_for(mode))
+    shared = [(name, specs) for name, specs in processes if len(specs) > 1]
+    assert [(g.kwargs["name"], g.kwargs["arguments"][:4]) for g in groups] == [
+        (name, ["--mode", mode, "--nodes", ",".join(s.name for s in specs)]) for name, specs in shared
+    ]
+    assert [name for name, _ in shared] == (["camera_detector"] if mode == "live" else [])
+    expected = [specs[0] for _, specs in processes if len(specs) == 1]
     assert [n.kwargs["name"] for n in nodes] == [s.name for s in expected]
     for node, spec in zip(nodes, expected):
         assert (node.kwargs["package"], node.kwargs["executable"]) == (spec.package, spec.executable)

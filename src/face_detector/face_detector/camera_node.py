@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -64,6 +65,8 @@ class CameraNode(Node):
 
     def _run(self) -> None:
         source: Optional[FrameSource] = None
+        first_ns: Optional[int] = None
+        index = 0
         next_t = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -73,13 +76,21 @@ class CameraNode(Node):
                     if source is not None:
                         source.close()
                     source = FrameSource(config.capture, self._log)
+                    first_ns, index = None, 0
                 now = time.monotonic()
                 frame = source.read(now)
                 if frame is None:
                     # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
                     self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
                     continue
-                self._publish(frame, config)
+                stamp_ns = self.get_clock().now().nanoseconds
+                if config.capture.kind == "file":
+                    # A file's frames keep its own timeline (like a bag): frame i is first + i / fps, so the
+                    # stamps show a lost frame as a gap, whatever the machine's load does to the pacing.
+                    first_ns = stamp_ns if first_ns is None else first_ns
+                    stamp_ns = first_ns + int(round(index * 1e9 / config.capture.fps))
+                    index += 1
+                self._publish(frame, config, stamp_ns)
                 period = 1.0 / config.capture.fps
                 next_t = max(next_t + period, now)  # fall behind -> restart the schedule, no burst
                 delay = next_t - time.monotonic()
@@ -93,8 +104,8 @@ class CameraNode(Node):
         """Hand every frame to ``sink`` (a face detector in this process) besides publishing it to subscribers."""
         self._sink = sink
 
-    def _publish(self, frame: np.ndarray, config: CameraConfig) -> None:
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=config.frame_id)
+    def _publish(self, frame: np.ndarray, config: CameraConfig, stamp_ns: int) -> None:
+        header = Header(stamp=Time(nanoseconds=stamp_ns).to_msg(), frame_id=config.frame_id)
         try:
             if self._sink is not None:
                 self._sink(frame, header)  # in process: the full frame is never serialized

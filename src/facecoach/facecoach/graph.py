@@ -3,8 +3,6 @@
 Plain Python (no rclpy, no launch): loads the YAML, picks the nodes of a mode, applies overrides.
 """
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ class NodeSpec:
     modes: Tuple[str, ...]
     parameters: Dict[str, Any] = field(default_factory=dict)
     remappings: Dict[str, str] = field(default_factory=dict)
+    process: str = ""  # nodes naming the same process run in one (see Graph.processes); '' = its own
 
     def ros_args(self, params_file: Optional[str] = None) -> List[str]:
         """The ``--ros-args`` part of this node's command line."""
@@ -80,8 +79,25 @@ class Graph:
                     raise GraphError(f"{name}={value!r}: must be one of {list(o.choices)}")
                 if o.node == spec.name:
                     params[o.parameter] = value
-            out.append(NodeSpec(spec.name, spec.package, spec.executable, spec.modes, params, dict(spec.remappings)))
+            out.append(
+                NodeSpec(
+                    spec.name, spec.package, spec.executable, spec.modes, params, dict(spec.remappings), spec.process
+                )
+            )
         return out
+
+    @staticmethod
+    def processes(nodes: List[NodeSpec]) -> List[Tuple[str, List[NodeSpec]]]:
+        """The processes that run these nodes, in order: (process name, its nodes).
+
+        A node with a ``process`` shares it with the other nodes naming it (e.g. the camera and the face
+        detector: full frames then never leave the process); a node alone in its process (no ``process``, or
+        the only one of its group in this mode) runs as its own executable, named after itself.
+        """
+        groups: Dict[str, List[NodeSpec]] = {}
+        for spec in nodes:
+            groups.setdefault(spec.process or spec.name, []).append(spec)
+        return [(name if len(specs) > 1 else specs[0].name, specs) for name, specs in groups.items()]
 
     def default(self, override: str) -> Any:
         """The YAML's value of the parameter an override sets."""
@@ -118,7 +134,7 @@ def load_graph(path=None) -> Graph:
     """Parse and check the graph description."""
     path = Path(path or default_graph_path())
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise GraphError(f"{path}: cannot read the graph description ({exc})") from exc
     except yaml.YAMLError as exc:
@@ -136,6 +152,7 @@ def load_graph(path=None) -> Graph:
                     modes=tuple(n.get("modes", MODES)),
                     parameters=dict(n.get("parameters") or {}),
                     remappings={str(k): str(v) for k, v in (n.get("remappings") or {}).items()},
+                    process=str(n.get("process") or ""),
                 )
             )
         except (KeyError, TypeError) as exc:

@@ -1,7 +1,5 @@
 """Builds a launch description from the graph description (imported by launch/*.launch.py)."""
 
-from __future__ import annotations
-
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
 from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
@@ -36,7 +34,21 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     if mode == "replay":
         actions.append(DeclareLaunchArgument("bag", description="the recorded interview (rosbag2 folder)"))
         actions.append(DeclareLaunchArgument("rate", default_value="1.0", description="replay speed factor"))
-    for spec in graph.nodes_for(mode):
+    overrides = [[f"{name}=", LaunchConfiguration(name)] for name in graph.overrides]
+    for process, specs in graph.processes(graph.nodes_for(mode)):
+        if len(specs) > 1:  # nodes sharing a process (the camera and the face detector): one single_process
+            actions.append(
+                Node(
+                    package="facecoach",
+                    executable="facecoach_single_process",
+                    name=process,
+                    arguments=["--mode", mode, "--nodes", ",".join(s.name for s in specs), "--set", *overrides],
+                    output="screen",
+                    condition=UnlessCondition(single),
+                )
+            )
+            continue
+        spec = specs[0]
         params = dict(spec.parameters)
         for name, o in graph.overrides.items():
             if o.node == spec.name:
@@ -55,7 +67,6 @@ def graph_launch_description(mode: str) -> LaunchDescription:
                 condition=UnlessCondition(single),
             )
         )
-    overrides = [[f"{name}=", LaunchConfiguration(name)] for name in graph.overrides]
     actions.append(
         Node(
             package="facecoach",

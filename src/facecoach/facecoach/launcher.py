@@ -1,12 +1,17 @@
-"""Starts the graph's nodes as separate processes (what `ros2 launch` does, where it is not installed)."""
+"""Starts the graph's processes (what `ros2 launch` does, where it is not installed).
 
-from __future__ import annotations
+Each node runs in its own process, except nodes that share a ``process`` in the graph description: those
+run together in one ``facecoach.single_process`` child (``SingleProcess`` puts every node in one).
+"""
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -43,16 +48,24 @@ class GraphProcesses:
         self.procs: Dict[str, subprocess.Popen] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="facecoach-")
 
-    def start(self) -> GraphProcesses:
-        """Start every node, each in its own process."""
-        params_file = Path(self._tmp.name) / "params.yaml"
-        params_file.write_text(yaml.safe_dump(self.graph.params_file_content(self.nodes)))
+    def start(self) -> "GraphProcesses":
+        """Start every process of the graph: a lone node as its executable, a group in one single_process."""
+        tmp = Path(self._tmp.name)
+        params_file = tmp / "params.yaml"
+        params_file.write_text(yaml.safe_dump(self.graph.params_file_content(self.nodes)), encoding="utf-8")
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        for spec in self.nodes:
-            cmd = [executable_path(spec.package, spec.executable)] + spec.ros_args(str(params_file)) + self.extra_args
-            out = open(self.log_dir / f"{spec.name}.log", "wb") if self.log_dir else None
-            self.procs[spec.name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None)
+        for name, specs in self.graph.processes(self.nodes):
+            if len(specs) == 1:
+                spec = specs[0]
+                cmd = [executable_path(spec.package, spec.executable)] + spec.ros_args(str(params_file))
+                cmd += self.extra_args
+            else:
+                spec_file = tmp / f"{name}.json"
+                spec_file.write_text(json.dumps([spec_dict(s) for s in specs]), encoding="utf-8")
+                cmd = [sys.executable, "-m", "facecoach.single_process", "--spec", str(spec_file)] + self.extra_args
+            out = open(self.log_dir / f"{name}.log", "wb") if self.log_dir else None  # noqa: SIM115 - child owns it
+            self.procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None)
         return self
 
     def dead(self) -> Dict[str, int]:
@@ -78,8 +91,44 @@ class GraphProcesses:
         self._tmp.cleanup()
         return {name: p.returncode for name, p in self.procs.items()}
 
-    def __enter__(self) -> GraphProcesses:
+    def __enter__(self) -> "GraphProcesses":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class SingleProcess(GraphProcesses):
+    """Every node of the graph in one child process on one executor (the memory saver for a 4 GB Jetson)."""
+
+    def __init__(self, graph: Graph, nodes: List[NodeSpec], log_dir: Optional[Path] = None, extra_args=()) -> None:
+        super().__init__(graph, [replace(n, process=PROCESS_NAME) for n in nodes], log_dir, extra_args)
+
+
+PROCESS_NAME = "single_process"
+
+
+def spec_dict(spec: NodeSpec) -> dict:
+    """A node spec as JSON data (what a single_process child reads with --spec)."""
+    return {
+        "name": spec.name,
+        "package": spec.package,
+        "executable": spec.executable,
+        "modes": list(spec.modes),
+        "parameters": spec.parameters,
+        "remappings": spec.remappings,
+        "process": spec.process,
+    }
+
+
+def spec_from_dict(d: dict) -> NodeSpec:
+    """The inverse of :func:`spec_dict`."""
+    return NodeSpec(
+        d["name"],
+        d["package"],
+        d["executable"],
+        tuple(d["modes"]),
+        dict(d["parameters"]),
+        dict(d["remappings"]),
+        d.get("process", ""),
+    )

@@ -1,4 +1,4 @@
-"""Single-process mode: every node of the graph in one process on one executor.
+"""Single-process mode: nodes of the graph in one process on one executor (all of them, or one group).
 
 The memory saver for a 4 GB Jetson: one Python interpreter, one copy of rclpy, OpenCV and PyTorch
 instead of one per node. The node classes are used unchanged: they read their parameters and
@@ -9,35 +9,33 @@ launcher gives each separate process, made node-specific: one parameters file ke
     python -m facecoach.single_process --mode replay --set alsa_device=null
 """
 
-from __future__ import annotations
-
 import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import yaml
 
 from .errors import CommandError, run_command
 from .graph import MODES, Graph, NodeSpec, load_graph
-from .launcher import GraphProcesses, LaunchError
+from .launcher import PROCESS_NAME, LaunchError, spec_from_dict
 
+CAMERA, DETECTOR = ("face_detector", "camera"), ("face_detector", "face_detector")
 # (package, executable) of a graph node -> "module:Class" of its node, and the name the class gives itself.
 NODE_CLASSES: Dict[tuple, tuple] = {
-    ("face_detector", "camera"): ("face_detector.camera_node:CameraNode", "camera"),
-    ("face_detector", "face_detector"): ("face_detector.detector_node:FaceDetectorNode", "face_detector"),
+    CAMERA: ("face_detector.camera_node:CameraNode", "camera"),
+    DETECTOR: ("face_detector.detector_node:FaceDetectorNode", "face_detector"),
     ("emotion_classifier", "emotion_classifier"): (
         "emotion_classifier.node:EmotionClassifierNode",
         "emotion_classifier",
     ),
     ("alert_player", "alert_player"): ("alert_player.node:AlertPlayerNode", "alert_player"),
 }
-PROCESS_NAME = "single_process"
 DEFAULT_THREADS = 4  # multi executor: one per stage plus one for parameter services
 EXECUTORS = ("single", "multi")
 # Measured on 2 cores, sample bag at 1x: SingleThreadedExecutor 0 of 300 frames dropped, e2e p50 11 ms;
@@ -74,6 +72,25 @@ def node_class(spec: NodeSpec):
     return getattr(importlib.import_module(module), cls)
 
 
+def direct_frames(nodes: Sequence[NodeSpec]) -> List[NodeSpec]:
+    """With the camera in this process, the face detector takes its frames directly (input: direct)."""
+    names = {(n.package, n.executable) for n in nodes}
+    if not {CAMERA, DETECTOR} <= names:
+        return list(nodes)
+    return [
+        replace(n, parameters=dict(n.parameters, input="direct")) if (n.package, n.executable) == DETECTOR else n
+        for n in nodes
+    ]
+
+
+def connect_in_process(created: Sequence) -> None:
+    """Hand the camera's frames to the face detector of this process: a full frame is never serialized."""
+    cameras = [n for n in created if hasattr(n, "connect")]
+    detectors = [n for n in created if hasattr(n, "on_frame")]
+    if cameras and detectors:
+        cameras[0].connect(detectors[0].on_frame)
+
+
 def ros_arguments(nodes: Sequence[NodeSpec], params_file: str) -> List[str]:
     """The process's ``--ros-args``: one parameters file, remappings aimed at their own node only."""
     args = ["--ros-args", "--params-file", params_file]
@@ -86,7 +103,7 @@ def ros_arguments(nodes: Sequence[NodeSpec], params_file: str) -> List[str]:
 def write_params_file(graph: Graph, nodes: Sequence[NodeSpec], folder: str) -> str:
     """The parameters file of these nodes (keyed by node name, as the launcher writes it)."""
     path = Path(folder) / "params.yaml"
-    path.write_text(yaml.safe_dump(graph.params_file_content(list(nodes))))
+    path.write_text(yaml.safe_dump(graph.params_file_content(list(nodes))), encoding="utf-8")
     return str(path)
 
 
@@ -98,6 +115,7 @@ def run_single_process(
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException
 
+    nodes = direct_frames(nodes)
     classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
     logger = rclpy.logging.get_logger(PROCESS_NAME)
     with tempfile.TemporaryDirectory(prefix="facecoach-single-") as tmp:
@@ -112,6 +130,7 @@ def run_single_process(
                     node.destroy_node()
                 rclpy.try_shutdown()
                 return 2
+        connect_in_process(created)
         spinner = make_executor(executor, threads)
         for node in created:
             spinner.add_node(node)
@@ -126,79 +145,6 @@ def run_single_process(
                 node.destroy_node()
             rclpy.try_shutdown()
     return 0
-
-
-class SingleProcess(GraphProcesses):
-    """The graph's nodes in one child process; the same interface as GraphProcesses (start/stop/dead/pids)."""
-
-    def __init__(
-        self,
-        graph: Graph,
-        nodes: List[NodeSpec],
-        log_dir: Path | None = None,
-        threads: int = DEFAULT_THREADS,
-        executor: str = DEFAULT_EXECUTOR,
-    ) -> None:
-        super().__init__(graph, nodes, log_dir)
-        self.threads, self.executor = threads, executor
-        for spec in nodes:
-            _check_known(spec)  # an unknown node fails here, not later in the child
-
-    def start(self) -> SingleProcess:
-        """Start the one process (``python -m facecoach.single_process --spec ...``)."""
-        spec_file = Path(self._tmp.name) / "nodes.json"
-        spec_file.write_text(json.dumps([_spec_dict(s) for s in self.nodes]))
-        cmd = [
-            sys.executable,
-            "-m",
-            "facecoach.single_process",
-            "--spec",
-            str(spec_file),
-            "--threads",
-            str(self.threads),
-            "--executor",
-            self.executor,
-        ]
-        out = None
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{PROCESS_NAME}.log", "wb")  # noqa: SIM115 - the child owns it
-        self.procs[PROCESS_NAME] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None)
-        return self
-
-
-def start_single_process(
-    graph: Graph,
-    nodes: List[NodeSpec],
-    log_dir: Path | None = None,
-    threads: int = DEFAULT_THREADS,
-    executor: str = DEFAULT_EXECUTOR,
-) -> SingleProcess:
-    """Start the nodes in one child process; use it like ``GraphProcesses`` (also as a context manager)."""
-    return SingleProcess(graph, nodes, log_dir, threads, executor).start()
-
-
-def _check_known(spec: NodeSpec) -> None:
-    entry = NODE_CLASSES.get((spec.package, spec.executable))
-    if entry is None or entry[1] != spec.name:
-        node_class(spec)  # raises the explanatory LaunchError
-
-
-def _spec_dict(spec: NodeSpec) -> dict:
-    return {
-        "name": spec.name,
-        "package": spec.package,
-        "executable": spec.executable,
-        "modes": list(spec.modes),
-        "parameters": spec.parameters,
-        "remappings": spec.remappings,
-    }
-
-
-def _spec_from_dict(d: dict) -> NodeSpec:
-    return NodeSpec(
-        d["name"], d["package"], d["executable"], tuple(d["modes"]), dict(d["parameters"]), dict(d["remappings"])
-    )
 
 
 def _parse_set(items: Sequence[str]) -> Dict[str, str]:
@@ -223,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="override values, e.g. model_variant=int8 alsa_device=null",
     )
+    p.add_argument("--nodes", help="comma-separated node names to run (default: every node of the mode)")
     p.add_argument("--spec", help="JSON list of resolved node specs (what start_single_process passes)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads of the multi executor")
     p.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR, help="rclpy executor kind")
@@ -235,15 +182,21 @@ def _run(args: argparse.Namespace) -> int:
     graph = load_graph(args.graph)
     if args.spec:
         try:
-            nodes = [_spec_from_dict(d) for d in json.loads(Path(args.spec).read_text())]
+            nodes = [spec_from_dict(d) for d in json.loads(Path(args.spec).read_text(encoding="utf-8"))]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CommandError(f"{args.spec}: not a node spec file ({exc})") from exc
     else:
         nodes = graph.nodes_for(args.mode, _parse_set(args.set))
+        if args.nodes:
+            wanted = args.nodes.split(",")
+            unknown = set(wanted) - {n.name for n in nodes}
+            if unknown:
+                raise CommandError(f"--nodes: no node {sorted(unknown)} in the {args.mode} graph")
+            nodes = [n for n in nodes if n.name in wanted]
     return run_single_process(graph, nodes, args.threads, args.executor)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point: ``python -m facecoach.single_process [--mode M] [--set NAME=VALUE ...]``."""
     # ROS arguments given on the command line (e.g. by ros2 launch) are not ours: the graph's file rules.
     argv = list(sys.argv[1:] if argv is None else argv)

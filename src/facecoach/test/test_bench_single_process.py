@@ -56,8 +56,7 @@ def _stream(factory, frames, log_dir):
 
 
 def test_single_process_matches_separate_processes(frames, tmp_path):
-    from facecoach.launcher import GraphProcesses
-    from facecoach.single_process import PROCESS_NAME, SingleProcess
+    from facecoach.launcher import PROCESS_NAME, GraphProcesses, SingleProcess
 
     sep_pids, sep = _stream(GraphProcesses, frames, tmp_path / "separate")
     one_pids, one = _stream(SingleProcess, frames, tmp_path / "single")

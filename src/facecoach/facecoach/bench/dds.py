@@ -112,8 +112,7 @@ def graph_benchmark(
     import rclpy
 
     from ..graph import load_graph
-    from ..launcher import GraphProcesses
-    from ..single_process import SingleProcess
+    from ..launcher import GraphProcesses, SingleProcess
 
     graph = load_graph()
     nodes = graph.nodes_for("replay", {"alsa_device": "null", "model_variant": variant})

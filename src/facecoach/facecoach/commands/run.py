@@ -25,7 +25,7 @@ def _overrides(args: argparse.Namespace, graph: Graph) -> Dict[str, Any]:
 def _graph_class(args: argparse.Namespace):
     """GraphProcesses (one process a node) or SingleProcess (all nodes, one executor) as --single-process says."""
     if args.single_process:
-        from ..single_process import SingleProcess
+        from ..launcher import SingleProcess
 
         return SingleProcess
     from ..launcher import GraphProcesses
