@@ -14,8 +14,11 @@ SAMPLE_BAG = REPO / "sample" / "interview"
 
 @pytest.fixture(scope="session", autouse=True)
 def ros_domain():
-    """Each test run gets its own DDS domain on localhost, so parallel runs never hear each other."""
-    os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 200)))
+    """Each test run gets its own DDS domain on localhost, so parallel runs never hear each other.
+
+    Fast DDS maps a domain to UDP ports 7400 + 250 * id + ...: ids above 101 overflow its default mapping.
+    """
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_LOG_DIR", str(REPO / "log" / "ros"))
     yield os.environ["ROS_DOMAIN_ID"]
