@@ -54,10 +54,13 @@ def device_python() -> str:
 
 def _device_env() -> dict:
     """A clean environment: none of this venv's or ROS's paths, only the runtime packages' sources."""
-    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM")
+    keep = ("HOME", "TMPDIR", "USER", "TERM")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["PATH"] = os.pathsep.join([str(VENV / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in RUNTIME_PATHS)
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in RUNTIME_PATHS + [REPO / "src" / "facecoach"])
+    # A container without a locale: Python 3.6 then reads and writes files as ASCII (3.7+ switch to UTF-8).
+    env["LC_ALL"] = "C"
+    env["PYTHONIOENCODING"] = "utf-8"  # only the test output, so that a failure can be read
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no cpython-36 .pyc files in the source tree
     env["OMP_NUM_THREADS"] = "1"
     return env
@@ -94,6 +97,47 @@ def test_runtime_unit_tests_pass_on_the_device_profile(device_python):
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, tail
     assert " passed" in done.stdout and "error" not in done.stdout.splitlines()[-1], tail
+
+
+_GRAPH = """
+import json, sys
+import facecoach.errors, facecoach.launcher, facecoach.single_process  # the bring-up imports on 3.6
+from facecoach.graph import load_graph
+graph = load_graph(sys.argv[1])
+out = {}
+for mode in ("live", "replay"):
+    nodes = graph.nodes_for(mode)
+    out[mode] = {"params": graph.params_file_content(nodes), "args": [n.ros_args("p.yaml") for n in nodes],
+                 "processes": [[name, [n.name for n in specs]] for name, specs in graph.processes(nodes)]}
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_the_bring_up_reads_the_graph_the_same_on_the_device_profile(device_python):
+    """What ros2 launch and single-process mode read from config/facecoach.yaml, on 3.6 in a C locale."""
+    config = REPO / "config" / "facecoach.yaml"
+    done = _run(device_python, ["-c", _GRAPH, config], 120)
+    assert done.returncode == 0, done.stderr[-4000:]
+    here = subprocess.run([sys.executable, "-c", _GRAPH, str(config)], capture_output=True, text=True, timeout=120)
+    assert here.returncode == 0, here.stderr[-4000:]
+    assert json.loads(done.stdout) == json.loads(here.stdout)
+
+
+def _pins(path: Path) -> dict:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, rest = line.partition("==")
+            pins[name.strip().lower()] = rest.split(";")[0].strip()
+    return pins
+
+
+def test_what_pip_adds_on_the_jetson_is_in_the_profile_and_never_torch_or_opencv():
+    device, profile = _pins(REPO / "requirements-device.txt"), _pins(REQUIREMENTS)
+    assert not {n for n in device if n.startswith(("torch", "opencv", "numpy", "safetensors"))}
+    for name, version in device.items():
+        assert profile.get(name) == version, f"{name}=={version} is not what the device profile tests"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ with no traceback, and returns the error's exit code (2 unless it says otherwise
 not an error (a refused parameter change, a partial result) is the command's own output and exit code.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
 from typing import Optional, Sequence, Tuple, Type
