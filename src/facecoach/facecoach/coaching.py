@@ -8,6 +8,8 @@ from typing import List, Optional
 
 from facecoach_common.stamps import stamp_to_ns
 
+AUDIO_FAILED = "audio_failed"  # Feedback.REASON_AUDIO_FAILED (this module imports no message package)
+
 
 class CoachingPrinter:
     """Prints the feedback stream second by second (of the frames' stamps) and sums it up."""
@@ -18,7 +20,8 @@ class CoachingPrinter:
         self.bucket: List = []
         self.second = 0
         self.messages: List = []
-        self.cues: List[float] = []
+        self.cues: List[float] = []  # cues due: played, or due on a sound output that failed
+        self.unheard: List[float] = []
 
     def add(self, msg) -> None:
         """One feedback message (in stamp order)."""
@@ -30,11 +33,14 @@ class CoachingPrinter:
         self.second = sec
         self.bucket.append(msg)
         self.messages.append(msg)
-        if msg.cue_played:
+        if msg.cue_played or msg.reason == AUDIO_FAILED:
             t = (ns - self.first_ns) / 1e9
             self.cues.append(t)
+            heard = "CUE played" if msg.cue_played else "CUE due, NOT HEARD (the sound output failed)"
+            if not msg.cue_played:
+                self.unheard.append(t)
             print(
-                f"  {t:6.2f} s  >>> CUE played: expression '{msg.emotion}' has been bad "
+                f"  {t:6.2f} s  >>> {heard}: expression '{msg.emotion}' has been bad "
                 f"({msg.bad_share:.0%} of the window)",
                 file=self.out,
                 flush=True,
@@ -70,6 +76,7 @@ class CoachingPrinter:
             "share": {c: cats[c] / n for c in ("good", "acceptable", "bad", "none")} if n else {},
             "cues": len(self.cues),
             "cue_times_s": [round(t, 2) for t in self.cues],
+            "cues_not_heard": len(self.unheard),
             "variants": variants,
         }
 

@@ -112,6 +112,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {v:.0%}" for k, v in s["share"].items())
         + f"; {s['cues']} cue(s) at {s['cue_times_s']} s; model {', '.join(s['variants'])}"
     )
+    if s["cues_not_heard"]:
+        print(
+            f"[facecoach] {s['cues_not_heard']} cue(s) not heard: the sound output failed (no sound card?); "
+            f"see {logs}/alert_player.log, or pass --alsa-device null to run silent"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(s, indent=2))
     if args.report:
