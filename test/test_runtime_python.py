@@ -352,7 +352,9 @@ ROS_PACKAGES = {
 }
 SYSTEM_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-pytest", "alsa-utils"}
 FROM_THE_IMAGE = {"torch"}  # NVIDIA's wheel / the jetson-containers image; README "On the Jetson Nano"
-OPTIONAL = {"safetensors"}  # used when installed; weight_file's numpy reader does without it
+# Used when installed, imported where they are used: weight_file's numpy reader does without safetensors;
+# the ONNX backend needs onnxruntime (NVIDIA's onnxruntime-gpu wheel on a Jetson: no rosdep key either).
+OPTIONAL = {"safetensors", "onnxruntime"}
 
 
 def _declared(package: str) -> Set[str]:
