@@ -140,3 +140,38 @@ def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
     finally:
         log = _stop(proc)
     assert "no such weight file" in log and "Available variants" in log
+
+
+def test_backend_switches_to_onnxruntime_at_runtime_and_refuses_what_it_cannot_run(ros_node, models_dir):
+    pytest.importorskip("onnxruntime")
+    from emotion_classifier.tooling.export import export_onnx
+    from emotion_classifier.weights import load_model
+    from facecoach_common.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face
+
+    model, info = load_model(models_dir / "baseline.safetensors")
+    export_onnx(model, models_dir / "baseline.onnx", info, opset=13)
+    got = []
+    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
+    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
+    proc = _start(models_dir)
+    try:
+        assert wait_until(ros_node, lambda: pub.get_subscription_count() > 0, 60), "classifier never subscribed"
+        assert _exchange(ros_node, pub, got, _face(1))
+        torch_p = np.array(got[-1].probabilities)
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "backend", "onnxruntime")
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(2))
+        np.testing.assert_allclose(np.array(got[-1].probabilities), torch_p, atol=1e-4)
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "providers", "tensorrt")
+        assert not ok and "has no TensorrtExecutionProvider" in why, why
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "copy")  # no copy.onnx
+        assert not ok and "facecoach export" in why, why
+        assert get_parameter(ros_node, "/emotion_classifier", "backend") == "onnxruntime"
+        assert _exchange(ros_node, pub, got, _face(3)) and got[-1].model_variant == "baseline"
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "backend", "torch")
+        assert ok, why
+        assert proc.poll() is None
+    finally:
+        log = _stop(proc)
+    assert "onnxruntime on cpu" in log

@@ -24,8 +24,21 @@ class ClassifierConfig:
         "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4, int8_native)",
     )
     models_dir: str = setting("", "folder of weight files; '' = the models/ installed with the facecoach package")
+    backend: str = setting(
+        "torch",
+        "inference engine: torch (<variant>.safetensors on device) or onnxruntime (<variant>.onnx on providers)",
+        choices=("torch", "onnxruntime"),
+    )
     device: str = setting("cpu", "torch device: cpu, cuda or cuda:N")
-    num_threads: int = setting(1, "torch CPU threads for inference", 1, 16)
+    providers: str = setting(
+        "cpu",
+        "onnxruntime execution providers: cpu, cuda, or tensorrt (FP16, with cuda and cpu as fallbacks)",
+        choices=("cpu", "cuda", "tensorrt"),
+    )
+    engine_cache_dir: str = setting(
+        "", "onnxruntime tensorrt: folder that caches built engines ('' = none: minutes to build at every start)"
+    )
+    num_threads: int = setting(1, "CPU threads for inference (torch, or the onnxruntime session)", 1, 16)
     flip_tta: bool = setting(
         True, "average each face's probabilities with its mirror image's (+1 pt on FER2013 test, ~1.5x classify time)"
     )
@@ -37,5 +50,7 @@ class ClassifierConfig:
             raise ValueError(f"model_variant {self.model_variant!r} is not a variant name (baseline, int8, ...)")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {self.device!r}")
+        if self.engine_cache_dir and not Path(self.engine_cache_dir).is_dir():
+            raise ValueError(f"engine_cache_dir {self.engine_cache_dir!r} is not a directory")
         if self.models_dir and not Path(self.models_dir).is_dir():
             raise ValueError(f"models_dir {self.models_dir!r} is not a directory")

@@ -11,6 +11,8 @@ from .preprocess import preprocess
 from .weights import WeightFileError, load_model
 
 MODEL_SUFFIX = ".safetensors"
+BACKENDS = ("torch", "onnxruntime")
+_SUFFIX = {"torch": MODEL_SUFFIX, "onnxruntime": ".onnx"}  # onnx_backend.ONNX_SUFFIX, without importing it
 
 
 @dataclass(frozen=True)
@@ -23,17 +25,19 @@ class EmotionScores:
     probabilities: Tuple[float, ...]
 
 
-def variant_path(models_dir, variant: str) -> Path:
-    """The weight file of a variant: ``<models_dir>/<variant>.safetensors``."""
+def variant_path(models_dir, variant: str, backend: str = "torch") -> Path:
+    """The file of a variant: ``<models_dir>/<variant>.safetensors`` (torch) or ``<variant>.onnx`` (onnxruntime)."""
     if not variant or "/" in variant or variant.startswith("."):
         raise WeightFileError(f"invalid variant name {variant!r}")
-    return Path(models_dir) / (variant + MODEL_SUFFIX)
+    if backend not in _SUFFIX:
+        raise WeightFileError(f"backend {backend!r}: must be one of {list(BACKENDS)}")
+    return Path(models_dir) / (variant + _SUFFIX[backend])
 
 
-def available_variants(models_dir) -> List[str]:
-    """The variants present in a models directory, sorted."""
-    d = Path(models_dir)
-    return sorted(p.name[: -len(MODEL_SUFFIX)] for p in d.glob("*" + MODEL_SUFFIX)) if d.is_dir() else []
+def available_variants(models_dir, backend: str = "torch") -> List[str]:
+    """The variants a backend can load from a models directory, sorted."""
+    d, suffix = Path(models_dir), _SUFFIX.get(backend, MODEL_SUFFIX)
+    return sorted(p.name[: -len(suffix)] for p in d.glob("*" + suffix)) if d.is_dir() else []
 
 
 def flip_averaged_proba(model: torch.nn.Module, x: torch.Tensor, flip_tta: bool) -> torch.Tensor:
@@ -50,24 +54,57 @@ def flip_averaged_proba(model: torch.nn.Module, x: torch.Tensor, flip_tta: bool)
 class EmotionClassifier:
     """One loaded model: the variant, its metadata and a predict() for BGR/gray face crops."""
 
-    def __init__(self, path, device: str = "cpu", flip_tta: bool = False) -> None:
-        """Load a weight file; ``flip_tta`` averages each face's probabilities with its mirror image's."""
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise WeightFileError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU")
+    def __init__(
+        self,
+        path,
+        device: str = "cpu",
+        flip_tta: bool = False,
+        backend: str = "torch",
+        providers: str = "cpu",
+        engine_cache_dir: str = "",
+        threads: int = 1,
+    ) -> None:
+        """Load a weight file; ``flip_tta`` averages each face's probabilities with its mirror image's.
+
+        ``backend`` 'torch' runs a ``.safetensors`` file on ``device``; 'onnxruntime' runs an ``.onnx``
+        file on ``providers`` (cpu, cuda or tensorrt, whose engines are cached in ``engine_cache_dir``)
+        with ``threads`` CPU threads.
+        """
         self.path = Path(path)
-        self.device = device
+        self.backend = backend
         self.flip_tta = flip_tta  # may be changed between two predictions
-        self.model, self.meta = load_model(self.path, device)
-        self.variant = self.path.name[: -len(MODEL_SUFFIX)] if self.path.name.endswith(MODEL_SUFFIX) else self.path.stem
+        if backend == "onnxruntime":
+            from .onnx_backend import OnnxModel
+
+            self.device = providers
+            self.model = OnnxModel(self.path, providers, engine_cache_dir, threads)
+            self.meta = self.model.meta
+        elif backend == "torch":
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                raise WeightFileError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU")
+            self.device = device
+            self.model, self.meta = load_model(self.path, device)
+        else:
+            raise WeightFileError(f"backend {backend!r}: must be one of {list(BACKENDS)}")
+        suffix = _SUFFIX[backend]
+        self.variant = self.path.name[: -len(suffix)] if self.path.name.endswith(suffix) else self.path.stem
         self.class_names: Tuple[str, ...] = tuple(self.meta["classes"])
         # A first forward pass here, off the frame path, so the first frame is not slow.
         self.predict_batch(np.zeros((1, 48, 48), np.uint8))
 
-    @torch.inference_mode()
     def predict_batch(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """Softmax probabilities (N x classes) for N face images (any size; gray, BGR or BGRA uint8)."""
-        x = torch.from_numpy(np.concatenate([preprocess(f) for f in faces])).to(self.device)
-        return flip_averaged_proba(self.model, x, self.flip_tta).cpu().numpy()
+        return self.predict_inputs(np.concatenate([preprocess(f) for f in faces]))
+
+    def predict_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (N x classes) for N x 3 x 48 x 48 preprocessed inputs."""
+        if self.backend == "onnxruntime":
+            from .onnx_backend import flip_averaged
+
+            return flip_averaged(self.model, x, self.flip_tta)
+        with torch.inference_mode():
+            t = torch.from_numpy(x).to(self.device)
+            return flip_averaged_proba(self.model, t, self.flip_tta).cpu().numpy()
 
     def predict(self, face: np.ndarray) -> EmotionScores:
         """Classify one face crop."""
@@ -77,4 +114,10 @@ class EmotionClassifier:
 
     def describe(self) -> Dict[str, object]:
         """Short facts for logs and diagnostics."""
-        return {"variant": self.variant, "path": str(self.path), "device": self.device, "bits": self.meta["bits"]}
+        return {
+            "variant": self.variant,
+            "path": str(self.path),
+            "backend": self.backend,
+            "device": self.device,
+            "bits": self.meta["bits"],
+        }

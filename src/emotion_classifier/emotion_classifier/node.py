@@ -22,6 +22,8 @@ from .preprocess import PreprocessError
 from .weights import WeightFileError
 
 SETTINGS = settings_of(ClassifierConfig)
+# Changing one of these loads the weights again (num_threads too for onnxruntime: a session's threads are fixed).
+RELOAD_ON = ("model_variant", "models_dir", "backend", "device", "providers", "engine_cache_dir")
 
 
 class EmotionClassifierNode(Node):
@@ -61,10 +63,11 @@ class EmotionClassifierNode(Node):
         On the node's single-threaded executor the frames that arrive meanwhile wait in the subscription's
         queue (depth 10, ~0.3 s at 30 fps; a load takes ~0.03-0.1 s) and are classified right after the swap.
         """
-        path = variant_path(self._models_dir(config), config.model_variant)
+        path = variant_path(self._models_dir(config), config.model_variant, config.backend)
         t0 = time.perf_counter()
+        args = (path, config.device, config.flip_tta, config.backend, config.providers, config.engine_cache_dir)
         try:
-            classifier = self._loader.submit(EmotionClassifier, path, config.device, config.flip_tta).result(60)
+            classifier = self._loader.submit(EmotionClassifier, *args, threads=config.num_threads).result(60)
         except WeightFileError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of a load is a refusal with its reason, never a crash
@@ -78,14 +81,15 @@ class EmotionClassifierNode(Node):
             self._classifier = classifier
         verb = "loaded" if previous is None else f"switched {previous} ->"
         self.get_logger().info(
-            f"{verb} {classifier.variant} ({classifier.path}, {config.device}) in {self._load_ms:.0f} ms"
+            f"{verb} {classifier.variant} ({classifier.path}, {classifier.backend} on {classifier.device}) "
+            f"in {self._load_ms:.0f} ms"
         )
 
     def _load_at_startup(self, config: ClassifierConfig) -> None:
         try:
             self._swap(self._load(config), config)
         except WeightFileError as exc:
-            known = ", ".join(available_variants(self._models_dir(config))) or "none"
+            known = ", ".join(available_variants(self._models_dir(config), config.backend)) or "none"
             self.get_logger().error(
                 f"cannot load model: {exc}. Available variants: {known}. "
                 "Frames are skipped until model_variant names a loadable file."
@@ -95,13 +99,15 @@ class EmotionClassifierNode(Node):
         """Build the new config; when it names other weights, load them now (a failure refuses the change)."""
         config = from_values(ClassifierConfig, values)
         self._pending = None
-        if self._classifier is None or any(
-            getattr(config, k) != getattr(self._config, k) for k in ("model_variant", "models_dir", "device")
+        if (
+            self._classifier is None
+            or any(getattr(config, k) != getattr(self._config, k) for k in RELOAD_ON)
+            or (config.backend == "onnxruntime" and config.num_threads != self._config.num_threads)
         ):
             try:
                 self._pending = self._load(config)
             except WeightFileError as exc:
-                known = ", ".join(available_variants(self._models_dir(config))) or "none"
+                known = ", ".join(available_variants(self._models_dir(config), config.backend)) or "none"
                 raise ValueError(f"{exc} (available variants in {self._models_dir(config)}: {known})") from exc
         return config
 
@@ -164,13 +170,15 @@ class EmotionClassifierNode(Node):
             self._infer_ms_sum = 0.0
         period = self._config.diagnostics_period_s
         c = self._classifier
-        status = DiagnosticStatus(name="facecoach: emotion_classifier", hardware_id=self._config.device)
+        device = c.device if c else self._config.device
+        status = DiagnosticStatus(name="facecoach: emotion_classifier", hardware_id=device)
         status.level = DiagnosticStatus.OK if c else DiagnosticStatus.ERROR
         status.message = f"running {c.variant}" if c else "no model loaded"
         done = max(1, frames - errors - dropped)
         status.values = [
             KeyValue(key="variant", value=c.variant if c else ""),
-            KeyValue(key="device", value=self._config.device),
+            KeyValue(key="backend", value=c.backend if c else self._config.backend),
+            KeyValue(key="device", value=device),
             KeyValue(key="fps", value=f"{frames / period:.1f}"),
             KeyValue(key="inference_ms_mean", value=f"{ms / done:.2f}"),
             KeyValue(key="dropped_frames", value=str(dropped + errors)),

@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..inference import BACKENDS
 from ..weights import load_model
 from .commands_common import command_line
 from .data import DatasetError, load_faces, subset
@@ -13,7 +14,7 @@ from .export import export_onnx, onnx_max_abs_diff
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate one variant or all of them on an npz/csv/image folder; write JSON and print a table."""
-    files = variant_files(args.models_dir, args.variant)
+    files = variant_files(args.models_dir, args.variant, args.backend)
     faces = subset(load_faces(args.data, args.split, face_finder=detector_face_finder()), args.limit)
     if len(faces) == 0:
         raise DatasetError(f"{args.data}: no faces to evaluate ({faces.n_images} images read)")
@@ -21,8 +22,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{args.data} ({'folder' if Path(args.data).is_dir() else args.split}): {faces.n_images} images, "
         f"{len(faces)} faces; variants {[p.stem for p in files]}"
     )
-    results = evaluate_variants(files, faces, args.latency_runs, not args.no_progress, args.flip_tta)
-    doc = {"data": str(args.data), "split": args.split, "command": command_line(args), "variants": results}
+    results = evaluate_variants(files, faces, args.latency_runs, not args.no_progress, args.flip_tta, args.backend)
+    doc = {
+        "data": str(args.data),
+        "split": args.split,
+        "backend": args.backend,
+        "command": command_line(args),
+        "variants": results,
+    }
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(doc, indent=2))
@@ -33,8 +40,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export variants to ONNX (float compute; int16/8/4 dequantized) and check them with ONNX Runtime."""
-    out_dir = Path(args.out_dir)
+    """Export variants to ONNX beside their weights (float compute; int16/8/4 dequantized), checked with ORT."""
+    out_dir = Path(args.out_dir or args.models_dir)
     report = {}
     for path in variant_files(args.models_dir, args.variant):
         model, meta = load_model(path)
@@ -47,9 +54,25 @@ def cmd_export(args: argparse.Namespace) -> int:
         report[path.stem] = {"onnx": str(onnx_path), "max_abs_diff": diff, "onnx_bytes": onnx_path.stat().st_size}
         status = "ok" if diff <= args.tolerance else "MISMATCH"
         print(f"{path.stem:<14} -> {onnx_path}  max |torch - onnxruntime| = {diff:.3g}  {status}")
-    (out_dir / "export.json").parent.mkdir(parents=True, exist_ok=True)
-    (out_dir / "export.json").write_text(json.dumps(report, indent=2))
     return 0 if all(r["max_abs_diff"] <= args.tolerance for r in report.values()) else 1
+
+
+def cmd_quantize_onnx(args: argparse.Namespace) -> int:
+    """Static int8 (QDQ) of an exported float ONNX model, calibrated on training faces: ONNX Runtime's CPU int8."""
+    from .onnx_int8 import quantize_int8_qdq
+
+    calib = subset(load_faces(args.data, "train"), args.calib_size, seed=args.seed)
+    meta = {
+        "variant": Path(args.out).stem,
+        "bits": 8,
+        "kernels": "onnxruntime-qdq",
+        "command": command_line(args),
+        "source": Path(args.src).name,
+        "calibration": {"split": "train", "faces": len(calib), "seed": args.seed},
+    }
+    out = quantize_int8_qdq(args.src, args.out, calib, meta)
+    print(f"wrote {out}: int8 QDQ, {out.stat().st_size / 1e6:.2f} MB, calibrated on {len(calib)} training faces")
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -67,13 +90,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--flip-tta", action="store_true", help="average with the mirror image, as the node does with flip_tta:=true"
     )
+    p.add_argument(
+        "--backend", default="torch", choices=BACKENDS, help="torch: *.safetensors; onnxruntime: *.onnx (CPU)"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="ONNX export, checked with ONNX Runtime", description=cmd_export.__doc__)
     p.add_argument("--variant", default="all")
     p.add_argument("--models-dir", default="models")
-    p.add_argument("--out-dir", default="models/onnx")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--out-dir", help="where the .onnx files go (default: beside the weights, in --models-dir)")
+    p.add_argument(
+        "--opset", type=int, default=13, help="13: what TensorRT 8.2 and onnxruntime 1.10 (JetPack 4.6) take"
+    )
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted logit difference")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "quantize-onnx", help="static int8 (QDQ) ONNX model for ONNX Runtime", description=cmd_quantize_onnx.__doc__
+    )
+    p.add_argument("--src", default="models/baseline.onnx", help="float ONNX model (from `export`)")
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle csv (calibration faces from the train split)")
+    p.add_argument("--out", default="models/int8_qdq.onnx")
+    p.add_argument("--calib-size", type=int, default=500, help="calibration faces")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_quantize_onnx)

@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..inference import MODEL_SUFFIX, available_variants, flip_averaged_proba, variant_path
+from ..inference import available_variants, flip_averaged_proba, variant_path
 from ..labels import CLASSES
 from ..model import EmotionRecognitionModel, count_macs, count_params
 from ..preprocess import normalize_gray
-from ..weights import WeightFileError, load_model
+from ..weights import WeightFileError
 from .data import DatasetError, FaceSet
 
 
@@ -66,58 +66,86 @@ def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20, fli
     return statistics.median(times) * 1000.0
 
 
-@torch.inference_mode()
-def predict_labels(
-    model: nn.Module, images: np.ndarray, batch: int = 256, progress: bool = False, flip_tta: bool = False
-) -> np.ndarray:
-    """Arg-max class indices for N x 48 x 48 uint8 gray faces (optionally with test-time flips)."""
+def predict_labels(classifier, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:
+    """Arg-max class indices of an EmotionClassifier (any backend; its flip_tta) for N x 48 x 48 uint8 faces."""
     from tqdm import tqdm
 
     out = []
     starts = range(0, len(images), batch)
     for i in tqdm(starts, desc="batches", leave=False, disable=not progress, mininterval=0.5):
-        x = torch.from_numpy(normalize_gray(images[i : i + batch]))
-        out.append(flip_averaged_proba(model, x, flip_tta).argmax(1).numpy())
+        out.append(classifier.predict_inputs(normalize_gray(images[i : i + batch])).argmax(1))
     return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
 
+def classifier_latency_ms(classifier, runs: int = 200, warmup: int = 20) -> float:
+    """Median ms for one face through an EmotionClassifier (normalize + forward + softmax, its flip_tta)."""
+    face = np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    times = []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        classifier.predict_inputs(normalize_gray(face))
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000.0
+
+
 def evaluate_file(
-    path, faces: FaceSet, latency_runs: int = 200, progress: bool = False, flip_tta: bool = False
+    path,
+    faces: FaceSet,
+    latency_runs: int = 200,
+    progress: bool = False,
+    flip_tta: bool = False,
+    backend: str = "torch",
 ) -> Dict[str, object]:
-    """Every number of the eval JSON for one weight file on one face set."""
+    """Every number of the eval JSON for one weight file (``.safetensors``, or ``.onnx`` with onnxruntime)."""
+    from ..inference import EmotionClassifier
+
     path = Path(path)
-    model, meta = load_model(path)
-    if tuple(meta["classes"]) != tuple(CLASSES):
-        raise WeightFileError(f"{path}: class order {meta['classes']} differs from the data's {list(CLASSES)}")
-    predicted = predict_labels(model, faces.images, progress=progress, flip_tta=flip_tta)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the device's one-core budget, for both backends
+    try:
+        classifier = EmotionClassifier(path, flip_tta=flip_tta, backend=backend, threads=1)
+        meta = classifier.meta
+        if tuple(meta["classes"]) != tuple(CLASSES):
+            raise WeightFileError(f"{path}: class order {meta['classes']} differs from the data's {list(CLASSES)}")
+        predicted = predict_labels(classifier, faces.images, progress=progress)
+        latency = classifier_latency_ms(classifier, runs=latency_runs)
+    finally:
+        torch.set_num_threads(threads)
     result = classification_metrics(faces.labels, predicted)
     result.update(
         n_images=int(faces.n_images),
         n_faces=len(faces),
         file_bytes=path.stat().st_size,
-        latency_ms_per_face=round(latency_ms_per_face(model, runs=latency_runs, flip_tta=flip_tta), 4),
+        latency_ms_per_face=round(latency, 4),
         flip_tta=flip_tta,
+        backend=backend,
         **model_cost(meta),
     )
     return result
 
 
-def variant_files(models_dir, variant: str) -> List[Path]:
-    """The weight files for ``variant`` (a file stem) or for ``all`` (every *.safetensors, sorted)."""
+def variant_files(models_dir, variant: str, backend: str = "torch") -> List[Path]:
+    """The files of ``variant`` (a file stem) or of ``all`` variants the backend can load, sorted."""
     d = Path(models_dir)
     if variant == "all":
-        files = [variant_path(d, v) for v in available_variants(d)]
+        files = [variant_path(d, v, backend) for v in available_variants(d, backend)]
         if not files:
-            raise WeightFileError(f"{d}: no *{MODEL_SUFFIX} weight files")
+            raise WeightFileError(f"{d}: no {variant_path(d, 'x', backend).suffix} files for backend {backend}")
         return files
-    path = variant_path(d, variant)
+    path = variant_path(d, variant, backend)
     if not path.is_file():
-        raise WeightFileError(f"{path}: no such variant (have {available_variants(d)})")
+        raise WeightFileError(f"{path}: no such variant (have {available_variants(d, backend)})")
     return [path]
 
 
 def evaluate_variants(
-    files: List[Path], faces: FaceSet, latency_runs: int = 200, progress: bool = True, flip_tta: bool = False
+    files: List[Path],
+    faces: FaceSet,
+    latency_runs: int = 200,
+    progress: bool = True,
+    flip_tta: bool = False,
+    backend: str = "torch",
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate several weight files; keys are the variant names (file stems)."""
     from tqdm import tqdm
@@ -126,7 +154,7 @@ def evaluate_variants(
     bar = tqdm(files, desc="variants", disable=not progress)
     for path in bar:
         bar.set_postfix(variant=path.stem)
-        results[path.stem] = evaluate_file(path, faces, latency_runs, progress, flip_tta)
+        results[path.stem] = evaluate_file(path, faces, latency_runs, progress, flip_tta, backend)
     return results
 
 

@@ -1,0 +1,108 @@
+"""The ONNX Runtime backend: a variant's ``.onnx`` file (from ``facecoach export``) on CPU, CUDA or TensorRT.
+
+The same contract as the PyTorch path: N x 3 x 48 x 48 float32 in (``preprocess``), N x classes logits
+out, the class order and preprocessing in the file's metadata. On the Jetson, NVIDIA's onnxruntime-gpu
+wheels (1.10 / 1.11) bring the CUDA and TensorRT providers; TensorRT runs FP16 there (no fast INT8 on the
+Nano's Maxwell GPU) and caches its engines, whose first build takes minutes. ``int8_qdq`` (static int8,
+QDQ) runs on integer CPU kernels, on x86 and ARM alike.
+"""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from .preprocess import PREPROCESSING
+from .weight_file import WeightFileError
+
+ONNX_SUFFIX = ".onnx"
+PROVIDERS = ("cpu", "cuda", "tensorrt")
+_ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+def provider_list(providers: str, engine_cache_dir: str = "") -> List[Any]:
+    """ONNX Runtime's provider list for 'cpu', 'cuda' or 'tensorrt' (each falls back to the ones after it)."""
+    if providers not in PROVIDERS:
+        raise WeightFileError(f"providers {providers!r}: must be one of {list(PROVIDERS)}")
+    chain: List[Any] = []
+    if providers == "tensorrt":
+        options = {"trt_fp16_enable": True}  # the Nano's GPU: FP16, no fast INT8
+        if engine_cache_dir:
+            options.update(trt_engine_cache_enable=True, trt_engine_cache_path=engine_cache_dir)
+        chain.append((_ORT_NAMES["tensorrt"], options))
+    if providers in ("tensorrt", "cuda"):
+        chain.append(_ORT_NAMES["cuda"])
+    chain.append(_ORT_NAMES["cpu"])
+    return chain
+
+
+class OnnxModel:
+    """One ``.onnx`` variant in an InferenceSession; ``logits(x)`` like the PyTorch model's forward."""
+
+    def __init__(self, path, providers: str = "cpu", engine_cache_dir: str = "", threads: int = 1) -> None:
+        """Open the file; WeightFileError when it is missing, invalid, or the provider is not available."""
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise WeightFileError("backend onnxruntime: the onnxruntime package is not installed") from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise WeightFileError(
+                f"{self.path}: no such ONNX file (make it with `facecoach export --variant {self.path.stem}`)"
+            )
+        wanted = _ORT_NAMES[providers] if providers in _ORT_NAMES else providers
+        available = ort.get_available_providers()
+        if wanted not in available:
+            raise WeightFileError(
+                f"providers {providers!r}: this onnxruntime has no {wanted} (it has {', '.join(available)})"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), options, providers=provider_list(providers, engine_cache_dir)
+            )
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors on bad files
+            raise WeightFileError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
+        self.providers = self.session.get_providers()
+        self.meta = self._metadata()
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, PREPROCESSING["size"], PREPROCESSING["size"]]:
+            raise WeightFileError(f"{self.path}: expected one N x 3 x 48 x 48 input, found {inputs}")
+        self._input = inputs[0].name
+
+    def _metadata(self) -> Dict[str, Any]:
+        """The weight file's metadata that `facecoach export` copied into the model (JSON values)."""
+        props = self.session.get_modelmeta().custom_metadata_map
+        try:
+            meta = {k: json.loads(v) for k, v in props.items()}
+        except ValueError as exc:
+            raise WeightFileError(f"{self.path}: metadata is not JSON ({exc})") from exc
+        if not isinstance(meta.get("classes"), list) or not meta["classes"]:
+            raise WeightFileError(f"{self.path}: no class list in its metadata (was it made by facecoach export?)")
+        if meta.get("preprocessing", PREPROCESSING) != PREPROCESSING:
+            raise WeightFileError(f"{self.path}: made for other preprocessing {meta.get('preprocessing')}")
+        meta.setdefault("bits", 32)
+        return meta
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """N x classes logits for N x 3 x 48 x 48 float32 inputs."""
+        (out,) = self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})
+        return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float32, as torch.softmax computes it."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def flip_averaged(model: OnnxModel, x: np.ndarray, flip_tta: bool) -> np.ndarray:
+    """Softmax of the model on x, averaged with the mirrored inputs' when ``flip_tta`` (one batch of 2N)."""
+    if not flip_tta:
+        return softmax(model.logits(x))
+    p = softmax(model.logits(np.concatenate([x, x[:, :, :, ::-1]])))
+    return (p[: len(x)] + p[len(x) :]) / 2
