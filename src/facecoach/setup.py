@@ -15,7 +15,10 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
-        ("share/" + package_name + "/models", glob("models/*.safetensors") + glob("models/*.md")),
+        (
+            "share/" + package_name + "/models",
+            glob("models/*.safetensors") + glob("models/*.onnx") + glob("models/*.md"),
+        ),
         ("share/" + package_name + "/sample", glob("sample/*.json")),
         ("share/" + package_name + "/sample/interview", glob("sample/interview/*")),
     ],

@@ -15,10 +15,12 @@ from typing import Any, Dict, Sequence
 from ..errors import CommandError, run_command
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
+from .backends import backend_latencies
 from .dds import graph_benchmark
 from .detector import recall_vs_naive
 from .frames import frame_rate, load_frames, summary
 from .in_process import classify_ms, int8_native, run_pipeline, single_thread
+from .live import live_graph_run
 from .targets import check_targets, format_table
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,8 @@ def benchmark(args) -> Dict[str, Any]:
     import cv2
     import torch
 
+    from emotion_classifier.config import default_models_dir
     from emotion_classifier.inference import EmotionClassifier, available_variants, variant_path
-    from emotion_classifier.node import default_models_dir
     from face_detector.detector import DetectorConfig
 
     from ..pipeline import settings_from_graph
@@ -66,7 +68,7 @@ def benchmark(args) -> Dict[str, Any]:
     fast = run_pipeline(frames, DetectorConfig(mode="fast"), classifiers[args.variant])
     log.info("naive pipeline (full-frame Haar every frame, default settings)")
     naive = run_pipeline(frames, DetectorConfig(mode="naive"), classifiers[args.variant])
-    stages = {k: summary(fast.stages[k]) for k in ("decode", "detect", "crop")}
+    stages = {k: summary(fast.stages[k]) for k in ("decode", "detect")}
     stages["detect_naive"] = summary(naive.stages["detect"])
     stages["classify"] = {v: summary(classify_ms(c, fast.crops)) for v, c in classifiers.items()}
     stages["publish"] = summary(fast.stages["publish"])
@@ -84,6 +86,8 @@ def benchmark(args) -> Dict[str, Any]:
     doc["int8_native_speedup"] = int8["speedup"]
     doc["int8_native"] = int8
     del classifiers
+    log.info("classify time per face on every backend")
+    doc["backends"] = backend_latencies(models_dir, fast.crops, flip_tta)
 
     if args.no_graph:
         doc.update(
@@ -93,9 +97,12 @@ def benchmark(args) -> Dict[str, Any]:
             rss_mb=None,
             switch_ms=None,
             single_process=None,
+            live_graph=None,
         )
     else:
         log_dir = Path(args.log_dir)
+        log.info(f"the default live graph on a {args.live_seconds:g} s video of the bag (camera on a file)")
+        doc["live_graph"] = live_graph_run(frames, log_dir / "live", args.live_seconds, args.timeout)
         g = graph_benchmark(args, bag, topic, frames, variants, args.variant, log_dir)
         sep, one = g["separate"], g["single_process"]
         rss = dict(sep["rss_mb"])
@@ -173,6 +180,7 @@ def add_commands(subparsers) -> None:
         help="frames of the first 1x replay right after start, reported apart as cold_1x (0: none)",
     )
     p.add_argument("--no-graph", action="store_true", help="in-process measurements only (no DDS, no processes)")
+    p.add_argument("--live-seconds", type=float, default=20.0, help="steady-state seconds of the live camera graph run")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a graph to come up")
     p.add_argument(
         "--domain-id", type=int, help="ROS_DOMAIN_ID of the bench's graphs (default: a random one in 150..230)"

@@ -37,29 +37,32 @@ def single_thread() -> None:
 
 
 def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> PipelineRun:
-    """Decode, detect, crop, classify and serialize a Face and an Emotion message per frame, as the nodes do."""
+    """Decode, detect + crop, classify and serialize a Face and an Emotion message per frame, as the nodes do.
+
+    Through the nodes' own stages: face_detector.stage.DetectStage and the EmotionClassifier.
+    """
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import RegionOfInterest
 
     from face_detector.detector import FaceDetector
-    from facecoach_common.image_conversions import frame_to_bgr, numpy_to_image
+    from face_detector.stage import DetectStage
+    from facecoach_common.image_conversions import numpy_to_image
     from facecoach_msgs.msg import Emotion, Face
 
-    detector = FaceDetector(detector_config)
-    run = PipelineRun(stages={k: [] for k in ("decode", "detect", "crop", "classify", "publish")})
+    stage = DetectStage(FaceDetector(detector_config))
+    run = PipelineRun(stages={k: [] for k in ("decode", "detect", "classify", "publish")})
     clock = time.perf_counter
     start = clock()
     for f in frames:
         t0 = clock()
-        img = frame_to_bgr(f.msg)
+        img = stage.decode(f.msg)
         t1 = clock()
-        box = detector.detect(img)
+        result = stage.detect(img)
         t2 = clock()
-        crop = detector.crop(img, box) if box is not None else None
-        t3 = clock()
+        box, crop = result.box, result.crop
         scores = classifier.predict(crop) if crop is not None else None
-        t4 = clock()
-        face = Face(header=f.msg.header, frame_width=img.shape[1], frame_height=img.shape[0])
+        t3 = clock()
+        face = Face(header=f.msg.header, frame_width=result.width, frame_height=result.height)
         emotion = Emotion(header=f.msg.header, has_face=box is not None, model_variant=classifier.variant)
         if box is not None:
             face.has_face = True
@@ -70,13 +73,12 @@ def run_pipeline(frames: Sequence[Frame], detector_config, classifier) -> Pipeli
             emotion.probabilities = list(scores.probabilities)
         serialize_message(face)
         serialize_message(emotion)
-        t5 = clock()
+        t4 = clock()
         run.stages["decode"].append((t1 - t0) * 1e3)
         run.stages["detect"].append((t2 - t1) * 1e3)
-        run.stages["publish"].append((t5 - t4) * 1e3)
+        run.stages["publish"].append((t4 - t3) * 1e3)
         if crop is not None:
-            run.stages["crop"].append((t3 - t2) * 1e3)
-            run.stages["classify"].append((t4 - t3) * 1e3)
+            run.stages["classify"].append((t3 - t2) * 1e3)
             run.crops.append(crop)
         run.boxes.append(box)
     run.wall_s = clock() - start

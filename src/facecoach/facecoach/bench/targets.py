@@ -13,7 +13,23 @@ TARGETS = {  # issue 5
     "e2e_latency_p99_ms": 50.0,
     "int8_native_speedup": 1.8,
     "single_process_rss_saving": 0.30,
+    # issue 13
+    "live_dropped_frames": 0,
+    "live_e2e_latency_p99_ms": 50.0,
+    "onnx_fp32_vs_torch": 1.0,
+    "onnx_int8_speedup": 2.0,
 }
+AT_MOST = (
+    "dropped_frames_1x",
+    "e2e_latency_p99_ms",
+    "live_dropped_frames",
+    "live_e2e_latency_p99_ms",
+    "onnx_fp32_vs_torch",
+)
+# The device budget table is an ESTIMATE, not a measurement: this machine's one-thread stage times scaled by an
+# assumed ratio between one of its cores and one Cortex-A57 core at 1.43 GHz (the Nano's), for the same code.
+A57_SLOWDOWN = 5.0
+FRAME_BUDGET_MS = 1000.0 / 30.0
 
 
 def check_targets(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -24,6 +40,7 @@ def check_targets(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         doc.get("e2e_latency_ms"),
         doc.get("rss_mb"),
     )
+    live, backends = doc.get("live_graph") or {}, doc.get("backends") or {}
     values = {
         "speedup_vs_naive": doc.get("speedup_vs_naive"),
         "face_recall_vs_naive": doc.get("face_recall_vs_naive"),
@@ -33,15 +50,17 @@ def check_targets(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         "e2e_latency_p99_ms": lat["p99"] if lat else None,
         "int8_native_speedup": doc.get("int8_native_speedup"),
         "single_process_rss_saving": rss["single_process_saving"] if rss else None,
+        "live_dropped_frames": live.get("dropped"),
+        "live_e2e_latency_p99_ms": (live.get("e2e_latency_ms") or {}).get("p99"),
+        "onnx_fp32_vs_torch": backends.get("onnx_fp32_vs_torch"),
+        "onnx_int8_speedup": backends.get("onnx_int8_speedup"),
     }
     out = {}
     for name, target in TARGETS.items():
         v = values[name]
         if v is None:
             met = None
-        elif name == "dropped_frames_1x":
-            met = v <= target
-        elif name == "e2e_latency_p99_ms":
+        elif name in AT_MOST:
             met = v <= target
         elif name == "realtime_factor_1x":
             met = v >= target - 0.01  # output rate equals input rate within measurement noise
@@ -59,7 +78,11 @@ def format_table(doc: Dict[str, Any]) -> str:
     ]
     lines.append(f"{'stage (ms, one thread)':<34}{'median':>9}{'p99':>9}")
     st = doc["stages_ms"]
-    rows = [(k, st[k]) for k in ("decode", "detect", "detect_naive", "crop")]
+    rows = [
+        ("decode", st["decode"]),
+        ("detect + crop", st["detect"]),
+        ("detect (naive, full frame)", st["detect_naive"]),
+    ]
     rows += [(f"classify {v}", s) for v, s in st["classify"].items()] + [
         ("publish (serialize Face+Emotion)", st["publish"])
     ]
@@ -78,11 +101,15 @@ def format_table(doc: Dict[str, Any]) -> str:
         "e2e_latency_p99_ms": "e2e latency p99 at 1x (ms)",
         "int8_native_speedup": "int8_native_speedup",
         "single_process_rss_saving": "single-process RSS saving",
+        "live_dropped_frames": "live camera graph: frames lost",
+        "live_e2e_latency_p99_ms": "live graph e2e p99 (ms)",
+        "onnx_fp32_vs_torch": "onnxruntime fp32 / torch fp32 time",
+        "onnx_int8_speedup": "onnxruntime int8 speed-up",
     }
     for name, t in doc["targets"].items():
         v = t["value"]
         ok = {True: "yes", False: "NO", None: "-"}[t["met"]]
-        op = "<=" if name in ("dropped_frames_1x", "e2e_latency_p99_ms") else ">="
+        op = "<=" if name in AT_MOST else ">="
         lines.append(f"  {shown[name]:<32}{'-' if v is None else v:>14}  {op} {t['target']:<7} {ok}")
     if doc.get("realtime_factor"):
         rt, dr = doc["realtime_factor"], doc["dropped_frames"]
@@ -111,9 +138,51 @@ def format_table(doc: Dict[str, Any]) -> str:
         lines.append("")
         lines.append("rss_mb: " + ", ".join(f"{k} {v}" for k, v in doc["rss_mb"].items()))
         lines.append("switch_ms: " + (", ".join(f"{k} {v}" for k, v in doc["switch_ms"].items()) or "one variant only"))
+    live = doc.get("live_graph")
+    if live and live.get("frames_out"):
+        lat = live["e2e_latency_ms"] or {}
+        lines.append(
+            f"live camera graph ({', '.join(live['processes'])}): {live['fps_in']} fps in, {live['fps_out']} fps out, "
+            f"{live['frames_out']} of {live['frames_in']} frames, latency p50 {lat.get('p50')} p99 {lat.get('p99')} ms"
+        )
+    backends = doc.get("backends")
+    if backends:
+        lines.append("")
+        lines.append(f"classify ms/face, one thread{' (with flip_tta)' if backends['flip_tta'] else ''}:")
+        for engine in ("torch", "onnxruntime"):
+            lines.append(f"  {engine:<12}" + ", ".join(f"{v} {ms}" for v, ms in backends[engine].items()))
+        lines.append("")
+        lines += device_budget(doc)
     i8 = doc["int8_native"]
     if i8.get("speedup"):
         lines.append(
             f"int8 native: fp32 {i8['fp32_ms']} ms vs int8 {i8['int8_ms']} ms ({i8['engine']}; {i8['source']})"
         )
     return "\n".join(lines)
+
+
+def device_budget(doc: Dict[str, Any]) -> list:
+    """The per-frame budget at 30 fps on the Nano's 4 x Cortex-A57: an ESTIMATE (see A57_SLOWDOWN)."""
+    st, be = doc["stages_ms"], doc.get("backends") or {}
+    here = {
+        "decode (camera frame)": st["decode"]["median"],
+        "detect + crop (fast)": st["detect"]["median"],
+        "classify torch baseline": be.get("torch", {}).get("baseline"),
+        "classify onnxruntime int8_qdq": be.get("onnxruntime", {}).get("int8_qdq"),
+        "serialize Face + Emotion": st["publish"]["median"],
+    }
+    lines = [
+        f"device budget at 30 fps ({FRAME_BUDGET_MS:.1f} ms a frame per core) on 4 x Cortex-A57 -- an ESTIMATE, "
+        f"not a measurement: this machine's one-thread medians x {A57_SLOWDOWN:g} (assumed A57 slowdown per core)",
+        f"  {'stage':<32}{'here ms':>9}{'A57 ms (est.)':>15}{'of budget':>11}",
+    ]
+    for name, ms in here.items():
+        if ms is None:
+            continue
+        est = ms * A57_SLOWDOWN
+        lines.append(f"  {name:<32}{ms:>9.2f}{est:>15.1f}{est / FRAME_BUDGET_MS:>10.0%}")
+    lines.append(
+        "  the camera+detector process and the classifier process each get a core of their own, so each must fit "
+        "the budget alone"
+    )
+    return lines
