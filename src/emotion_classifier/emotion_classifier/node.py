@@ -14,6 +14,7 @@ from facecoach_common.image_conversions import ImageConversionError, image_to_nu
 from facecoach_common.qos import STREAM_QOS
 from facecoach_common.ros_params import declare, on_set, run_node
 from facecoach_common.settings import from_values, settings_of, values_of
+from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Emotion, Face
 
 from .config import ClassifierConfig, default_models_dir
@@ -41,6 +42,7 @@ class EmotionClassifierNode(Node):
         self._last_seq_stamp = None
         torch.set_num_threads(self._config.num_threads)
         self._pending: Optional[EmotionClassifier] = None
+        self._throttle = PerKindThrottle(2.0)  # bad crops, per kind of problem
         self._load_ms = 0.0
         self._load_at_startup(self._config)
 
@@ -146,7 +148,8 @@ class EmotionClassifierNode(Node):
                 scores = classifier.predict(image_to_numpy(face.crop))
             except (ImageConversionError, PreprocessError) as exc:
                 # Still one Emotion per frame: without a label the alert node answers it as malformed.
-                self.get_logger().warning(f"bad face crop, no label: {exc}", throttle_duration_sec=2.0)
+                if self._throttle.due(getattr(exc, "reason", "preprocess")):
+                    self.get_logger().warning(f"bad face crop, no label: {exc}")
                 self._pub.publish(out)
                 self._count(error=True)
                 return

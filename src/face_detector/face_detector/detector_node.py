@@ -27,6 +27,7 @@ from facecoach_common.image_conversions import numpy_to_image
 from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_common.settings import from_values, settings_of
 from facecoach_common.stamps import stamp_to_ns
+from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Face
 
 WARN_EVERY_S = 5.0
@@ -53,7 +54,7 @@ class FaceDetectorNode(Node):
             self.create_subscription(Image, "image_raw", self._on_raw, IMAGE_QOS)
         if source in ("compressed", "both"):
             self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
-        self._last_warn: Dict[str, float] = {}
+        self._throttle = PerKindThrottle(WARN_EVERY_S)
         self.get_logger().info(
             f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
         )
@@ -109,10 +110,7 @@ class FaceDetectorNode(Node):
         self._pub.publish(face)
 
     def _warn(self, reason: str, message: str) -> None:
-        # Throttled per kind of problem, so one bad stream cannot hide a different one.
-        now = time.monotonic()
-        if now - self._last_warn.get(reason, float("-inf")) >= WARN_EVERY_S:
-            self._last_warn[reason] = now
+        if self._throttle.due(reason):  # per kind of problem: one bad stream cannot hide a different one
             self.get_logger().warning(message)
 
 

@@ -17,7 +17,7 @@ from rcl_interfaces.srv import ListParameters, SetParameters
 from sensor_msgs.msg import CompressedImage, Image
 
 from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
-from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
+from facecoach_common.qos import IMAGE_QOS, OBSERVER_QOS, STREAM_QOS
 from facecoach_msgs.msg import Face
 
 NS = f"/fd_test_{os.getpid()}"  # a namespace of our own: other tests on this ROS domain cannot interfere
@@ -293,7 +293,8 @@ def test_camera_hands_frames_to_a_detector_in_its_process_without_serializing(ro
         writer.write(np.full((48, 64, 3), i * 20, np.uint8))
     writer.release()
     faces, images = [], []
-    s1 = ros.create_subscription(Face, "face", faces.append, STREAM_QOS)
+    # A deep reader queue: the test's own spinning must not lose faces (what it checks is the node's).
+    s1 = ros.create_subscription(Face, "face", faces.append, OBSERVER_QOS)
     s2 = ros.create_subscription(Image, "image_raw", images.append, IMAGE_QOS)
     context = rclpy.Context()
     rclpy.init(context=context)
