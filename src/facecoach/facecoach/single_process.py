@@ -13,11 +13,14 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -45,15 +48,92 @@ EXECUTORS = ("single", "multi")
 DEFAULT_EXECUTOR = "single"
 
 
-def make_executor(kind: str, threads: int):
-    """The one executor of the process: rclpy's SingleThreadedExecutor or MultiThreadedExecutor."""
+class CallbackFailures:
+    """Callbacks that raised: each distinct failure is logged once with its traceback, repeats are counted.
+
+    One node's broken callback must not take down the other nodes of the process, nor flood its log.
+    """
+
+    def __init__(
+        self, log: Callable[[str], None], clock: Callable[[], float] = time.monotonic, every_s: float = 10.0
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._every_s = every_s
+        self.counts: Dict[Tuple, int] = {}
+        self._said: Dict[Tuple, float] = {}
+
+    def report(self, where: str, exc: BaseException) -> None:
+        """Log a callback's exception: the traceback the first time, then a count every ``every_s`` seconds."""
+        frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+        last = frames[-1] if frames else None
+        key = (where, type(exc).__name__, last.filename if last else "", last.lineno if last else 0)
+        n = self.counts.get(key, 0) + 1
+        self.counts[key] = n
+        now = self._clock()
+        if n == 1:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+            self._log(
+                f"{where} raised {type(exc).__name__}: {exc}; the other callbacks keep running "
+                f"(repeats are counted, not shown again)\n{text}"
+            )
+            self._said[key] = now
+        elif now - self._said[key] >= self._every_s:
+            self._log(f"{where} raised {type(exc).__name__} again: {n} times so far")
+            self._said[key] = now
+
+
+def callback_name(node, entity) -> str:
+    """Which callback an executor ran: its node, function and topic or service, e.g. for a log line."""
+    function = getattr(getattr(entity, "callback", None), "__qualname__", None) or type(entity).__name__
+    topic = getattr(entity, "topic_name", None) or getattr(entity, "srv_name", None)
+    owner = f"node {node.get_name()}: " if node is not None else ""
+    return f"{owner}callback {function}" + (f" ({topic})" if topic else "")
+
+
+def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] = None):
+    """The one executor of the process (rclpy's single- or multi-threaded one) that survives a failing callback.
+
+    rclpy's executors re-raise a callback's exception out of ``spin``, which ends every node of the process;
+    these report it through ``failures`` and keep spinning.
+    """
     from rclpy import executors
 
-    if kind == "multi":
-        return executors.MultiThreadedExecutor(num_threads=threads)
+    if kind not in EXECUTORS:
+        raise LaunchError(f"unknown executor {kind!r}; use one of {EXECUTORS}")
+    if failures is None:
+        import rclpy
+
+        failures = CallbackFailures(rclpy.logging.get_logger(PROCESS_NAME).error)
+
     if kind == "single":
-        return executors.SingleThreadedExecutor()
-    raise LaunchError(f"unknown executor {kind!r}; use one of {EXECUTORS}")
+
+        class IsolatingSingleThreadedExecutor(executors.SingleThreadedExecutor):
+            """Runs one ready callback per spin_once, like its base; an exception is reported, not raised."""
+
+            def spin_once(self, timeout_sec: Optional[float] = None) -> None:
+                try:
+                    handler, entity, node = self.wait_for_ready_callbacks(timeout_sec=timeout_sec)
+                except (executors.ShutdownException, executors.TimeoutException):
+                    return
+                handler()
+                try:
+                    handler.result()  # raises the callback's exception (and marks it as seen)
+                except Exception as exc:  # noqa: BLE001 - whatever a node's callback raised
+                    failures.report(callback_name(node, entity), exc)
+
+        return IsolatingSingleThreadedExecutor()
+
+    class IsolatingMultiThreadedExecutor(executors.MultiThreadedExecutor):
+        """The multi-threaded executor re-raises a callback's exception from a later spin_once: report it there."""
+
+        def spin_once(self, timeout_sec: Optional[float] = None) -> None:
+            try:
+                super().spin_once(timeout_sec)
+            except Exception as exc:  # noqa: BLE001 - any callback's error; the executor itself never raises these
+                failures.report("a callback", exc)
+
+    return IsolatingMultiThreadedExecutor(num_threads=threads)
 
 
 def node_class(spec: NodeSpec):
@@ -120,31 +200,38 @@ def run_single_process(
     logger = rclpy.logging.get_logger(PROCESS_NAME)
     with tempfile.TemporaryDirectory(prefix="facecoach-single-") as tmp:
         rclpy.init(args=[sys.argv[0]] + ros_arguments(nodes, write_params_file(graph, nodes, tmp)))
-        created = []
-        for spec, cls in zip(nodes, classes):
-            try:
-                created.append(cls())
-            except (ValueError, ParameterException, RuntimeError) as exc:  # bad parameters, missing cascade ...
-                logger.error(f"cannot start node {spec.name}: {exc}")
-                for node in created:
-                    node.destroy_node()
-                rclpy.try_shutdown()
-                return 2
-        connect_in_process(created)
-        spinner = make_executor(executor, threads)
-        for node in created:
-            spinner.add_node(node)
-        logger.info(f"running {', '.join(n.get_name() for n in created)} in one process (pid {os.getpid()})")
+        created: list = []
+        spinner = None
+        code = 0
         try:
-            spinner.spin()
+            for spec, cls in zip(nodes, classes):
+                try:
+                    created.append(cls())
+                except (ValueError, ParameterException, RuntimeError) as exc:  # bad parameters, missing cascade ...
+                    if not rclpy.ok():  # Ctrl-C while starting: rclpy's handler shut the context down
+                        return 0
+                    logger.error(f"cannot start node {spec.name}: {exc}")
+                    code = 2
+                    break
+            if not code:
+                connect_in_process(created)
+                spinner = make_executor(executor, threads, CallbackFailures(logger.error))
+                for node in created:
+                    spinner.add_node(node)
+                logger.info(f"running {', '.join(n.get_name() for n in created)} in one process (pid {os.getpid()})")
+                spinner.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
-            pass
+            pass  # Ctrl-C or `kill -INT`: a normal stop, also while the nodes were still starting
         finally:
-            spinner.shutdown()
+            # A terminal's Ctrl-C reaches the whole process group and ros2 launch sends its own SIGINT after it:
+            # the second one must not interrupt the clean-up with a KeyboardInterrupt traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if spinner is not None:
+                spinner.shutdown()
             for node in created:
                 node.destroy_node()
             rclpy.try_shutdown()
-    return 0
+    return code
 
 
 def _parse_set(items: Sequence[str]) -> Dict[str, str]:
@@ -202,7 +289,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--ros-args" in argv:
         argv = argv[: argv.index("--ros-args")]
-    return run_command(build_parser(), argv)
+    try:
+        return run_command(build_parser(), argv)
+    except KeyboardInterrupt:  # Ctrl-C before the nodes were created (while rclpy or torch was imported)
+        return 0
 
 
 if __name__ == "__main__":
