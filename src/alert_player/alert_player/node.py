@@ -16,9 +16,10 @@ from facecoach_msgs.msg import Emotion, Feedback
 from .audio import AudioError, AudioPlayer
 from .config import AlertConfig
 from .conversions import classified_from_msg, feedback_msg
-from .mapping import render_mapping
+from .mapping import NO_CATEGORY, render_mapping
 from .policy import AUDIO_FAILED, FACE_LOST, Decision
 from .stage import DecideStage
+from .watchdog import StreamWatch
 
 SETTINGS = settings_of(AlertConfig)
 
@@ -42,6 +43,9 @@ class AlertPlayerNode(Node):
         self._pub = self.create_publisher(Feedback, "feedback", STREAM_QOS)
         self.create_subscription(Emotion, "emotion", self._on_emotion, STREAM_QOS)
         self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
+        self._watch = StreamWatch()
+        self._last_emotion: Optional[Emotion] = None
+        self.create_timer(0.1, self._watch_input)
         if self._config.mapping_preset and dict(self._config.mapping) != self._stage.mapping:
             self.get_logger().warning(f"mapping_preset={self._config.mapping_preset!r}: mapping.* parameters ignored")
         self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
@@ -105,8 +109,13 @@ class AlertPlayerNode(Node):
 
     def _on_emotion(self, msg: Emotion) -> None:
         """Decide on one emotion message and publish its Feedback (also for a malformed message)."""
+        now = time.monotonic()
+        back_after = self._watch.arrived(now)
+        if back_after is not None:
+            self.get_logger().info(f"emotion messages arrive again after {back_after:.1f} s")
+        self._last_emotion = msg
         frame = classified_from_msg(msg)
-        decision, malformed = self._stage.decide(frame, busy=self._player.busy, now=time.monotonic())
+        decision, malformed = self._stage.decide(frame, busy=self._player.busy, now=now)
         if malformed:
             self.get_logger().warning(f"malformed emotion message skipped: {malformed}", throttle_duration_sec=5.0)
             self._pub.publish(feedback_msg(msg, decision, False))
@@ -121,6 +130,27 @@ class AlertPlayerNode(Node):
             f"{decision.reason}"
         )
         self._pub.publish(feedback_msg(msg, decision, played))
+
+    def _watch_input(self) -> None:
+        """Say once, on the feedback topic and in the log, that the emotion stream stopped (a classifier gone)."""
+        last = self._last_emotion
+        if last is None or not self._watch.check(time.monotonic()):
+            return
+        self.get_logger().warning(
+            f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
+            "(or a stage before it) stopped"
+        )
+        # The last Emotion's header: a reader matches it to the frame after which the stream stopped.
+        self._pub.publish(
+            Feedback(
+                header=last.header,
+                category=Feedback.CATEGORY_NONE,
+                category_name=NO_CATEGORY,
+                bad_share=float(self._stage.policy.bad_share),
+                reason=Feedback.REASON_CLASSIFIER_GONE,
+                model_variant=last.model_variant,
+            )
+        )
 
     def _play(self, decision: Decision, stamp_s: float) -> bool:
         """Start the cue the decision asks for; return whether it started on an output that works."""
