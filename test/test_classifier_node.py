@@ -109,6 +109,11 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
         assert not ok and "CUDA" in why
         ok, why = set_parameter(ros_node, "/emotion_classifier", "num_threads", 0)
         assert not ok
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "smoothing_frames", 0)
+        assert not ok and "smoothing_frames" in why, why
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "smoothing_frames", 5)
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(31)) and abs(sum(got[-1].probabilities) - 1) < 1e-4
         assert get_parameter(ros_node, "/emotion_classifier", "model_variant") == "baseline"
 
         ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "copy")

@@ -42,6 +42,9 @@ class ClassifierConfig:
     flip_tta: bool = setting(
         True, "average each face's probabilities with its mirror image's (+1 pt on FER2013 test, ~1.5x classify time)"
     )
+    smoothing_frames: int = setting(
+        1, "labels from the mean probabilities of the same face's last N frames (1 = off: each frame alone)", 1, 30
+    )
     diagnostics_period_s: float = setting(1.0, "period of /diagnostics reports, seconds", 0.1, 60.0)
 
     def __post_init__(self) -> None:

@@ -14,12 +14,14 @@ from facecoach_common.image_conversions import ImageConversionError, image_to_nu
 from facecoach_common.qos import STREAM_QOS
 from facecoach_common.ros_params import declare, on_set, run_node
 from facecoach_common.settings import from_values, settings_of, values_of
+from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Emotion, Face
 
 from .config import ClassifierConfig, default_models_dir
 from .inference import EmotionClassifier, available_variants, variant_path
 from .preprocess import PreprocessError
+from .stage import ClassifyStage
 from .weights import WeightFileError
 
 SETTINGS = settings_of(ClassifierConfig)
@@ -44,6 +46,7 @@ class EmotionClassifierNode(Node):
         self._pending: Optional[EmotionClassifier] = None
         self._throttle = PerKindThrottle(2.0)  # bad crops, per kind of problem
         self._load_ms = 0.0
+        self._stage = ClassifyStage(None, self._config.smoothing_frames)
         self._load_at_startup(self._config)
 
         frames_group = MutuallyExclusiveCallbackGroup()
@@ -80,7 +83,7 @@ class EmotionClassifierNode(Node):
     def _swap(self, classifier: EmotionClassifier, config: ClassifierConfig) -> None:
         previous = self._classifier.variant if self._classifier else None
         with self._frame_lock:  # between two frames: a frame in progress finishes (and publishes) on the old model
-            self._classifier = classifier
+            self._classifier = self._stage.classifier = classifier
         verb = "loaded" if previous is None else f"switched {previous} ->"
         self.get_logger().info(
             f"{verb} {classifier.variant} ({classifier.path}, {classifier.backend} on {classifier.device}) "
@@ -125,6 +128,9 @@ class EmotionClassifierNode(Node):
         if config.diagnostics_period_s != self._config.diagnostics_period_s:
             self._diag_timer.cancel()
             self._diag_timer = self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
+        if config.smoothing_frames != self._config.smoothing_frames:
+            with self._frame_lock:
+                self._stage.set_smoothing(config.smoothing_frames)
         self._config = config
 
     # ---------------------------------------------------------------- frames
@@ -142,10 +148,15 @@ class EmotionClassifierNode(Node):
             return
         out.model_variant = classifier.variant
         out.class_names = list(classifier.class_names)
-        if face.has_face:
+        if not face.has_face:
+            self._stage.no_face()
+        else:
             t0 = time.perf_counter()
+            r = face.roi
+            box = (r.x_offset, r.y_offset, r.width, r.height)
+            stamp_s = stamp_seconds(stamp_to_ns(face.header.stamp))
             try:
-                scores = classifier.predict(image_to_numpy(face.crop))
+                scores = self._stage.classify(image_to_numpy(face.crop), stamp_s, box)
             except (ImageConversionError, PreprocessError) as exc:
                 # Still one Emotion per frame: without a label the alert node answers it as malformed.
                 if self._throttle.due(getattr(exc, "reason", "preprocess")):

@@ -34,6 +34,7 @@ EVAL_KEYS = {
     "file_bytes",
     "latency_ms_per_face",
     "flip_tta",
+    "backend",
 }
 
 
@@ -198,8 +199,9 @@ def test_eval_metrics_on_known_predictions():
 def test_export_command(models_dir, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "onnx"
-    assert cli.main(["export", "--variant", "all", "--models-dir", str(models_dir), "--out-dir", str(out)]) == 0
-    report = json.loads((out / "export.json").read_text())
+    args = ["export", "--variant", "all", "--models-dir", str(models_dir), "--out-dir", str(out)]
+    assert cli.main(args + ["--json", str(tmp_path / "export.json")]) == 0
+    report = json.loads((tmp_path / "export.json").read_text())
     assert set(report) == {"baseline", "int8", "int4"}  # int8_native: CPU integer kernels, not exported
     assert all(r["max_abs_diff"] < 1e-4 for r in report.values())
     assert all((out / f"{name}.onnx").stat().st_size == r["onnx_bytes"] for name, r in report.items())
@@ -219,7 +221,17 @@ def test_every_command_keeps_its_options():
     sub = parser.add_subparsers(dest="command")
     cli.add_commands(sub)
     options = {name: {o for a in p._actions for o in a.option_strings} for name, p in sub.choices.items()}
-    assert set(options) == {"train", "quantize", "quantize-native", "prune", "prune-sweep", "eval", "export"}
+    assert set(options) == {
+        "train",
+        "quantize",
+        "quantize-native",
+        "prune",
+        "prune-sweep",
+        "eval",
+        "export",
+        "quantize-onnx",
+        "eval-smoothing",
+    }
     assert {"--teacher", "--init", "--distill-alpha", "--distill-temperature", "--mixup-alpha", "--lr"} <= options[
         "train"
     ]

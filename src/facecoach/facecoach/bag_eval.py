@@ -226,3 +226,27 @@ def evaluate_bag(
         reason = first.errors[0]["error"] if first.errors else "no frames"
         raise BagError(f"{bag}: no frame of {name} could be evaluated ({reason})")
     return results
+
+
+def stability(frames: Sequence[Dict[str, Any]], segments_file=None) -> Dict[str, Any]:
+    """Label flips a minute over consecutive face frames, and per-frame accuracy against a segments file.
+
+    ``segments_file`` (what make-sample writes beside a bag) names the expression of each stretch; frames
+    within 0.3 s of a segment's edges are left out (the drift between two faces).
+    """
+    faces = [x for x in frames if x.get("face")]
+    flips = sum(1 for a, b in zip(faces, faces[1:]) if a["label"] != b["label"])
+    span_s = (frames[-1]["stamp_ns"] - frames[0]["stamp_ns"]) / 1e9 if len(frames) > 1 else 0.0
+    out = {"flips": flips, "flips_per_minute": 60.0 * flips / span_s if span_s > 0 else 0.0, "labelled": 0}
+    if segments_file is None or not frames:
+        return out
+    segments = json.loads(Path(segments_file).read_text())["segments"]
+    t0, hits, labelled = frames[0]["stamp_ns"], 0, 0
+    for x in faces:
+        t = (x["stamp_ns"] - t0) / 1e9
+        seg = next((s for s in segments if s["start_s"] + 0.3 <= t < s["end_s"] - 0.3 and s["emotion"]), None)
+        if seg is not None:
+            labelled += 1
+            hits += x["label"] == seg["emotion"]
+    out.update(labelled=labelled, accuracy=hits / labelled if labelled else float("nan"))
+    return out

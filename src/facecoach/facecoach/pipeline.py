@@ -37,6 +37,7 @@ class PipelineSettings:
     device: str = "cpu"
     num_threads: int = 1
     flip_tta: bool = False
+    smoothing_frames: int = 1
 
     def model_path(self, variant: Optional[str] = None) -> Path:
         """The weight file of ``variant`` (default: this settings' variant)."""
@@ -67,16 +68,19 @@ def settings_from_graph(
         device=cls_config.device,
         num_threads=cls_config.num_threads,
         flip_tta=cls_config.flip_tta,
+        smoothing_frames=cls_config.smoothing_frames,
     )
 
 
 class Pipeline:
     """Detect -> classify -> decide for a stream of stamped BGR frames, like the live graph."""
 
-    def __init__(self, detector: FaceDetector, classifier, alert: AlertConfig) -> None:
+    def __init__(self, detector: FaceDetector, classifier, alert: AlertConfig, smoothing_frames: int = 1) -> None:
         """Wire already-built stages (``classifier``: an EmotionClassifier)."""
+        from emotion_classifier.stage import ClassifyStage
+
         self.detect_stage = DetectStage(detector)
-        self.classifier = classifier
+        self.classify_stage = ClassifyStage(classifier, smoothing_frames)
         self.decide_stage = DecideStage(alert)
         self.last_ms: Dict[str, float] = {}  # stage timings of the last frame (measurement only, never decisions)
 
@@ -91,16 +95,17 @@ class Pipeline:
 
         torch.set_num_threads(settings.num_threads)
         classifier = EmotionClassifier(settings.model_path(variant), settings.device, settings.flip_tta)
-        return cls(FaceDetector(settings.detector, raw_detect), classifier, settings.alert)
+        return cls(FaceDetector(settings.detector, raw_detect), classifier, settings.alert, settings.smoothing_frames)
 
     @property
     def variant(self) -> str:
         """The classifier's variant name."""
-        return str(self.classifier.variant)
+        return str(self.classify_stage.classifier.variant)
 
     def reset(self) -> None:
         """Start a new stream: forget the tracked face, the frames seen and the policy's window."""
         self.detect_stage.reset()
+        self.classify_stage.no_face()
         self.decide_stage.reset()
 
     def detect(self, frame_bgr) -> FaceResult:
@@ -113,9 +118,12 @@ class Pipeline:
 
         t0 = time.perf_counter()
         frame = Classified(stamp_seconds(stamp_ns), face.box is not None)
-        if face.box is not None:
+        if face.box is None:
+            self.classify_stage.no_face()
+        else:
+            b = face.box
             try:
-                scores = self.classifier.predict(face.crop)
+                scores = self.classify_stage.classify(face.crop, frame.stamp_s, (b.x, b.y, b.w, b.h))
             except PreprocessError as exc:
                 raise FrameError("preprocess", f"bad face crop: {exc}") from exc
             frame = Classified(

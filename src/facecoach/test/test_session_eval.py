@@ -13,7 +13,6 @@ import pytest
 from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING
 from alert_player.policy import PolicyConfig
-from emotion_classifier.inference import EmotionScores
 from face_detector.detector import DetectorConfig, FaceDetector
 from facecoach.bag_eval import read_jsonl, variant_out
 from facecoach.bags import BagWriter, typestore
@@ -228,17 +227,19 @@ def test_duplicate_stamps_are_dropped_like_the_detector_node(tmp_path):
 
 # ------------------------------------------------------------------------------------------- the pipeline itself
 class FakeClassifier:
+    """A classifier that always answers ``label`` with ``confidence`` (the pipeline's wiring is under test)."""
+
     variant = "fake"
+    class_names = tuple(sorted(DEFAULT_MAPPING))
 
     def __init__(self, label, confidence):
         self.label, self.confidence = label, confidence
 
-    def predict(self, face):
-        assert face.shape == (48, 48, 3)
-        names = tuple(sorted(DEFAULT_MAPPING))
-        p = [(1 - self.confidence) / (len(names) - 1)] * len(names)
-        p[names.index(self.label)] = self.confidence
-        return EmotionScores(self.label, self.confidence, names, tuple(p))
+    def predict_batch(self, faces):
+        assert all(face.shape == (48, 48, 3) for face in faces)
+        p = [(1 - self.confidence) / (len(self.class_names) - 1)] * len(self.class_names)
+        p[self.class_names.index(self.label)] = self.confidence
+        return np.array([p] * len(faces))
 
 
 def _pipeline(label="sad", confidence=0.9, face=True):

@@ -54,6 +54,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         report[path.stem] = {"onnx": str(onnx_path), "max_abs_diff": diff, "onnx_bytes": onnx_path.stat().st_size}
         status = "ok" if diff <= args.tolerance else "MISMATCH"
         print(f"{path.stem:<14} -> {onnx_path}  max |torch - onnxruntime| = {diff:.3g}  {status}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0 if all(r["max_abs_diff"] <= args.tolerance for r in report.values()) else 1
 
 
@@ -72,6 +75,25 @@ def cmd_quantize_onnx(args: argparse.Namespace) -> int:
     }
     out = quantize_int8_qdq(args.src, args.out, calib, meta)
     print(f"wrote {out}: int8 QDQ, {out.stat().st_size / 1e6:.2f} MB, calibrated on {len(calib)} training faces")
+    return 0
+
+
+def cmd_eval_smoothing(args: argparse.Namespace) -> int:
+    """Label flips a minute and per-frame accuracy with temporal smoothing, on perturbed clips of test faces."""
+    from ..inference import EmotionClassifier, variant_path
+    from .smoothing_eval import smoothing_effect
+
+    classifier = EmotionClassifier(variant_path(args.models_dir, args.variant), flip_tta=args.flip_tta)
+    faces = load_faces(args.data, args.split)
+    settings = [int(v) for v in args.frames.split(",")]
+    rows = smoothing_effect(classifier, faces, settings, args.clips, args.clip_frames, args.seed)
+    print(f"{args.clips} clips of {args.clip_frames} perturbed frames ({args.split} faces), {args.variant}:")
+    print(f"{'smoothing_frames':>17}{'flips/min':>11}{'accuracy %':>12}")
+    for r in rows:
+        print(f"{r['smoothing_frames']:>17}{r['flips_per_minute']:>11.1f}{100 * r['accuracy']:>12.2f}")
+    if args.json:
+        doc = {"command": command_line(args), "variant": args.variant, "split": args.split, "rows": rows}
+        Path(args.json).write_text(json.dumps(doc, indent=2))
     return 0
 
 
@@ -104,6 +126,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--opset", type=int, default=13, help="13: what TensorRT 8.2 and onnxruntime 1.10 (JetPack 4.6) take"
     )
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted logit difference")
+    p.add_argument("--json", help="write the per-variant report (file, size, largest difference) here")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -115,3 +138,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-size", type=int, default=500, help="calibration faces")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_quantize_onnx)
+
+    p = sub.add_parser(
+        "eval-smoothing",
+        help="label flips and accuracy with temporal smoothing",
+        description=cmd_eval_smoothing.__doc__,
+    )
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle csv")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--variant", default="baseline")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--frames", default="1,3,5,9,15", help="smoothing_frames settings to compare")
+    p.add_argument("--clips", type=int, default=300)
+    p.add_argument("--clip-frames", type=int, default=60)
+    p.add_argument("--flip-tta", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the rows here")
+    p.set_defaults(func=cmd_eval_smoothing)

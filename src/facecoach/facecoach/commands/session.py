@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from ..bags import BagError
 from ..errors import CommandError, run_command
@@ -41,13 +42,16 @@ def eval_bag(
     limit: int = 0,
     progress: bool = True,
     stream=None,
+    smoothing_frames: Optional[int] = None,
 ) -> int:
     """Run eval-bag and write the results; return the exit code (errors raise)."""
     stream = stream or sys.stdout
-    from ..bag_eval import agreement_table, evaluate_bag, variant_out, write_jsonl
+    from ..bag_eval import agreement_table, evaluate_bag, stability, variant_out, write_jsonl
     from ..pipeline import settings_from_graph
 
     settings = settings_from_graph(variant=None if variant == "all" else variant, models_dir=models_dir)
+    if smoothing_frames is not None:
+        settings = replace(settings, smoothing_frames=smoothing_frames)
     variants = _variants(variant, settings.models_dir)
     results = evaluate_bag(bag, settings, variants, topic=topic, limit=limit, progress=progress)
     for r in results:
@@ -55,6 +59,17 @@ def eval_bag(
         write_jsonl(path, r.lines)
         cues = sum(1 for x in r.frames if x["cue"])
         print(f"[facecoach] {r.variant}: {len(r.frames)} frames, {cues} cue(s) -> {path}", file=stream)
+        st = stability(r.frames, segments_beside(bag))
+        acc = (
+            f", per-frame accuracy {st['accuracy']:.1%} on {st['labelled']} labelled face frames"
+            if st["labelled"]
+            else ""
+        )
+        print(
+            f"[facecoach] {r.variant}: smoothing {settings.smoothing_frames} frame(s): "
+            f"{st['flips_per_minute']:.1f} label flips a minute{acc}",
+            file=stream,
+        )
     if variant == "all":
         print(agreement_table(results), file=stream)
     first = results[0]
@@ -71,6 +86,12 @@ def eval_bag(
     return 0
 
 
+def segments_beside(bag) -> Optional[Path]:
+    """``<bag>.segments.json`` next to the bag folder (what make-sample writes), when there is one."""
+    path = Path(str(Path(bag)).rstrip("/") + ".segments.json")
+    return path if path.is_file() else None
+
+
 def cmd_eval_bag(args: argparse.Namespace) -> int:
     """Run the pipeline in process over a bag's frames and write one JSON line per frame."""
     try:
@@ -82,6 +103,7 @@ def cmd_eval_bag(args: argparse.Namespace) -> int:
             args.topic,
             args.max_frames,
             progress=not args.no_progress,
+            smoothing_frames=args.smoothing_frames,
         )
     except (ValueError, OSError) as exc:  # a frame that cannot be decoded, a results file that cannot be written
         raise CommandError(str(exc)) from exc
@@ -143,6 +165,13 @@ def add_commands(subparsers) -> None:
     p.add_argument("bag", help="rosbag2 folder (or its .mcap file)")
     p.add_argument("--variant", default="baseline", help="weights to run, or 'all' to compare every variant")
     p.add_argument("--out", required=True, help="RESULTS.jsonl (with --variant all: RESULTS.<variant>.jsonl each)")
+    p.add_argument(
+        "--smoothing-frames",
+        type=int,
+        choices=range(1, 31),
+        metavar="N",
+        help="the classifier's smoothing_frames (1..30; default: the graph's)",
+    )
     _common(p)
     p.set_defaults(func=cmd_eval_bag)
 
