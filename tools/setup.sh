@@ -39,7 +39,8 @@ if [ "$(cat "$VENV/.lock.sha256" 2>/dev/null)" != "$LOCK_SUM" ]; then
     say "ERROR: Python headers missing ($PYINC/Python.h); install python3-dev or use a Python that ships them"
     exit 1
   fi
-  grep -rlZ --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" | xargs -0 -r sed -i \
+  # (grep finds nothing once they are fixed: a lock change on a set-up venv must not stop here)
+  { grep -rlZ --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" || true; } | xargs -0 -r sed -i \
     -e "s#/opt/python/cp311-cp311/include/python3.11#${PYINC}#g" \
     -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${NPINC}#g"
   echo "$LOCK_SUM" > "$VENV/.lock.sha256"
@@ -71,7 +72,40 @@ if [ "$(cat "$ROOT/install/.build.sha256" 2>/dev/null)" != "$BUILD_SUM" ]; then
   echo "$BUILD_SUM" > "$ROOT/install/.build.sha256"
 fi
 
-# 5. The device-profile venv .venv-device (Python 3.6, torch 1.10: the Jetson Nano's software) for the
+# 5. The real ROS 2 launch system and `ros2` command, for the tests that run them (test/ros2_cli.py): built
+#    from ../shared/ros2-cli (upstream sources; rolling and Humble's launch/launch_ros) into
+#    build/ros2cli-rolling and build/ros2cli-humble, only when that folder is there and no ROS 2 install's
+#    `ros2` is on PATH; again only when those sources or the venv change. Never fails the set-up: without
+#    it the tests that need `ros2` skip and say why.
+ROS2CLI_SRC="$ROOT/../shared/ros2-cli"
+REAL_ROS2=$(command -v ros2 2>/dev/null || true)
+case "$REAL_ROS2" in "$ROOT"/build/ros2cli-*) REAL_ROS2="" ;; esac
+if [ -n "$REAL_ROS2" ]; then
+  say "ros2 is installed ($REAL_ROS2): the tests use it, no overlay built"
+elif [ -x "$ROS2CLI_SRC/build.sh" ]; then
+  mkdir -p "$ROOT/build"
+  exec 9>"$ROOT/build/.ros2cli.lock"
+  flock 9 # two set-ups at once (two `make test`s) must not build into the same folder
+  OVERLAY_SUM=$({ (cd "$ROS2CLI_SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum); echo "$LOCK_SUM $VENV"; } | sha256sum | cut -d' ' -f1)
+  for FLAVOR in rolling humble; do
+    OUT="$ROOT/build/ros2cli-$FLAVOR"
+    if [ "$(cat "$OUT/.build.sha256" 2>/dev/null)" != "$OVERLAY_SUM" ]; then
+      say "building ros2 launch/param/topic ($FLAVOR) from ../shared/ros2-cli into build/ros2cli-$FLAVOR (about a minute)"
+      rm -rf "$OUT" # a fresh build: colcon's symlinked install fails on a half-built one ("File exists")
+      # shellcheck disable=SC1091
+      if (source "$ROOT/env.sh" && "$ROS2CLI_SRC/build.sh" "$OUT" "$FLAVOR" >/dev/null); then
+        echo "$OVERLAY_SUM" > "$OUT/.build.sha256"
+      else
+        say "WARNING: the $FLAVOR overlay did not build (log: build/ros2cli-$FLAVOR/build.log); its tests skip"
+      fi
+    fi
+  done
+  exec 9>&-
+else
+  say "no ../shared/ros2-cli and no ros2 on PATH: the ros2 launch/param/topic tests will skip"
+fi
+
+# 6. The device-profile venv .venv-device (Python 3.6, torch 1.10: the Jetson Nano's software) for the
 #    device-profile tests; skipped with a note when there is no CPython 3.6. Again only when its pins change.
 "$ROOT/tools/setup_device_venv.sh"
 say "ready (source env.sh to use the workspace by hand)"
