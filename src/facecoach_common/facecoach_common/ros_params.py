@@ -73,11 +73,29 @@ def _reject(node: Node, reason: str) -> SetParametersResult:
     return SetParametersResult(successful=False, reason=reason)
 
 
+def ignore_interrupts() -> None:
+    """Ignore any further SIGINT in this process: its clean-up has begun and must finish.
+
+    A terminal's Ctrl-C reaches every process of its group, and `ros2 launch` then sends each node a
+    SIGINT of its own: without this, that second one lands in ``destroy_node`` or the executor's
+    shutdown as a KeyboardInterrupt traceback, and launch reports the node as "process has died".
+    """
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: the caller's main thread owns the signals
+        pass
+
+
 def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,), args: Any = None) -> None:
     """The console-script main of every FaceCoach node: init, build, spin until Ctrl-C, clean up.
 
     A configuration error raised while building the node (one of ``fatal``: bad -p values, a
-    cascade or camera that can never work) is said once, without a traceback, and exits with 2.
+    cascade or camera that can never work) is said once, without a traceback, and exits with 2
+    (the launch files end the launch on it: respawning cannot help). Ctrl-C or SIGTERM, at any
+    time, ends it quietly with 0: the first interrupt stops the spin, later ones are ignored while
+    the node cleans up.
     """
     import rclpy
     from rclpy.exceptions import ParameterException
@@ -85,16 +103,22 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
 
     rclpy.init(args=args)
     try:
-        node = factory()
-    except (ParameterException,) + tuple(fatal) as exc:
-        hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
-        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
-        rclpy.try_shutdown()
-        raise SystemExit(2) from None
-    try:
-        rclpy.spin(node)  # single-threaded: see emotion_classifier.node.main for why not multi-threaded
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        try:
+            node = factory()
+        except (ParameterException,) + tuple(fatal) as exc:
+            hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
+            rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
+            raise SystemExit(2) from None
+        try:
+            rclpy.spin(node)  # single-threaded: see emotion_classifier.node.main for why not multi-threaded
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            ignore_interrupts()
+            node.destroy_node()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C while the node was being built (the classifier loads torch and its weights)
     finally:
-        node.destroy_node()
+        ignore_interrupts()
         rclpy.try_shutdown()
+        ignore_interrupts()  # try_shutdown puts back the handler rclpy found at init
