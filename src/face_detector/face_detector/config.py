@@ -21,6 +21,10 @@ class DetectorNodeConfig:
         read_only=True,
     )
     detector: DetectorConfig = group(DetectorConfig)
+    debug_image: bool = setting(
+        False, "publish debug_image/compressed: the frame with box, label and category (off: costs nothing)"
+    )
+    debug_image_hz: float = setting(5.0, "most debug images a second", 0.1, 30.0)
 
     def __post_init__(self) -> None:
         check_settings(self)

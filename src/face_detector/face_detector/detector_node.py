@@ -12,6 +12,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
+from face_detector.annotate import annotate
 from face_detector.config import DetectorNodeConfig
 from face_detector.detector import (
     DetectorConfig,
@@ -21,14 +22,14 @@ from face_detector.detector import (
     cascade_detector,
     load_cascade,
 )
-from face_detector.stage import DetectStage, FrameError
+from face_detector.stage import DetectStage, FaceResult, FrameError
 from facecoach_common import ros_params
-from facecoach_common.image_conversions import numpy_to_image
+from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
 from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_common.settings import from_values, settings_of
 from facecoach_common.stamps import stamp_to_ns
 from facecoach_common.throttle import PerKindThrottle
-from facecoach_msgs.msg import Face
+from facecoach_msgs.msg import Face, Feedback
 
 WARN_EVERY_S = 5.0
 SETTINGS = settings_of(DetectorNodeConfig)
@@ -55,6 +56,12 @@ class FaceDetectorNode(Node):
         if source in ("compressed", "both"):
             self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
         self._throttle = PerKindThrottle(WARN_EVERY_S)
+        # The debug picture: off by default, and then no feedback subscription, no drawing, no encoding.
+        self._debug_pub = self.create_publisher(CompressedImage, "debug_image/compressed", IMAGE_QOS)
+        self._feedback_sub = None
+        self._feedback: Optional[Feedback] = None
+        self._next_debug = 0.0
+        self._configure_debug()
         self.get_logger().info(
             f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
         )
@@ -73,7 +80,31 @@ class FaceDetectorNode(Node):
         self._values.update(changed)
         self._config, self._raw = config, raw
         self._stage.detector = FaceDetector(config, raw)  # one reference swap, between two frames
+        self._configure_debug()
         self.get_logger().info(f"detector parameters changed: {changed}")
+
+    def _configure_debug(self) -> None:
+        """Follow the debug_image parameter: subscribe to the feedback (for the labels) only while it is on."""
+        node_config = from_values(DetectorNodeConfig, self._values)
+        self._debug_period = 1.0 / node_config.debug_image_hz
+        if node_config.debug_image and self._feedback_sub is None:
+            self._feedback_sub = self.create_subscription(Feedback, "feedback", self._on_feedback, STREAM_QOS)
+        elif not node_config.debug_image and self._feedback_sub is not None:
+            self.destroy_subscription(self._feedback_sub)
+            self._feedback_sub, self._feedback = None, None
+
+    def _on_feedback(self, msg: Feedback) -> None:
+        self._feedback = msg  # the latest decision: its label and category go on the next debug picture
+
+    def _publish_debug(self, frame: np.ndarray, result: FaceResult, header: Header) -> None:
+        now = time.monotonic()
+        if now < self._next_debug:
+            return
+        self._next_debug = now + self._debug_period
+        fb = self._feedback
+        decided = (fb.emotion, fb.category_name, fb.confidence) if fb is not None else ()
+        picture = annotate(frame, result.box, *decided)
+        self._debug_pub.publish(numpy_to_compressed(picture, "jpeg", 80, header))
 
     def _on_raw(self, msg: Image) -> None:
         self._process(msg, "image_raw")
@@ -108,6 +139,8 @@ class FaceDetectorNode(Node):
             face.crop = numpy_to_image(result.crop, "bgr8", header)
         face.detect_ms = float((time.perf_counter() - start) * 1000.0)
         self._pub.publish(face)
+        if self._feedback_sub is not None:
+            self._publish_debug(frame, result, header)
 
     def _warn(self, reason: str, message: str) -> None:
         if self._throttle.due(reason):  # per kind of problem: one bad stream cannot hide a different one

@@ -208,6 +208,50 @@ def test_detector_refuses_a_bad_cascade_and_keeps_working(ros, detector):
     ros.destroy_client(client)
 
 
+def test_debug_image_costs_nothing_when_off_and_shows_box_label_and_category_when_on(ros, detector):
+    from facecoach_msgs.msg import Feedback
+
+    proc, faces, raw, comp = detector
+    pictures = []
+    sub = ros.create_subscription(CompressedImage, "debug_image/compressed", pictures.append, IMAGE_QOS)
+    feedback = ros.create_publisher(Feedback, "feedback", STREAM_QOS)
+    client = ros.create_client(SetParameters, "face_detector/set_parameters")
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    try:
+        for _ in range(3):
+            assert answered(ros, faces, comp, stamped(numpy_to_compressed(frame))) is not None
+        assert pictures == [] and feedback.get_subscription_count() == 0, "off: no picture, no feedback subscription"
+        on = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=True)
+        result = call(ros, client, SetParameters.Request(parameters=[Parameter(name="debug_image", value=on)]))
+        assert result.results[0].successful
+        assert spin_until(ros, lambda: feedback.get_subscription_count() > 0), "the node listens to the feedback now"
+        feedback.publish(Feedback(emotion="sad", category_name="bad", confidence=0.8))
+        assert spin_until(ros, lambda: feedback.get_subscription_count() > 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not pictures and time.monotonic() < deadline:
+            answered(ros, faces, comp, stamped(numpy_to_compressed(frame)))
+        assert pictures, proc.output
+        shown = cv2.imdecode(np.frombuffer(bytes(pictures[-1].data), np.uint8), cv2.IMREAD_COLOR)
+        assert shown.shape == frame.shape and pictures[-1].format == "jpeg"
+        assert np.abs(shown.astype(int) - frame).max() > 100, "'no face' is written on the picture"
+    finally:
+        off = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=False)
+        call(ros, client, SetParameters.Request(parameters=[Parameter(name="debug_image", value=off)]))
+        ros.destroy_subscription(sub)
+        ros.destroy_publisher(feedback)
+        ros.destroy_client(client)
+
+
+def test_annotate_draws_the_box_in_the_categorys_colour():
+    from face_detector.annotate import COLOURS, annotate
+    from face_detector.geometry import FaceBox
+
+    frame = np.zeros((120, 160, 3), np.uint8)
+    out = annotate(frame, FaceBox(40, 40, 50, 50), "sad", "bad", 0.8)
+    assert tuple(out[40, 60]) == COLOURS["bad"] and frame.max() == 0, "drawn on a copy"
+    assert tuple(annotate(frame, FaceBox(40, 40, 50, 50), "happy", "good", 0.9)[40, 60]) == COLOURS["good"]
+
+
 def test_detector_finds_a_real_face(ros, detector):
     """A real photograph of a face (from the bundled sample interview) pasted at a known place."""
     from rosbags.highlevel import AnyReader
@@ -294,14 +338,15 @@ def test_camera_hands_frames_to_a_detector_in_its_process_without_serializing(ro
     writer.release()
     faces, images = [], []
     # A deep reader queue: the test's own spinning must not lose faces (what it checks is the node's).
-    s1 = ros.create_subscription(Face, "face", faces.append, OBSERVER_QOS)
-    s2 = ros.create_subscription(Image, "image_raw", images.append, IMAGE_QOS)
+    ns = NS + "/in_process"  # apart from the module's detector process, which would answer image_raw too
+    s1 = ros.create_subscription(Face, f"{ns}/face", faces.append, OBSERVER_QOS)
+    s2 = ros.create_subscription(Image, f"{ns}/image_raw", images.append, IMAGE_QOS)
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
-        args = dict(context=context, namespace=NS)
+        args = dict(context=context, namespace=ns)
         detector = FaceDetectorNode(parameter_overrides=[P("input", value="direct")], **args)
-        spin_until(ros, lambda: ros.count_publishers("face") > 0)
+        spin_until(ros, lambda: ros.count_publishers(f"{ns}/face") > 0)
         overrides = [P("source", value=path), P("fps", value=60.0), P("loop", value=True)]
         camera = CameraNode(parameter_overrides=overrides, **args)
         camera.connect(detector.on_frame)
