@@ -1,7 +1,8 @@
 """Camera sources for the camera node: device index/path, video file, or GStreamer pipeline (no rclpy).
 
 ``FrameSource.read(now)`` never raises: a source that cannot be opened or disappears is retried every
-``reconnect_s`` seconds, and what happens is reported through a ``log(level, message)`` callback.
+``reconnect_s`` seconds, and what happens is reported through a ``log(level, message)`` callback. A video
+file that stops before the frame count its container declares (truncated, corrupt) is an error, not an end.
 The clock is the caller's (``now``), so the retry logic is testable without waiting.
 """
 
@@ -83,6 +84,18 @@ def _default_opener(source: Any, api: int) -> Any:
     return cv2.VideoCapture(source, api)
 
 
+EARLY_END_SLACK = 2  # frames a container's declared count may be off by (some estimate it from the duration)
+
+
+def _declared_frames(cap: Any) -> int:
+    """The frame count a video file's container declares (0 when it declares none)."""
+    try:
+        count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    except (AttributeError, TypeError, ValueError, cv2.error):
+        return 0
+    return int(count) if np.isfinite(count) and count > 0 else 0
+
+
 class FrameSource:
     """Reads frames from one source, reopening it when it fails; never raises out of read()."""
 
@@ -104,6 +117,8 @@ class FrameSource:
         self._last_warn = float("-inf")
         self.finished = False  # a non-looping file reached its end
         self.frames = 0  # frames read since the source was last opened
+        self.declared_frames = 0  # the frame count a video file's container declares (0: unknown)
+        self.ended_early = False  # a video file stopped before its declared frame count (said once)
 
     @property
     def is_open(self) -> bool:
@@ -137,6 +152,7 @@ class FrameSource:
             self.frames += 1
             return frame
         if self.config.kind == "file" and self.frames > 0:
+            self._check_complete()
             if self.config.loop:
                 # Reopening rewinds every container; CAP_PROP_POS_FRAMES seeking is unreliable on some.
                 self.close()
@@ -145,13 +161,28 @@ class FrameSource:
                 if frame is not None:
                     self.frames += 1
                 return frame
-            self._log("info", f"video file {self.config.source!r} ended after {self.frames} frames")
+            if not self.ended_early:
+                self._log("info", f"video file {self.config.source!r} ended after {self.frames} frames")
             self.close()
             self.finished = True
             return None
         self.close()
         self._fail(now, f"camera source {self.config.source!r} stopped delivering frames")
         return None
+
+    def _check_complete(self) -> None:
+        """At a video file's end: say (once) when it ended before the frame count its container declares."""
+        missing = self.declared_frames - self.frames
+        if self.declared_frames <= 0 or missing <= max(EARLY_END_SLACK, 0.01 * self.declared_frames):
+            return
+        if not self.ended_early:
+            then = "starting it again from the beginning" if self.config.loop else "no more frames from it"
+            self._log(
+                "error",
+                f"the video file ended early at frame {self.frames}: {self.config.source!r} declares "
+                f"{self.declared_frames} frames, so it is truncated or corrupt; {then}",
+            )
+        self.ended_early = True
 
     def _grab(self) -> Optional[np.ndarray]:
         try:
@@ -205,6 +236,8 @@ class FrameSource:
             cap.set(cv2.CAP_PROP_FPS, c.fps)
         self._cap = cap
         self.frames = 0
+        if kind == "file":
+            self.declared_frames = _declared_frames(cap)
         if self._failures == 0:
             self._log("info", f"opened {kind} source {c.source!r}")
 
