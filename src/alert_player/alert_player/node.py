@@ -140,17 +140,14 @@ class AlertPlayerNode(Node):
             f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
             "(or a stage before it) stopped"
         )
-        # The last Emotion's header: a reader matches it to the frame after which the stream stopped.
-        self._pub.publish(
-            Feedback(
-                header=last.header,
-                category=Feedback.CATEGORY_NONE,
-                category_name=NO_CATEGORY,
-                bad_share=float(self._stage.policy.bad_share),
-                reason=Feedback.REASON_CLASSIFIER_GONE,
-                model_variant=last.model_variant,
-            )
+        # About no frame: the stamp stays 0, so no reader matches it to one (frame_id says which camera).
+        out = Feedback(
+            category=Feedback.CATEGORY_NONE, category_name=NO_CATEGORY, reason=Feedback.REASON_CLASSIFIER_GONE
         )
+        out.header.frame_id = last.header.frame_id
+        out.bad_share = float(self._stage.policy.bad_share)
+        out.model_variant = last.model_variant
+        self._pub.publish(out)
 
     def _play(self, decision: Decision, stamp_s: float) -> bool:
         """Start the cue the decision asks for; return whether it started on an output that works."""
