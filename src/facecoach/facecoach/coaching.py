@@ -1,14 +1,20 @@
-"""The demo's coaching lines: the feedback stream second by second (of the frames' stamps), and its totals."""
+"""The demo's coaching lines: the feedback stream second by second (of the frames' stamps), and its totals.
+
+Besides the feedback, the printer shows what happens to the graph: a node that died or restarted (``note``,
+called from the launcher's supervisor thread) and the alert node's word that the classifier is gone.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections import Counter
 from typing import List, Optional
 
 from facecoach_common.stamps import stamp_to_ns
 
 AUDIO_FAILED = "audio_failed"  # Feedback.REASON_AUDIO_FAILED (this module imports no message package)
+CLASSIFIER_GONE = "classifier_gone"  # Feedback.REASON_CLASSIFIER_GONE
 
 
 class CoachingPrinter:
@@ -22,11 +28,34 @@ class CoachingPrinter:
         self.messages: List = []
         self.cues: List[float] = []  # cues due: played, or due on a sound output that failed
         self.unheard: List[float] = []
+        self.outages: List[float] = []  # when the classifier went silent (seconds of the stream)
+        self.last_t = 0.0  # stream time of the latest frame
+        self._gone = False
+        self._lock = threading.Lock()  # notes come from another thread
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line about the graph itself (a node died, restarted ...), printed at once."""
+        self._say(text)
 
     def add(self, msg) -> None:
         """One feedback message (in stamp order)."""
+        if msg.reason == CLASSIFIER_GONE:  # about no frame (stamp 0): the stream stopped after the last one
+            t = self.last_t
+            self.flush()
+            self.outages.append(t)
+            self._gone = True
+            self._say(f"  {t:6.2f} s  !!! no emotion for over a second: the classifier is gone, coaching paused")
+            return
         ns = stamp_to_ns(msg.header.stamp)
         self.first_ns = ns if self.first_ns is None else self.first_ns
+        t = self.last_t = (ns - self.first_ns) / 1e9
+        if self._gone:
+            self._gone = False
+            self._say(f"  {t:6.2f} s  coaching resumes")
         sec = int((ns - self.first_ns) // 10**9)
         if sec != self.second and self.bucket:
             self.flush()
@@ -34,16 +63,13 @@ class CoachingPrinter:
         self.bucket.append(msg)
         self.messages.append(msg)
         if msg.cue_played or msg.reason == AUDIO_FAILED:
-            t = (ns - self.first_ns) / 1e9
             self.cues.append(t)
             heard = "CUE played" if msg.cue_played else "CUE due, NOT HEARD (the sound output failed)"
             if not msg.cue_played:
                 self.unheard.append(t)
-            print(
+            self._say(
                 f"  {t:6.2f} s  >>> {heard}: expression '{msg.emotion}' has been bad "
-                f"({msg.bad_share:.0%} of the window)",
-                file=self.out,
-                flush=True,
+                f"({msg.bad_share:.0%} of the window)"
             )
 
     def flush(self) -> None:
@@ -57,11 +83,9 @@ class CoachingPrinter:
         conf = [m.confidence for m in self.bucket if m.has_face and m.emotion == emotion]
         share = max(m.bad_share for m in self.bucket)
         conf_txt = f"{sum(conf) / len(conf):.2f}" if conf else "  - "
-        print(
+        self._say(
             f"  {self.second:4d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
-            f"frames {len(self.bucket)}",
-            file=self.out,
-            flush=True,
+            f"frames {len(self.bucket)}"
         )
         self.bucket = []
 
@@ -77,6 +101,7 @@ class CoachingPrinter:
             "cues": len(self.cues),
             "cue_times_s": [round(t, 2) for t in self.cues],
             "cues_not_heard": len(self.unheard),
+            "classifier_gone_at_s": [round(t, 2) for t in self.outages],
             "variants": variants,
         }
 

@@ -1,20 +1,29 @@
-"""`facecoach run` and `facecoach demo`: the graph as separate processes (or one), live or on a bag."""
+"""`facecoach run` and `facecoach demo`: the graph as separate processes (or one), live or on a bag, supervised.
+
+The launcher restarts a node that dies and says so; these commands show it (the demo's coaching lines,
+``/diagnostics``), stop every child on Ctrl-C, SIGTERM or SIGHUP, and refuse bad arguments before anything starts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Iterator, List
 
-from ..coaching import CoachingPrinter, feedback_line
+from ..coaching import CLASSIFIER_GONE, CoachingPrinter, feedback_line
 from ..errors import CommandError
-from ..graph import Graph, load_graph
+from ..graph import Graph, NodeSpec, load_graph
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
-from .bags import play_bag
+from . import arguments
 from .parser import defer
+
+DIAGNOSTICS_PERIOD_S = 0.5
 
 
 def _overrides(args: argparse.Namespace, graph: Graph) -> Dict[str, Any]:
@@ -34,12 +43,17 @@ def _graph_class(args: argparse.Namespace):
 
 
 def _add_graph_options(p: argparse.ArgumentParser) -> None:
-    """One option per override of the graph description (read only when run or demo is used)."""
+    """One option per override of the graph description (read only when run or demo is used).
+
+    Choices are checked with the other arguments (``_checked_nodes``), so a wrong one is one line, not a usage.
+    """
     graph = load_graph()
     for name, o in graph.overrides.items():
-        kw = {"choices": list(o.choices)} if o.choices else {}
+        choices = f"; one of {', '.join(o.choices)}" if o.choices else ""
         p.add_argument(
-            "--" + name.replace("_", "-"), dest=name, help=f"{o.description} (default: {graph.default(name)!r})", **kw
+            "--" + name.replace("_", "-"),
+            dest=name,
+            help=f"{o.description}{choices} (default: {graph.default(name)!r})",
         )
 
 
@@ -52,61 +66,220 @@ def _add_common_options(p: argparse.ArgumentParser) -> None:
     defer(p, _add_graph_options)
 
 
+def _checked_nodes(args: argparse.Namespace, graph: Graph, mode: str) -> List[NodeSpec]:
+    """The nodes to start, after every argument was checked: nothing has started when this raises."""
+    arguments.positive("--rate", args.rate)
+    arguments.positive("--timeout", getattr(args, "timeout", None))
+    if args.bag:
+        arguments.readable_bag(args.bag)
+    classifier = next((n for n in graph.nodes if n.package == "emotion_classifier"), None)
+    if classifier is not None and classifier.parameters.get("backend", "torch") == "torch":
+        arguments.model_variant(getattr(args, "model_variant", None), str(classifier.parameters.get("models_dir", "")))
+    return graph.nodes_for(mode, _overrides(args, graph))  # a value outside an override's choices: GraphError
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the command like Ctrl-C does (a KeyboardInterrupt in the main thread)."""
+    previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def _ros_node(name: str) -> Iterator[Any]:
+    """An rclpy node of this command, with rclpy's own signal handler off.
+
+    That handler invalidates the context under a replay thread's feet on Ctrl-C ("publisher's context is
+    invalid"); the command stops in order instead: the replay, then the graph, then this node.
+    """
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node(name)
+    try:
+        yield node
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _publish_diagnostics(node, procs) -> None:
+    """/diagnostics from the supervisor: one status per process of the graph (running, restarting, given up)."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+    levels = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
+
+    def tick() -> None:
+        out = DiagnosticArray()
+        out.header.stamp = node.get_clock().now().to_msg()
+        for name, level, message, values in procs.status():
+            out.status.append(
+                DiagnosticStatus(
+                    level=levels[level],
+                    name=f"facecoach: {name}",
+                    message=message,
+                    hardware_id=name,
+                    values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
+                )
+            )
+        pub.publish(out)
+
+    node.create_timer(DIAGNOSTICS_PERIOD_S, tick)
+
+
+def _check_alive(procs) -> None:
+    """CommandError (exit 1) when the supervisor gave up on a process."""
+    given_up = procs.given_up()
+    if given_up:
+        event = next(iter(given_up.values()))
+        raise CommandError(f"{event.line()[len('[facecoach] ') :]}; see {event.log}", exit_code=1)
+
+
+class _Supervised:
+    """What the replay's start-up wait sees of the graph: only a process given up on counts as dead."""
+
+    def __init__(self, procs) -> None:
+        self._procs = procs
+
+    def dead(self) -> Dict[str, Any]:
+        return {name: e.returncode for name, e in self._procs.given_up().items()}
+
+
+def _spin_while(node, condition: Callable[[], bool], procs, timeout: float = float("inf")) -> bool:
+    """Spin ``node`` while ``condition()`` holds (False when ``timeout`` passed first); stop if a process is lost."""
+    import rclpy
+
+    deadline = time.monotonic() + timeout
+    while condition():
+        _check_alive(procs)
+        if time.monotonic() >= deadline:
+            return False
+        rclpy.spin_once(node, timeout_sec=0.05)
+    return True
+
+
+def _join(thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Join a thread; a second Ctrl-C meanwhile does not cut the wait short."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        try:
+            thread.join(0.1)
+        except KeyboardInterrupt:
+            pass
+
+
+def _replay(node, replayer, procs, received: Callable[[], int], finished: threading.Event, idle_s: float = 1.5) -> None:
+    """Replay in a thread while spinning ``node``, then spin until nothing new arrived for ``idle_s``.
+
+    ``finished`` is set when the replay itself ended. The thread is stopped and joined on any way out, so
+    nothing publishes once the node is destroyed.
+    """
+
+    def play() -> None:
+        try:
+            replayer.play()
+        finally:
+            finished.set()
+
+    player = threading.Thread(target=play, name="facecoach-replay", daemon=True)
+    player.start()
+    try:
+        _spin_while(node, lambda: not finished.is_set(), procs)
+        last = -1
+        while received() != last:
+            last = received()
+            _spin_while(node, lambda last=last: received() == last, procs, idle_s)
+    finally:
+        replayer.stop_event.set()
+        _join(player)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C."""
+    """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C (or the end of the bag)."""
     graph = load_graph()
     mode = "replay" if args.bag else "live"
-    nodes = graph.nodes_for(mode, _overrides(args, graph))
+    nodes = _checked_nodes(args, graph, mode)
     how = "one process" if args.single_process else "separate processes"
-    print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)")
-    with _graph_class(args)(graph, nodes, log_dir=args.log_dir):
-        if args.bag:
-            return play_bag(args.bag, args.rate, args.loop, wait=60.0)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            return 0
+    print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)", flush=True)
+    try:
+        with _stopped_by_signals(), _ros_node("facecoach_run") as node:
+            with _graph_class(args)(graph, nodes, log_dir=args.log_dir) as procs:
+                print(f"[facecoach] processes: {procs.pids()}", flush=True)
+                _publish_diagnostics(node, procs)
+                if args.bag:
+                    _run_bag(node, procs, args)
+                else:
+                    _spin_while(node, lambda: True, procs)
+    except KeyboardInterrupt:
+        print("[facecoach] stopped; every node stopped", flush=True)
+    return 0
+
+
+def _run_bag(node, procs, args: argparse.Namespace) -> None:
+    """`run --bag`: replay once every stage subscribes (or after a minute), until the end (or Ctrl-C)."""
+    from ..replay import Replayer, wait_for_pipeline
+
+    replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop)
+    if not wait_for_pipeline(node, _Supervised(procs), replayer, 60.0):
+        _check_alive(procs)
+        print("[facecoach] warning: the graph is not subscribed after 60 s; replaying anyway", flush=True)
+    print(f"[facecoach] replaying {args.bag} at {args.rate}x" + (" (looping; Ctrl-C stops)" if args.loop else ""))
+    _replay(node, replayer, procs, lambda: replayer.published, threading.Event(), idle_s=0.0)
+    print(f"[facecoach] replayed {replayer.published} messages", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
-    import rclpy
-
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
-    from ..replay import Replayer, play_and_drain, start_pipeline
+    from ..replay import Replayer, start_pipeline
 
     bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()
-    nodes = graph.nodes_for("replay", _overrides(args, graph))
+    nodes = _checked_nodes(args, graph, "replay")
     logs = Path(args.log_dir)
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] demo: {bag} -> {' -> '.join(n.name for n in nodes)} ({how}, DDS)")
-    print(f"[facecoach] node logs: {logs}/")
+    print(f"[facecoach] node logs: {logs}/", flush=True)
     printer = CoachingPrinter()
     warm: list = []
+    finished = threading.Event()  # the replay ended: the stream's end is no classifier gone
+
+    def take(msg) -> None:
+        if not (msg.reason == CLASSIFIER_GONE and finished.is_set()):
+            printer.add(msg)
+
     sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
-    rclpy.init()
-    node = rclpy.create_node("facecoach_demo")
-    node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), OBSERVER_QOS)
-    try:
-        with _graph_class(args)(graph, nodes, log_dir=logs) as procs:
-            replayer = Replayer(node, bag, rate=args.rate)
-            if not start_pipeline(node, procs, replayer, lambda: len(warm), args.timeout):
-                raise CommandError(f"the graph did not come up (exited: {procs.dead()}); see {logs}/", exit_code=1)
-            print(
-                f"[facecoach] graph ready; replaying at {args.rate}x\n"
-                f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}"
-            )
-            sink[0] = printer.add
-            play_and_drain(node, replayer, lambda: len(printer.messages))
-            dead = procs.dead()
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    with _stopped_by_signals(), _ros_node("facecoach_demo") as node:
+        node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), OBSERVER_QOS)
+        try:
+            with _graph_class(args)(graph, nodes, log_dir=logs, on_event=lambda e: printer.note(e.text())) as procs:
+                _publish_diagnostics(node, procs)
+                replayer = Replayer(node, bag, rate=args.rate)
+                if not start_pipeline(node, _Supervised(procs), replayer, lambda: len(warm), args.timeout):
+                    _check_alive(procs)
+                    raise CommandError(f"the graph did not come up in {args.timeout:g} s; see {logs}/", exit_code=1)
+                print(
+                    f"[facecoach] graph ready; replaying at {args.rate}x\n"
+                    f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}",
+                    flush=True,
+                )
+                sink[0] = take
+                _replay(node, replayer, procs, lambda: len(printer.messages), finished)
+                restarts = {name: n for name, n in procs.restarts().items() if n}
+        except KeyboardInterrupt:
+            printer.summary()
+            print("\n[facecoach] demo interrupted; every node stopped", flush=True)
+            return 130
     s = printer.summary()
+    s["restarts"] = restarts
     print(
         f"\n[facecoach] summary: {s['frames']} frames coached of {replayer.published} replayed; "
         + ", ".join(f"{k} {v:.0%}" for k, v in s["share"].items())
@@ -117,15 +290,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"[facecoach] {s['cues_not_heard']} cue(s) not heard: the sound output failed (no sound card?); "
             f"see {logs}/alert_player.log, or pass --alsa-device null to run silent"
         )
+    if restarts:
+        print(
+            f"[facecoach] restarted during the demo: {', '.join(f'{k} {v}x' for k, v in restarts.items())}; "
+            f"the classifier was silent at {s['classifier_gone_at_s']} s; see {logs}/"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(s, indent=2))
     if args.report:
         from ..session_report import write_report
 
-        write_report([feedback_line(m) for m in printer.messages], args.report, title=f"FaceCoach: {bag.name}")
+        lines = [feedback_line(m) for m in printer.messages]
+        write_report(lines, args.report, title=f"FaceCoach: {bag.name}")
         print(f"[facecoach] session report: {args.report}/report.html")
-    if dead:
-        raise CommandError(f"nodes died during the demo: {dead}; see {logs}/", exit_code=1)
     if not s["frames"]:
         raise CommandError(f"no feedback came out of the graph; see {logs}/", exit_code=1)
     return 0
@@ -135,7 +312,7 @@ def add_commands(subparsers) -> None:
     """Register `demo` and `run` on the facecoach command's sub-parsers."""
     p = subparsers.add_parser("demo", help="coach the bundled sample interview (separate processes over DDS)")
     p.add_argument("--bag", help="another bag to coach (default: the bundled sample interview)")
-    p.add_argument("--rate", type=float, default=1.0, help="replay speed factor")
+    p.add_argument("--rate", type=float, default=1.0, help="replay speed factor (> 0)")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the graph to come up")
     p.add_argument("--log-dir", default=str(log_dir("demo")), help=f"node output {LOG_DIR_HELP.format('demo')}")
     p.add_argument("--json", help="write the summary as JSON")
@@ -145,8 +322,8 @@ def add_commands(subparsers) -> None:
 
     p = subparsers.add_parser("run", help="start the graph: live camera, or --bag to replay a recorded interview")
     p.add_argument("--bag", help="replay this bag instead of the camera")
-    p.add_argument("--rate", type=float, default=1.0)
-    p.add_argument("--loop", action="store_true")
+    p.add_argument("--rate", type=float, default=1.0, help="replay speed factor (> 0)")
+    p.add_argument("--loop", action="store_true", help="replay the bag again and again, until Ctrl-C")
     p.add_argument("--log-dir", help="write node output to files here instead of the terminal")
     _add_common_options(p)
     p.set_defaults(func=cmd_run)

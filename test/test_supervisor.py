@@ -1,0 +1,240 @@
+"""A node that dies is reported at once and restarted, coaching resumes; a signal to `facecoach run` stops every child.
+
+These run the graph as a user does (separate processes over DDS, the sample interview) and wait on events
+(an event of the supervisor, a message, a line of output, a process's end), never on fixed sleeps.
+"""
+
+import ast
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from facecoach.graph import load_graph
+from facecoach.launcher import GraphProcesses
+from facecoach.replay import Replayer, start_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BAG = REPO / "sample" / "interview"
+TIMEOUT = 90.0
+REPORTED_WITHIN_S = 1.0
+RESUMED_WITHIN_S = 5.0
+
+
+class Recorder:
+    """Everything the test waits for, with its arrival time: supervisor events and feedback messages."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.events = []  # (monotonic time, ProcessEvent)
+        self.feedback = []  # (monotonic time, Feedback)
+
+    def on_event(self, event):
+        with self.cond:
+            self.events.append((time.monotonic(), event))
+            self.cond.notify_all()
+
+    def on_feedback(self, msg):
+        with self.cond:
+            self.feedback.append((time.monotonic(), msg))
+            self.cond.notify_all()
+
+    def first(self, items, predicate, what, node=None):
+        """The first (time, item) of ``items()`` for which ``predicate`` holds, waiting up to TIMEOUT."""
+        import rclpy
+
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            with self.cond:
+                found = next((x for x in items() if predicate(*x)), None)
+                if found is not None:
+                    return found
+                if node is None:
+                    self.cond.wait(0.05)
+            if node is not None:
+                rclpy.spin_once(node, timeout_sec=0.05)
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+
+
+def test_kill_9_of_the_classifier_is_reported_at_once_and_coaching_resumes(ros_node, tmp_path):
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_msgs.msg import Feedback
+
+    rec = Recorder()
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", rec.on_feedback, OBSERVER_QOS)
+    graph = load_graph()
+    nodes = graph.nodes_for("replay", {"alsa_device": "null"})
+    with GraphProcesses(graph, nodes, log_dir=tmp_path, on_event=rec.on_event) as procs:
+        before = procs.pids()
+        replayer = Replayer(ros_node, SAMPLE_BAG, rate=1.0, loop=True)
+        assert start_pipeline(ros_node, procs, replayer, lambda: len(rec.feedback), TIMEOUT), procs.dead()
+        player = threading.Thread(target=replayer.play, daemon=True)
+        player.start()
+        try:
+            warm = len(rec.feedback)
+            rec.first(lambda: rec.feedback[warm + 60 :], lambda t, m: True, "two seconds of coaching", ros_node)
+            os.kill(before["emotion_classifier"], signal.SIGKILL)
+            killed = time.monotonic()
+
+            t_died, died = rec.first(lambda: rec.events, lambda t, e: e.kind == "died", "the report")
+            gone = Feedback.REASON_CLASSIFIER_GONE
+            t_gone, _ = rec.first(
+                lambda: rec.feedback, lambda t, m: t > killed and m.reason == gone, "classifier_gone", ros_node
+            )
+            t_back, back = rec.first(
+                lambda: rec.feedback, lambda t, m: t > t_gone and m.reason != gone, "new feedback", ros_node
+            )
+            _, restarted = rec.first(lambda: rec.events, lambda t, e: e.kind == "restarted", "the restart")
+        finally:
+            replayer.stop_event.set()
+            player.join(5.0)
+        after = procs.pids()
+        print(
+            f"reported {t_died - killed:.2f} s after kill -9; classifier_gone feedback {t_gone - killed:.2f} s; "
+            f"coaching resumed {t_back - killed:.2f} s"
+        )
+    assert (died.name, died.returncode, died.pid) == (
+        "emotion_classifier",
+        -signal.SIGKILL,
+        before["emotion_classifier"],
+    )
+    assert "killed by SIGKILL" in died.line() and died.restart_in_s is not None
+    assert died.log_tail and "emotion_classifier" in died.log, "the report shows the last lines of its log"
+    assert t_died - killed < REPORTED_WITHIN_S
+    assert t_back - killed < RESUMED_WITHIN_S
+    assert back.has_face or back.reason == Feedback.REASON_NO_FACE
+    assert restarted.name == "emotion_classifier" and restarted.pid == after["emotion_classifier"]
+    assert after["emotion_classifier"] != before["emotion_classifier"]
+    assert {k: v for k, v in after.items() if k != "emotion_classifier"} == {
+        k: v for k, v in before.items() if k != "emotion_classifier"
+    }, "only the dead node was restarted"
+    assert procs.dead() == {"emotion_classifier": -signal.SIGKILL}
+
+
+def test_a_configuration_error_is_given_up_at_once_with_its_reason(tmp_path):
+    rec = Recorder()
+    graph = load_graph()
+    nodes = [n for n in graph.nodes_for("replay", {"alsa_device": "null"}) if n.name == "alert_player"]
+    nodes = [n.__class__(**{**n.__dict__, "parameters": {**n.parameters, "cooldown_s": -1.0}}) for n in nodes]
+    with GraphProcesses(graph, nodes, log_dir=tmp_path, on_event=rec.on_event) as procs:
+        _, event = rec.first(lambda: rec.events, lambda t, e: True, "the report")
+        assert procs.given_up() == {"alert_player": event}
+        assert [s[:2] for s in procs.status()] == [("alert_player", "error")]
+    assert event.kind == "gave_up" and event.returncode == 2 and "configuration error" in event.reason
+    assert any("cooldown_s" in line for line in event.log_tail), event.log_tail
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class RunCommand:
+    """`facecoach run --bag …` as a subprocess, its output read line by line in a thread."""
+
+    def __init__(self, tmp_path, *extra):
+        self.lines, self.cond = [], threading.Condition()
+        cmd = [sys.executable, "-m", "facecoach.cli", "run", "--bag", str(SAMPLE_BAG), "--alsa-device", "null"]
+        cmd += ["--log-dir", str(tmp_path), *extra]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1")
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self.cond:
+                self.lines.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+                self.cond.notify_all()
+
+    def wait_for(self, pattern, after=0.0):
+        deadline = time.monotonic() + TIMEOUT
+        with self.cond:
+            while True:
+                for t, line in self.lines:
+                    m = re.search(pattern, line)
+                    if m and t > after:
+                        return t, m
+                assert self.proc.poll() is None, f"exited {self.proc.returncode}:\n{self.text()}"
+                assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.text()}"
+                self.cond.wait(0.1)
+
+    def children(self):
+        _, m = self.wait_for(r"processes: (\{.*\})")
+        return {name: psutil.Process(pid) for name, pid in ast.literal_eval(m.group(1)).items()}
+
+    def text(self):
+        return "\n".join(line for _, line in self.lines)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "SIGINT", "SIGKILL"])
+def test_a_signal_to_facecoach_run_leaves_no_node_running(tmp_path, sig):
+    """SIGTERM/SIGINT stop every child in order (exit 0); SIGKILL of the parent takes them down with it."""
+    run = RunCommand(tmp_path, "--loop")
+    try:
+        children = run.children()
+        assert set(children) == {"face_detector", "emotion_classifier", "alert_player"}
+        run.wait_for(r"replaying .* at 1.0x")
+        run.proc.send_signal(sig)
+        code = run.proc.wait(timeout=TIMEOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while any(_alive(p) for p in children.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a process table: no event to wait on for a stranger's child
+        left = {name: p.pid for name, p in children.items() if _alive(p)}
+    finally:
+        run.close()
+    assert not left, f"orphans after {sig.name}: {left}"
+    if sig != signal.SIGKILL:
+        assert code == 0, run.text()
+        text = run.text()
+        assert "Traceback" not in text and "RCLError" not in text and "context is invalid" not in text, text
+        assert "died" not in text, "a stop is not reported as a death"
+
+
+def test_kill_9_of_the_alert_node_under_facecoach_run_is_reported_restarted_and_on_diagnostics(ros_node, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    rec = Recorder()
+    statuses = []
+
+    def on_diagnostics(msg):
+        with rec.cond:
+            statuses.extend((time.monotonic(), s) for s in msg.status if s.name == "facecoach: alert_player")
+
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    run = RunCommand(tmp_path, "--loop")
+    try:
+        children = run.children()
+        run.wait_for(r"replaying .* at 1.0x")
+        rec.first(
+            lambda: statuses, lambda t, s: s.level == DiagnosticStatus.OK, "alert_player OK on /diagnostics", ros_node
+        )
+        children["alert_player"].kill()
+        killed = time.monotonic()
+        t_died, _ = run.wait_for(r"alert_player \(pid \d+\) died: killed by SIGKILL after [\d.]+ s; restarting in")
+        run.wait_for(r"last lines of .*alert_player\.log", after=killed)
+        run.wait_for(r"alert_player restarted \(pid \d+, restart 1\)", after=killed)
+
+        def running_again(t, s):
+            return t > killed and s.level == DiagnosticStatus.OK and "restarted 1x" in s.message
+
+        rec.first(lambda: statuses, running_again, "alert_player running again on /diagnostics", ros_node)
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.wait(timeout=TIMEOUT) == 0, run.text()
+    finally:
+        run.close()
+    assert t_died - killed < REPORTED_WITHIN_S, f"reported after {t_died - killed:.2f} s"
