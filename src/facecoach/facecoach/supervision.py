@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Deque, Optional, Sequence, Tuple
 
-RESTART_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)  # after a long run, then after the 1st, 2nd ... quick death in a row
+RESTART_DELAYS_S = (0.1, 0.25, 1.0, 2.0, 4.0)  # after a long run, then after the 1st, 2nd ... quick death in a row
 QUICK_S = 30.0  # a process that dies within this of its start died quickly (a crash loop, not a one-off)
 MAX_QUICK_FAILURES = 5
 EXIT_CONFIG = 2  # a node's exit status for a configuration error (run_node): restarting it would not help

@@ -250,10 +250,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"[facecoach] node logs: {logs}/", flush=True)
     printer = CoachingPrinter()
     warm: list = []
-    finished = threading.Event()  # the replay ended: the stream's end is no classifier gone
+    finished = threading.Event()  # the replay ended
 
     def take(msg) -> None:
-        if not (msg.reason == CLASSIFIER_GONE and finished.is_set()):
+        # Silence before the first frame (the warm-up settling) or after the last is no classifier gone.
+        if msg.reason != CLASSIFIER_GONE or (printer.messages and not finished.is_set()):
             printer.add(msg)
 
     sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
