@@ -8,13 +8,13 @@ setup:
 	@tools/setup.sh
 
 demo: setup
-	@$(RUN) ./facecoach demo
+	@$(RUN) bin/facecoach demo
 
 test: setup
 	@$(RUN) python -m pytest src test -q -p no:cacheprovider
 
 bench: setup
-	@mkdir -p out && $(RUN) ./facecoach bench --json out/bench.json
+	@mkdir -p out && $(RUN) bin/facecoach bench --json out/bench.json
 
 lint: setup
 	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools

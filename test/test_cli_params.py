@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _facecoach(*args: str):
     return subprocess.run(
-        [str(REPO / "facecoach"), *args, "--timeout", "60"], capture_output=True, text=True, timeout=120
+        [str(REPO / "bin" / "facecoach"), *args, "--timeout", "60"], capture_output=True, text=True, timeout=120
     )
 
 

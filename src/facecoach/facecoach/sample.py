@@ -1,6 +1,6 @@
 """Makes the bundled sample interview: FER2013 test-split faces on a 640x480 scene, as an MCAP bag.
 
-`./facecoach make-sample --data fer2013.npz` regenerates sample/interview from the data, with a
+`bin/facecoach make-sample --data fer2013.npz` regenerates sample/interview from the data, with a
 face whose expression goes through all five emotions (and a short stretch with no face). Each
 segment's face is the first test-split image (in a seeded order) that OpenCV's Haar cascade finds
 in the rendered, JPEG-compressed frames and, when --model is given, that the model labels correctly:
