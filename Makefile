@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 RUN := source env.sh &&
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench soak clean
 setup:
 	@tools/setup.sh
 
@@ -15,6 +15,11 @@ test: setup
 
 bench: setup
 	@mkdir -p out && $(RUN) bin/facecoach bench --json out/bench.json
+
+# Not in CI: the demo graph replaying the sample in a loop (default an hour), RSS per process every 5 minutes.
+SOAK_SECONDS ?= 3600
+soak: setup
+	@$(RUN) python tools/soak.py --seconds $(SOAK_SECONDS)
 
 lint: setup
 	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools
