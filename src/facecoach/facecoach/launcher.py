@@ -125,18 +125,23 @@ class GraphProcesses:
         params_file.write_text(yaml.safe_dump(self.graph.params_file_content(self.nodes)), encoding="utf-8")
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, specs in self.graph.processes(self.nodes):
-            if len(specs) == 1:
-                spec = specs[0]
-                cmd = [executable_path(spec.package, spec.executable)] + spec.ros_args(str(params_file))
-                cmd += self.extra_args
-            else:
-                spec_file = tmp / f"{name}.json"
-                spec_file.write_text(json.dumps([spec_dict(s) for s in specs]), encoding="utf-8")
-                cmd = [sys.executable, "-m", "facecoach.single_process", "--spec", str(spec_file)] + self.extra_args
-            proc = _Process(name, cmd, self.log_dir / f"{name}.log" if self.log_dir else None)
-            self._running[name] = proc
-            self._spawn(proc)
+        try:
+            for name, specs in self.graph.processes(self.nodes):
+                if len(specs) == 1:
+                    spec = specs[0]
+                    cmd = [executable_path(spec.package, spec.executable)] + spec.ros_args(str(params_file))
+                    cmd += self.extra_args
+                else:
+                    spec_file = tmp / f"{name}.json"
+                    spec_file.write_text(json.dumps([spec_dict(s) for s in specs]), encoding="utf-8")
+                    cmd = [sys.executable, "-m", "facecoach.single_process", "--spec", str(spec_file)]
+                    cmd += self.extra_args
+                proc = _Process(name, cmd, self.log_dir / f"{name}.log" if self.log_dir else None)
+                self._running[name] = proc
+                self._spawn(proc)
+        except BaseException:  # a missing executable, Ctrl-C ...: stop what already runs (__exit__ will not)
+            self.stop()
+            raise
         self._supervisor = threading.Thread(target=self._supervise, name="facecoach-supervisor", daemon=True)
         self._supervisor.start()
         return self
