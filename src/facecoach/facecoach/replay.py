@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -14,7 +15,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from .bags import IMAGE_TYPES, BagError, messages, open_reader, ros_class
+from .bags import IMAGE_TYPES, BagError, PartialBag, messages, open_reader, ros_class
 from .ros_calls import wait_until
 
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
@@ -46,12 +47,14 @@ class Replayer:
         self.on_send = on_send
         reader = open_reader(bag)
         self.msgtypes = {c.topic: c.msgtype for c in reader.connections if not topics or c.topic in topics}
+        self.partial: Optional[str] = getattr(reader, "partial", None)  # what a damaged bag lost
         reader.close()
         if not self.msgtypes:
             raise BagError(f"{bag}: no messages to replay" + (f" on {list(topics)}" if topics else ""))
         # Reliable like `ros2 bag play`; best-effort subscribers (the image topics) still match.
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.publishers = {t: node.create_publisher(ros_class(m), t, qos) for t, m in self.msgtypes.items()}
+        self._context = node.context
         self.published = 0
         self.stop_event = threading.Event()
 
@@ -97,20 +100,34 @@ class Replayer:
         return False
 
     def play(self) -> int:
-        """Publish everything (blocking; run it in a thread beside the executor); return the count."""
+        """Publish everything (blocking; run it in a thread beside the executor); return the count.
+
+        A damaged bag plays its readable part (``partial`` says what was lost); playing stops quietly
+        when rclpy shuts down under it (Ctrl-C).
+        """
         while True:
             start_wall, first_t = time.monotonic(), None
-            for i, (topic, t_ns, raw) in enumerate(self._pass()):
-                if self.stop_event.is_set():
-                    return self.published
-                first_t = t_ns if first_t is None else first_t
-                delay = start_wall + (t_ns - first_t) / 1e9 / self.rate - time.monotonic()
-                if delay > 0:
-                    self.stop_event.wait(delay)
-                if self.on_send is not None:
-                    self.on_send(i)
-                self.publishers[topic].publish(raw)
-                self.published += 1
+            try:
+                for i, (topic, t_ns, raw) in enumerate(self._pass()):
+                    if self.stop_event.is_set():
+                        return self.published
+                    first_t = t_ns if first_t is None else first_t
+                    delay = start_wall + (t_ns - first_t) / 1e9 / self.rate - time.monotonic()
+                    if delay > 0:
+                        self.stop_event.wait(delay)
+                    if self.on_send is not None:
+                        self.on_send(i)
+                    try:
+                        self.publishers[topic].publish(raw)
+                    except Exception:  # noqa: BLE001 - rclpy raises RCLError once its context is shut down
+                        if not self._context.ok():
+                            return self.published
+                        raise
+                    self.published += 1
+            except PartialBag as exc:
+                if self.partial != str(exc):  # once, not on every pass of a loop
+                    print(f"[facecoach] warning: {exc}", file=sys.stderr)
+                self.partial = str(exc)
             if not self.loop or self.stop_event.is_set():
                 return self.published
 

@@ -1,4 +1,4 @@
-"""Makes the bundled sample interview: FER2013 test-split faces on a 640x480 scene, as an MCAP bag.
+"""Makes the bundled sample interview: FER2013 test-split faces on a 640x480 scene, as a rosbag2 bag.
 
 `bin/facecoach make-sample --data fer2013.npz` regenerates sample/interview from the data, with a
 face whose expression goes through all five emotions (and a short stretch with no face). Each
@@ -147,7 +147,8 @@ def make_sample(data, out: Path, fps: float = 30.0, quality: int = 80, model=Non
             raise RuntimeError(f"no usable {emotion} face in the test split")
 
     out = Path(out)
-    writer = BagWriter(out)
+    # Version 5 metadata, sqlite3 (what every distribution plays); one commit at the end keeps the file reproducible.
+    writer = BagWriter(out, commit_s=float("inf"))
     segments, t0, n = [], 0.0, 0
     for emotion, seconds in SCRIPT:
         segments.append(

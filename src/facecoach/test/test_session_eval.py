@@ -172,23 +172,32 @@ def test_corrupt_mcap_bytes(tmp_path, capsys, target):
     _assert_one_line_error(capsys, "unreadable bag")
 
 
+def _storage_file(bag):
+    return next(p for p in bag.iterdir() if p.suffix in (".db3", ".mcap"))
+
+
 @needs_sample
-def test_truncated_mcap(tmp_path, capsys):
+def test_a_bag_cut_in_half_gives_a_marked_partial_result(tmp_path, capsys):
+    """The readable half is evaluated (bags.PartialBag after it), not the whole bag rejected."""
     bag = tmp_path / "cut"
     shutil.copytree(SAMPLE, bag)
-    mcap = next(bag.glob("*.mcap"))
-    os.truncate(mcap, mcap.stat().st_size // 2)
-    assert main(["eval-bag", str(bag), "--out", str(tmp_path / "r.jsonl")]) == 2
-    _assert_one_line_error(capsys)
+    storage = _storage_file(bag)
+    os.truncate(storage, storage.stat().st_size // 2)
+    out = tmp_path / "r.jsonl"
+    assert main(["eval-bag", str(bag), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "PARTIAL" in err and "partial bag" in err and "Traceback" not in err
+    lines = read_jsonl(out)
+    assert "error" in lines[-1] and 100 < len(lines) - 1 < 810
 
 
 @needs_sample
 def test_corruption_mid_file_gives_a_marked_partial_result(tmp_path, capsys):
     bag = tmp_path / "mid"
     shutil.copytree(SAMPLE, bag)
-    mcap = next(bag.glob("*.mcap"))
-    with open(mcap, "r+b") as f:
-        f.seek(mcap.stat().st_size // 5)
+    storage = _storage_file(bag)
+    with open(storage, "r+b") as f:
+        f.seek(storage.stat().st_size // 5)
         f.write(b"\xff" * 40_000)  # longer than three ~12 kB frames: it hits a record header, not just a JPEG
     out = tmp_path / "r.jsonl"
     assert main(["eval-bag", str(bag), "--out", str(out), "--no-progress"]) == 1

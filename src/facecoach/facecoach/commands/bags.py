@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..bags import DEFAULT_STORAGE, STORAGES
 from ..sample import SAMPLE_BAG
 
 
 def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = None, wait: float = 10.0) -> int:
     """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
     import rclpy
+
+    from facecoach_common.ros_params import ignore_interrupts
 
     from ..replay import Replayer
 
@@ -26,10 +29,11 @@ def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = Non
             print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
         print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
         n = replayer.play()
-        print(f"[facecoach] replayed {n} messages")
+        print(f"[facecoach] replayed {n} messages" + (f" ({replayer.partial})" if replayer.partial else ""))
     except KeyboardInterrupt:
         pass
     finally:
+        ignore_interrupts()  # a second Ctrl-C must not interrupt the clean-up
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
@@ -41,10 +45,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    """Record topics into an MCAP bag until Ctrl-C (or --duration seconds)."""
+    """Record topics into a bag until Ctrl-C (or --duration seconds); exit 1 when the disk fills up."""
     import signal
 
     import rclpy
+
+    from facecoach_common.ros_params import ignore_interrupts
 
     from ..graph import load_graph
     from ..recorder import Recorder
@@ -52,24 +58,33 @@ def cmd_record(args: argparse.Namespace) -> int:
     topics = args.topics or list(load_graph().record_topics)
     rclpy.init()
     node = rclpy.create_node("facecoach_record")
-    recorder = Recorder(node, args.out, topics, split_bytes=int(args.split_mb * 1e6))
+    try:
+        recorder = Recorder(node, args.out, topics, split_bytes=int(args.split_mb * 1e6), storage=args.storage)
+    except BaseException:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` closes the bag like Ctrl-C does
-    print(f"[facecoach] recording {topics} into {args.out} (Ctrl-C stops)", flush=True)
+    print(f"[facecoach] recording {topics} into {args.out} ({args.storage}; Ctrl-C stops)", flush=True)
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
-        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+        while not stop.is_set() and not recorder.error and (deadline is None or time.monotonic() < deadline):
             recorder.subscribe_available()
             rclpy.spin_once(node, timeout_sec=0.1)
+            recorder.sync()
     except KeyboardInterrupt:
         pass
     finally:
+        ignore_interrupts()
         recorder.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    print(
-        f"[facecoach] wrote {', '.join(recorder.parts)}: " + ", ".join(f"{t} {n}" for t, n in recorder.counts.items())
-    )
+    counts = ", ".join(f"{t} {n}" for t, n in recorder.counts.items())
+    if recorder.error:
+        print(f"facecoach record: {recorder.error}", file=sys.stderr)
+        return 1
+    print(f"[facecoach] wrote {', '.join(recorder.parts)}: {counts}")
     return 0
 
 
@@ -95,8 +110,14 @@ def add_commands(subparsers) -> None:
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for subscribers")
     p.set_defaults(func=cmd_replay)
 
-    p = subparsers.add_parser("record", help="record FaceCoach topics into an MCAP bag")
+    p = subparsers.add_parser("record", help="record FaceCoach topics into a bag every ROS 2 distribution plays")
     p.add_argument("out")
+    p.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default=DEFAULT_STORAGE,
+        help="sqlite3 (default: what Humble plays as installed) or mcap (Humble needs ros-humble-rosbag2-storage-mcap)",
+    )
     p.add_argument("--topics", nargs="+", help="default: the graph description's record_topics")
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0: until Ctrl-C)")
     p.add_argument(
