@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -32,5 +34,11 @@ def ros_node():
     rclpy.init()
     node = rclpy.create_node("facecoach_test")
     yield node
-    node.destroy_node()
+    # Seen once at the end of a full run: destroy_node waited for ever on a publisher rclpy still counted as in
+    # use. Bounded, so one stuck teardown cannot hang the suite; the warning says so when it happens.
+    done = threading.Thread(target=node.destroy_node, daemon=True)
+    done.start()
+    done.join(10.0)
+    if done.is_alive():
+        warnings.warn("rclpy: destroy_node did not return within 10 s; the node is left to the process's exit")
     rclpy.try_shutdown()
