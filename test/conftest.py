@@ -40,5 +40,5 @@ def ros_node():
     done.start()
     done.join(10.0)
     if done.is_alive():
-        warnings.warn("rclpy: destroy_node did not return within 10 s; the node is left to the process's exit")
+        warnings.warn("rclpy: destroy_node did not return within 10 s; left to the process exit", stacklevel=2)
     rclpy.try_shutdown()
