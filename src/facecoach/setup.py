@@ -33,6 +33,7 @@ setup(
         "console_scripts": [
             "facecoach = facecoach.cli:main",
             "facecoach_single_process = facecoach.single_process:main",
+            "facecoach_player = facecoach.player:main",
         ]
     },
 )

@@ -1,86 +1,222 @@
-"""Builds a launch description from the graph description (imported by launch/*.launch.py)."""
+"""Builds a launch description from the graph description (imported by launch/*.launch.py).
 
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+One Node per process of the graph (config/facecoach.yaml), with the launch arguments ROS 2 users expect
+from a bring-up package: the graph's overrides (camera_source, model_variant ...), ``params_file`` (a
+standard ros__parameters file whose values win), ``namespace``, ``log_level``, ``loop`` and
+``single_process``; replay adds ``bag``, ``rate`` and ``use_ros2_bag``. Every node process respawns after
+a crash; a process that exits with 2 (a configuration that can never work: a camera source that
+cannot be opened, a bag that cannot be read) ends the launch with the reason. Works with the launch
+packages of Humble and of rolling, and on Python 3.6.
+"""
+
+import importlib.util
+from typing import Any, Dict, List, Optional
+
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, RegisterEventHandler, Shutdown
 from launch.conditions import IfCondition, UnlessCondition
+from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from facecoach_common.paths import share_dir
 from launch import LaunchDescription
 
-from .graph import load_graph
+from .graph import Graph, NodeSpec, load_graph
+
+RESPAWN_DELAY_S = 2.0
+EXIT_CANNOT_START = 2  # run_node, single_process and the player: "cannot start", respawning cannot help
+LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"]
+LOOP_NODE = "camera"  # `loop` is this node's parameter of the same name (live)
+PLAYER_EXIT = {1: "the graph did not become ready", 2: "the bag cannot be played"}
+PLAYED = "the bag is played; the graph keeps running (Ctrl-C stops it)"
 
 
-def graph_launch_description(mode: str) -> LaunchDescription:
-    """Launch arguments for the graph's overrides, one Node per graph node; replay adds `ros2 bag play`.
+def ros2_bag_available() -> bool:
+    """True where `ros2 bag` is installed (rosbag2's ros2bag package: a ROS 2 install, not the pip wheels)."""
+    return importlib.util.find_spec("ros2bag") is not None
 
-    ``single_process:=true`` starts the same nodes in one process instead (facecoach_single_process).
-    """
-    graph = load_graph()
-    single = LaunchConfiguration("single_process")
-    actions = [
+
+def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
+    args = [
         DeclareLaunchArgument(
             "single_process",
             default_value="false",
             choices=["true", "false"],
             description="run every node in one process with one executor (saves memory on a 4 GB Jetson)",
-        )
+        ),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=str(share_dir("facecoach") / "config" / "params.yaml"),
+            description="a ROS 2 parameters file (node: ros__parameters: ...) whose values win over the "
+            "defaults of config/facecoach.yaml and over the other arguments",
+        ),
+        DeclareLaunchArgument(
+            "namespace",
+            default_value="",
+            description="namespace of every node (their names and parameter services; the topics keep their "
+            "absolute names from config/facecoach.yaml)",
+        ),
+        DeclareLaunchArgument(
+            "log_level", default_value="info", choices=LOG_LEVELS, description="log level of every node"
+        ),
+        DeclareLaunchArgument(
+            "loop",
+            default_value="false",
+            choices=["true", "false"],
+            description="start again at the end: the camera's video file (live) or the bag (replay)",
+        ),
     ]
-    for name, o in graph.overrides.items():
+    for name, o in _overrides(graph, mode).items():
         kw = {"choices": list(o.choices)} if o.choices else {}
-        actions.append(
+        args.append(
             DeclareLaunchArgument(name, default_value=str(graph.default(name)), description=o.description, **kw)
         )
     if mode == "replay":
-        actions.append(DeclareLaunchArgument("bag", description="the recorded interview (rosbag2 folder)"))
-        actions.append(DeclareLaunchArgument("rate", default_value="1.0", description="replay speed factor"))
-    overrides = [[f"{name}=", LaunchConfiguration(name)] for name in graph.overrides]
-    for process, specs in graph.processes(graph.nodes_for(mode)):
+        args += [
+            DeclareLaunchArgument("bag", description="the recorded interview (a rosbag2 folder)"),
+            DeclareLaunchArgument("rate", default_value="1.0", description="replay speed factor (> 0)"),
+            DeclareLaunchArgument(
+                "use_ros2_bag",
+                default_value=str(ros2_bag_available()).lower(),
+                choices=["true", "false"],
+                description="play the bag with `ros2 bag play` (the default where rosbag2 is installed) or with "
+                "facecoach_player (false); either starts once the graph is ready",
+            ),
+        ]
+    return args
+
+
+def _overrides(graph: Graph, mode: str) -> Dict[str, Any]:
+    """The overrides that set a parameter of a node of this mode (no camera_source in replay)."""
+    names = {n.name for n in graph.nodes_for(mode)}
+    return {name: o for name, o in graph.overrides.items() if o.node in names}
+
+
+def _common() -> Dict[str, Any]:
+    """What every node process gets: namespace, log level, respawn, output."""
+    return {
+        "namespace": LaunchConfiguration("namespace"),
+        "ros_arguments": ["--log-level", LaunchConfiguration("log_level")],
+        "respawn": True,
+        "respawn_delay": RESPAWN_DELAY_S,
+        "output": "screen",
+    }
+
+
+def _ends_launch_when_it_cannot_start(
+    action: Node, what: str, reasons: Optional[Dict[int, str]] = None, done: str = ""
+) -> RegisterEventHandler:
+    """Exit code 2 (or one of ``reasons``) ends the launch with the reason instead of respawning forever.
+
+    ``done`` is said when the process ends with 0 (the player, once the bag is played).
+    """
+    reasons = reasons or {EXIT_CANNOT_START: "it cannot start (its error is above)"}
+
+    def on_exit(event, context):
+        if event.returncode == 0 and done:
+            return [LogInfo(msg=done)]
+        reason = reasons.get(event.returncode)
+        if reason is None:
+            return None
+        why = f"{what} exited with code {event.returncode}: {reason}; stopping the launch"
+        return [LogInfo(msg=why), Shutdown(reason=why)]  # launch itself does not print a Shutdown's reason
+
+    return RegisterEventHandler(OnProcessExit(target_action=action, on_exit=on_exit))
+
+
+def _loop_parameter(specs: List[NodeSpec]) -> List[Dict[str, Any]]:
+    if any(s.name == LOOP_NODE for s in specs):
+        return [{"loop": ParameterValue(LaunchConfiguration("loop"), value_type=bool)}]
+    return []
+
+
+def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
+    """One Node per process of the graph (unless single_process), and the single process (if it)."""
+    single = LaunchConfiguration("single_process")
+    params_file = LaunchConfiguration("params_file")
+    actions: List[Any] = []
+    nodes = graph.nodes_for(mode)
+    for process, specs in graph.processes(nodes):
         if len(specs) > 1:  # nodes sharing a process (the camera and the face detector): one single_process
-            actions.append(
-                Node(
-                    package="facecoach",
-                    executable="facecoach_single_process",
-                    name=process,
-                    arguments=["--mode", mode, "--nodes", ",".join(s.name for s in specs), "--set", *overrides],
-                    output="screen",
-                    condition=UnlessCondition(single),
-                )
+            node = Node(
+                package="facecoach",
+                executable="facecoach_single_process",
+                arguments=["--mode", mode, "--nodes", ",".join(s.name for s in specs), "--set", *overrides],
+                parameters=_loop_parameter(specs) + [params_file],
+                condition=UnlessCondition(single),
+                **_common(),
             )
-            continue
-        spec = specs[0]
-        params = dict(spec.parameters)
-        for name, o in graph.overrides.items():
-            if o.node == spec.name:
-                # Typed as in the YAML, so "0" stays a string camera source.
-                params[o.parameter] = ParameterValue(
-                    LaunchConfiguration(name), value_type=type(params.get(o.parameter, ""))
-                )
-        actions.append(
-            Node(
+        else:
+            spec = specs[0]
+            params = dict(spec.parameters)
+            for name, o in graph.overrides.items():
+                if o.node == spec.name:
+                    # Typed as in the YAML, so "0" stays a string camera source.
+                    params[o.parameter] = ParameterValue(
+                        LaunchConfiguration(name), value_type=type(params.get(o.parameter, ""))
+                    )
+            node = Node(
                 package=spec.package,
                 executable=spec.executable,
                 name=spec.name,
-                parameters=[params],
+                parameters=[params] + _loop_parameter(specs) + [params_file],
                 remappings=list(spec.remappings.items()),
-                output="screen",
                 condition=UnlessCondition(single),
+                **_common(),
             )
-        )
-    actions.append(
-        Node(
-            package="facecoach",
-            executable="facecoach_single_process",
-            arguments=["--mode", mode, "--set", *overrides],
-            output="screen",
-            condition=IfCondition(single),
-        )
+        actions += [node, _ends_launch_when_it_cannot_start(node, process)]
+    node = Node(
+        package="facecoach",
+        executable="facecoach_single_process",
+        arguments=["--mode", mode, "--set", *overrides],
+        parameters=_loop_parameter(nodes) + [params_file],
+        condition=IfCondition(single),
+        **_common(),
     )
+    return actions + [node, _ends_launch_when_it_cannot_start(node, "the single process")]
+
+
+def _players() -> List[Any]:
+    """The bag player: facecoach_player, or (use_ros2_bag) a wait for the graph, then `ros2 bag play`."""
+    bag, rate, loop = LaunchConfiguration("bag"), LaunchConfiguration("rate"), LaunchConfiguration("loop")
+    use_ros2_bag = LaunchConfiguration("use_ros2_bag")
+    ours, theirs = UnlessCondition(use_ros2_bag), IfCondition(use_ros2_bag)
+    common = dict(_common(), respawn=False)  # a played bag is not played again by a respawn
+    player = Node(
+        package="facecoach",
+        executable="facecoach_player",
+        arguments=[bag, "--rate", rate, "--loop", loop],
+        condition=ours,
+        **common,
+    )
+    waiter = Node(
+        package="facecoach", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
+    )
+    play = ["ros2", "bag", "play", bag, "--rate", rate]
+
+    def after_wait(event, context):
+        if event.returncode != 0:
+            why = f"ros2 bag play not started: {PLAYER_EXIT.get(event.returncode, 'the wait failed')}"
+            return [LogInfo(msg=why), Shutdown(reason=why)]
+        return [
+            ExecuteProcess(cmd=play + ["--loop"], output="screen", condition=IfCondition(loop)),
+            ExecuteProcess(cmd=play, output="screen", condition=UnlessCondition(loop)),
+        ]
+
+    return [
+        player,
+        _ends_launch_when_it_cannot_start(player, "facecoach_player", PLAYER_EXIT, PLAYED),
+        waiter,
+        RegisterEventHandler(OnProcessExit(target_action=waiter, on_exit=after_wait)),
+    ]
+
+
+def graph_launch_description(mode: str) -> LaunchDescription:
+    """The launch description of the live or the replay graph."""
+    graph = load_graph()
+    overrides = [[f"{name}=", LaunchConfiguration(name)] for name in _overrides(graph, mode)]
+    actions = _arguments(graph, mode) + _graph_nodes(graph, mode, overrides)
     if mode == "replay":
-        actions.append(
-            ExecuteProcess(
-                cmd=["ros2", "bag", "play", LaunchConfiguration("bag"), "--rate", LaunchConfiguration("rate")],
-                output="screen",
-            )
-        )
+        actions += _players()
     return LaunchDescription(actions)
