@@ -364,3 +364,30 @@ def test_a_full_disk_during_record_is_one_line_and_leaves_a_readable_bag(ros_nod
     got = list(messages(tmp_path / "session"))
     assert 5 < len(got) < 60
     assert humble_problems(tmp_path / "session") == []
+
+
+def test_ctrl_c_during_replay_ends_it_quietly(ros_node, tmp_path):
+    """Ctrl-C while `facecoach replay` publishes (as in `run --bag`): exit 0, no RCLError traceback."""
+    from sensor_msgs.msg import CompressedImage
+
+    from facecoach.ros_calls import wait_until
+    from facecoach_common.qos import IMAGE_QOS
+
+    got = []
+    ros_node.create_subscription(CompressedImage, "/camera/image_raw/compressed", got.append, IMAGE_QOS)
+    cmd = [sys.executable, "-m", "facecoach.cli", "replay", str(bundled_sample()), "--wait", "30"]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a terminal's Ctrl-C goes to the whole group
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert wait_until(ros_node, lambda: len(got) >= 20 or proc.poll() is not None, 60), "nothing replayed"
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in out and "RCLError" not in out, out
