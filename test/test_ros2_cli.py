@@ -54,8 +54,6 @@ def live(request, tmp_path_factory, ros_domain):
         assert launch.wait_for(r"\[alert_player\]: ready", 30), launch.output[-3000:]
         got = ros2(flavour, "param", "get", "--no-daemon", "/camera", "loop", "--timeout", "30")
         launch.loop_from_launch = "True" in got.stdout
-        if not launch.loop_from_launch:  # see test_loop_argument_reaches_the_camera
-            ros2(flavour, "param", "set", "--no-daemon", "/camera", "loop", "true", "--timeout", "30")
         launch.flavour = flavour
         yield launch
 
@@ -136,11 +134,7 @@ def test_a_killed_node_respawns(live, ros_node):
 
 def test_loop_argument_reaches_the_camera(live):
     """loop:=true sets the camera's loop, which runs in the camera_detector group process."""
-    if not live.loop_from_launch:
-        pytest.xfail(
-            "facecoach_single_process drops the --ros-args launch gives it (parameters, params_file, namespace, "
-            "log level): single_process.py must pass them on to rclpy.init"
-        )
+    assert live.loop_from_launch, "the --ros-args launch gives facecoach_single_process must reach its nodes"
 
 
 def test_ctrl_c_ends_the_live_graph_cleanly(live):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from facecoach.single_process import CallbackFailures, make_executor
+from facecoach.executors import CallbackFailures, make_executor
 
 TIMEOUT = 90.0
 

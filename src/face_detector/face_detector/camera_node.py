@@ -92,7 +92,7 @@ class CameraNode(Node):
                     index += 1
                 self._publish(frame, config, stamp_ns)
                 period = 1.0 / config.capture.fps
-                next_t = max(next_t + period, now)  # fall behind -> restart the schedule, no burst
+                next_t = max(next_t + period, now + period)  # fallen behind: restart the schedule, no burst
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)

@@ -16,15 +16,14 @@ import os
 import signal
 import sys
 import tempfile
-import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import yaml
 
 from .errors import CommandError, run_command
+from .executors import DEFAULT_EXECUTOR, DEFAULT_THREADS, EXECUTORS, CallbackFailures, make_executor
 from .graph import MODES, Graph, NodeSpec, load_graph
 from .launcher import PROCESS_NAME, LaunchError, spec_from_dict
 
@@ -39,101 +38,6 @@ NODE_CLASSES: Dict[tuple, tuple] = {
     ),
     ("alert_player", "alert_player"): ("alert_player.node:AlertPlayerNode", "alert_player"),
 }
-DEFAULT_THREADS = 4  # multi executor: one per stage plus one for parameter services
-EXECUTORS = ("single", "multi")
-# Measured on 2 cores, sample bag at 1x: SingleThreadedExecutor 0 of 300 frames dropped, e2e p50 11 ms;
-# MultiThreadedExecutor(4) 106 of 300 dropped, p50 111 ms (its Python-level scheduling costs more than it saves,
-# and the GIL serializes the callbacks anyway). The price of "single": a model switch holds the frames while the
-# weights load (~0.1 s).
-DEFAULT_EXECUTOR = "single"
-
-
-class CallbackFailures:
-    """Callbacks that raised: each distinct failure is logged once with its traceback, repeats are counted.
-
-    One node's broken callback must not take down the other nodes of the process, nor flood its log.
-    """
-
-    def __init__(
-        self, log: Callable[[str], None], clock: Callable[[], float] = time.monotonic, every_s: float = 10.0
-    ) -> None:
-        self._log = log
-        self._clock = clock
-        self._every_s = every_s
-        self.counts: Dict[Tuple, int] = {}
-        self._said: Dict[Tuple, float] = {}
-
-    def report(self, where: str, exc: BaseException) -> None:
-        """Log a callback's exception: the traceback the first time, then a count every ``every_s`` seconds."""
-        frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-        last = frames[-1] if frames else None
-        key = (where, type(exc).__name__, last.filename if last else "", last.lineno if last else 0)
-        n = self.counts.get(key, 0) + 1
-        self.counts[key] = n
-        now = self._clock()
-        if n == 1:
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-            self._log(
-                f"{where} raised {type(exc).__name__}: {exc}; the other callbacks keep running "
-                f"(repeats are counted, not shown again)\n{text}"
-            )
-            self._said[key] = now
-        elif now - self._said[key] >= self._every_s:
-            self._log(f"{where} raised {type(exc).__name__} again: {n} times so far")
-            self._said[key] = now
-
-
-def callback_name(node, entity) -> str:
-    """Which callback an executor ran: its node, function and topic or service, e.g. for a log line."""
-    function = getattr(getattr(entity, "callback", None), "__qualname__", None) or type(entity).__name__
-    topic = getattr(entity, "topic_name", None) or getattr(entity, "srv_name", None)
-    owner = f"node {node.get_name()}: " if node is not None else ""
-    return f"{owner}callback {function}" + (f" ({topic})" if topic else "")
-
-
-def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] = None):
-    """The one executor of the process (rclpy's single- or multi-threaded one) that survives a failing callback.
-
-    rclpy's executors re-raise a callback's exception out of ``spin``, which ends every node of the process;
-    these report it through ``failures`` and keep spinning.
-    """
-    from rclpy import executors
-
-    if kind not in EXECUTORS:
-        raise LaunchError(f"unknown executor {kind!r}; use one of {EXECUTORS}")
-    if failures is None:
-        import rclpy
-
-        failures = CallbackFailures(rclpy.logging.get_logger(PROCESS_NAME).error)
-
-    if kind == "single":
-
-        class IsolatingSingleThreadedExecutor(executors.SingleThreadedExecutor):
-            """Runs one ready callback per spin_once, like its base; an exception is reported, not raised."""
-
-            def spin_once(self, timeout_sec: Optional[float] = None) -> None:
-                try:
-                    handler, entity, node = self.wait_for_ready_callbacks(timeout_sec=timeout_sec)
-                except (executors.ShutdownException, executors.TimeoutException):
-                    return
-                handler()
-                try:
-                    handler.result()  # raises the callback's exception (and marks it as seen)
-                except Exception as exc:  # noqa: BLE001 - whatever a node's callback raised
-                    failures.report(callback_name(node, entity), exc)
-
-        return IsolatingSingleThreadedExecutor()
-
-    class IsolatingMultiThreadedExecutor(executors.MultiThreadedExecutor):
-        """The multi-threaded executor re-raises a callback's exception from a later spin_once: report it there."""
-
-        def spin_once(self, timeout_sec: Optional[float] = None) -> None:
-            try:
-                super().spin_once(timeout_sec)
-            except Exception as exc:  # noqa: BLE001 - any callback's error; the executor itself never raises these
-                failures.report("a callback", exc)
-
-    return IsolatingMultiThreadedExecutor(num_threads=threads)
 
 
 def node_class(spec: NodeSpec):
@@ -187,8 +91,26 @@ def write_params_file(graph: Graph, nodes: Sequence[NodeSpec], folder: str) -> s
     return str(path)
 
 
+def launch_arguments(ros_args: Sequence[str]) -> List[str]:
+    """The ``--ros-args`` launch gave this process, for every node in it; a ``__node`` rename would rename them all."""
+    out: List[str] = []
+    args = list(ros_args)
+    i = 0
+    while i < len(args):
+        if args[i] in ("-r", "--remap") and i + 1 < len(args) and args[i + 1].startswith("__node:="):
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
 def run_single_process(
-    graph: Graph, nodes: Sequence[NodeSpec], threads: int = DEFAULT_THREADS, executor: str = DEFAULT_EXECUTOR
+    graph: Graph,
+    nodes: Sequence[NodeSpec],
+    threads: int = DEFAULT_THREADS,
+    executor: str = DEFAULT_EXECUTOR,
+    ros_args: Sequence[str] = (),
 ) -> int:
     """Create every node in this process and spin them on one executor until Ctrl-C; return an exit code."""
     import rclpy
@@ -199,7 +121,9 @@ def run_single_process(
     classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
     logger = rclpy.logging.get_logger(PROCESS_NAME)
     with tempfile.TemporaryDirectory(prefix="facecoach-single-") as tmp:
-        rclpy.init(args=[sys.argv[0]] + ros_arguments(nodes, write_params_file(graph, nodes, tmp)))
+        # The graph's own parameters first, then what launch passed (params_file, loop, namespace, log level).
+        ours = ros_arguments(nodes, write_params_file(graph, nodes, tmp))
+        rclpy.init(args=[sys.argv[0]] + ours + launch_arguments(ros_args))
         created: list = []
         spinner = None
         code = 0
@@ -280,17 +204,20 @@ def _run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CommandError(f"--nodes: no node {sorted(unknown)} in the {args.mode} graph")
             nodes = [n for n in nodes if n.name in wanted]
-    return run_single_process(graph, nodes, args.threads, args.executor)
+    return run_single_process(graph, nodes, args.threads, args.executor, getattr(args, "ros_args", ()))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point: ``python -m facecoach.single_process [--mode M] [--set NAME=VALUE ...]``."""
-    # ROS arguments given on the command line (e.g. by ros2 launch) are not ours: the graph's file rules.
+    # ROS arguments given on the command line (by ros2 launch) go to the nodes, after the graph's parameters.
     argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args: List[str] = []
     if "--ros-args" in argv:
-        argv = argv[: argv.index("--ros-args")]
+        argv, ros_args = argv[: argv.index("--ros-args")], argv[argv.index("--ros-args") :]
+    parser = build_parser()
+    parser.set_defaults(ros_args=ros_args)
     try:
-        return run_command(build_parser(), argv)
+        return run_command(parser, argv)
     except KeyboardInterrupt:  # Ctrl-C before the nodes were created (while rclpy or torch was imported)
         return 0
 
