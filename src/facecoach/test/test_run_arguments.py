@@ -30,6 +30,9 @@ def nothing_starts(monkeypatch):
         (["demo", "--timeout", "0"], "facecoach demo: --timeout 0.0: must be a finite number > 0"),
         (["run", "--model-variant", "nope"], "facecoach run: --model-variant 'nope': no nope.safetensors in "),
         (["demo", "--model-variant", "../baseline"], "facecoach demo: --model-variant '../baseline': no "),
+        (["replay", SAMPLE, "--rate", "nan"], "facecoach replay: --rate nan: must be a finite number > 0"),
+        (["replay", "/missing"], "facecoach replay: /missing: no such bag"),
+        (["record", "/tmp/x", "--duration", "-1"], "facecoach record: --duration -1.0: must be a finite number >= 0"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(capsys, argv, says):

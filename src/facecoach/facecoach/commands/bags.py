@@ -41,6 +41,10 @@ def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = Non
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Publish a bag over DDS with its original timing (what `ros2 bag play` does)."""
+    from .arguments import positive, readable_bag
+
+    positive("--rate", args.rate)  # refused before anything starts: nan, 0 or a negative rate
+    readable_bag(args.bag)
     return play_bag(args.bag, args.rate, args.loop, args.topics, args.wait)
 
 
@@ -54,7 +58,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     from ..graph import load_graph
     from ..recorder import Recorder
+    from .arguments import non_negative
 
+    non_negative("--duration", args.duration)  # refused before anything starts: nan or a negative duration
     topics = args.topics or list(load_graph().record_topics)
     rclpy.init()
     node = rclpy.create_node("facecoach_record")
