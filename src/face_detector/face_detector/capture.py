@@ -78,6 +78,9 @@ def check_source(config: CaptureConfig, build_info: Optional[str] = None) -> Non
             "(pip's opencv-python has none). On the Jetson use the system OpenCV (JetPack's python3-opencv, "
             "e.g. a venv made with --system-site-packages and no pip opencv), or give a device index or file."
         )
+    if config.kind == "file" and not os.path.isfile(config.source):
+        # A device may be plugged in later (it is retried); a video file that is not there is a mistake.
+        raise CaptureError(f"the video file {config.source!r} does not exist")
 
 
 def _default_opener(source: Any, api: int) -> Any:

@@ -72,6 +72,8 @@ def test_gstreamer_check_is_explicit():
         check_source(pipeline, "GStreamer: NO")
     check_source(pipeline, "GStreamer: YES")
     check_source(CaptureConfig(source="0"), "GStreamer: NO")
+    with pytest.raises(CaptureError, match="the video file '/nowhere/clip.mp4' does not exist"):
+        check_source(CaptureConfig(source="/nowhere/clip.mp4"))  # a device is retried, a missing file is a mistake
 
 
 @pytest.mark.parametrize("kwargs", [{"source": " "}, {"fps": 0.5}, {"fps": 121.0}, {"width": -1}, {"reconnect_s": 0.0}])
