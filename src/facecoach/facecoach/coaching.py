@@ -11,10 +11,9 @@ import threading
 from collections import Counter
 from typing import List, Optional
 
+from alert_player.policy import AUDIO_FAILED
+from alert_player.watchdog import CLASSIFIER_GONE
 from facecoach_common.stamps import stamp_to_ns
-
-AUDIO_FAILED = "audio_failed"  # Feedback.REASON_AUDIO_FAILED (this module imports no message package)
-CLASSIFIER_GONE = "classifier_gone"  # Feedback.REASON_CLASSIFIER_GONE
 
 
 class CoachingPrinter:

@@ -152,13 +152,8 @@ def values_of(config: Any) -> Dict[str, Any]:
         if _GROUP in f.metadata:
             out.update(values_of(value))
             continue
-        m = f.metadata.get(_META)
-        if m is None:
-            continue
-        if m["keys"]:
-            out.update({f"{f.name}.{k}": value[k] for k in m["keys"]})
-        else:
-            out[f.name] = value
+        for s in _own(f):
+            out[s.name] = value[s.key] if s.key else value
     return out
 
 
