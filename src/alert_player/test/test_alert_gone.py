@@ -45,7 +45,7 @@ def test_the_feedback_topic_says_once_when_the_classifier_is_gone(tmp_path):
 
     def on_feedback(msg):
         with cond:
-            got.append(msg)
+            got.append((time.monotonic(), msg))
             cond.notify_all()
 
     def wait_for(predicate, what):
@@ -55,6 +55,9 @@ def test_the_feedback_topic_says_once_when_the_classifier_is_gone(tmp_path):
                 assert deadline > time.monotonic() and proc.poll() is None, f"timed out waiting for {what}"
                 cond.wait(0.05)
 
+    def is_gone(entry):
+        return entry[1].reason == CLASSIFIER_GONE
+
     pub = node.create_publisher(Emotion, "emotion", STREAM_QOS)
     node.create_subscription(Feedback, "feedback", on_feedback, STREAM_QOS)
     executor = SingleThreadedExecutor(context=context)
@@ -63,15 +66,18 @@ def test_the_feedback_topic_says_once_when_the_classifier_is_gone(tmp_path):
     try:
         wait_for(lambda: pub.get_subscription_count() > 0, "the node's emotion subscription")
         wait_for(lambda: node.count_publishers("feedback") > 0, "the node's feedback publisher")
+        sent = []
         for i in range(15):  # half a second at 30 fps, each answered before the next is sent
+            sent.append(time.monotonic())
             pub.publish(_emotion(1000 + i / 30))
-            wait_for(lambda n=i: len(got) > n, f"feedback {i}")
-        sent_last = time.monotonic()
-        wait_for(lambda: any(m.reason == CLASSIFIER_GONE for m in got), "the classifier_gone feedback")
-        silent = time.monotonic() - sent_last
-        gone = [m for m in got if m.reason == CLASSIFIER_GONE]
-        assert 1.0 <= silent < 2.0, f"said after {silent:.2f} s"
-        g = gone[0]
+            wait_for(lambda n=len(sent): sum(not is_gone(e) for e in got) >= n, f"feedback {i}")
+        wait_for(lambda: any(is_gone(e) and e[0] > sent[-1] for e in got), "the classifier_gone feedback")
+        # A loaded machine can stall this test for over a second mid-stream: that is an outage too, and
+        # the node may say so. Every report must come at least 1 s after the last message before it.
+        for at, _ in filter(is_gone, got):
+            silent = at - max(t for t in sent if t < at)
+            assert 1.0 <= silent < 3.0, f"said after {silent:.2f} s of silence"
+        g = next(m for at, m in got if at > sent[-1] and m.reason == CLASSIFIER_GONE)
         assert (g.header.stamp.sec, g.header.stamp.nanosec, g.header.frame_id) == (0, 0, "camera"), "about no frame"
         assert (g.has_face, g.category, g.category_name, g.cue_played, g.model_variant) == (
             False,
@@ -81,9 +87,9 @@ def test_the_feedback_topic_says_once_when_the_classifier_is_gone(tmp_path):
             "int8",
         )
         pub.publish(_emotion(1010.0))  # the classifier is back
-        wait_for(lambda: got[-1].reason != CLASSIFIER_GONE, "feedback after the outage")
-        assert len(gone) == 1 and sum(m.reason == CLASSIFIER_GONE for m in got) == 1, "said once per outage"
-        assert got[-1].emotion == "happy"
+        wait_for(lambda: not is_gone(got[-1]), "feedback after the outage")
+        assert sum(is_gone(e) for e in got if e[0] > sent[-1]) == 1, "said once per outage"
+        assert got[-1][1].emotion == "happy"
     finally:
         executor.shutdown()
         node.destroy_node()
