@@ -1,0 +1,229 @@
+"""Calibration to the user's own face: a per-class log-prior bias fitted on a few seconds of a neutral hold.
+
+People's resting faces differ: one reads as sad, another as 95 % neutral, so a subtle expression of the
+second person never leaves neutral. While the user holds a neutral face the classifier's outputs
+``p_t`` (before any correction) are recorded; the correction is a bias on the log-probabilities,
+
+    m_c    = mean_t log p_t,c                          (the hold's geometric-mean profile)
+    goal_c = log TARGET for neutral, log((1 - TARGET) / (K - 1)) for every other class
+    bias_c = STRENGTH * (goal_c - m_c), clipped to +-MAX_BIAS, shifted so that its mean is 0
+
+and each frame then reads ``p'_c ∝ p_c * exp(bias_c)`` (renormalised). With ``STRENGTH`` < 1 the corrected
+profile is ``(1 - STRENGTH) m + STRENGTH goal``: a convex mix, so the non-neutral classes keep their order
+on the hold and neutral becomes its argmax with a margin; a hold that reads *more* neutral than the target
+lowers neutral, so the person's other expressions are not suppressed. TARGET and STRENGTH were picked
+by measurement (``facecoach eval-calibration``, models/README.md "Calibration").
+
+A calibration file is small JSON (class names, model variant, frames, seconds, bias, created); reading
+one checks it and raises :class:`CalibrationError` with a one-line reason. No ROS, no clock (``created``
+is the caller's), numpy only; runs on the device (Python 3.6).
+"""
+
+import json
+import math
+import os
+import stat
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+FORMAT = "facecoach-calibration"
+VERSION = 1
+NEUTRAL = "neutral"
+TARGET = 0.6  # neutral's share of the hold's profile after the correction
+STRENGTH = 0.75  # how far towards the goal (1 = all the way; < 1 keeps the other classes' order)
+MAX_BIAS = 3.0  # log units: no class is moved by more than a factor of ~20
+MIN_FRAMES = 10  # fewer face frames than this are too few to fit (a third of a second at 30 fps)
+MAX_FILE_BYTES = 64 * 1024
+_EPS = 1e-6
+_BIAS_LIMIT = 20.0  # a file's bias beyond this is corrupt, not a calibration
+
+
+class CalibrationError(ValueError):
+    """A calibration cannot be fitted, read or applied; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted per-user correction: ``bias`` (log units) per class of ``class_names``."""
+
+    class_names: Tuple[str, ...]
+    bias: Tuple[float, ...]
+    model_variant: str = ""
+    frames: int = 0
+    seconds: float = 0.0
+    created: str = ""
+    neutral_before: float = float("nan")  # mean neutral probability of the hold, before / after the bias
+    neutral_after: float = float("nan")
+
+    def apply(self, probabilities: Sequence[float]) -> np.ndarray:
+        """The corrected, renormalised probabilities of one frame (CalibrationError for another class count)."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.shape != (len(self.bias),):
+            raise CalibrationError(f"calibration has {len(self.bias)} classes, the frame {p.shape[-1]}")
+        logp = np.log(np.clip(p, _EPS, 1.0)) + np.asarray(self.bias)
+        q = np.exp(logp - logp.max())
+        return q / q.sum()
+
+    def check_classes(self, class_names: Sequence[str]) -> None:
+        """CalibrationError unless the model's classes are the calibration's (same names, same order)."""
+        if tuple(class_names) != self.class_names:
+            raise CalibrationError(
+                f"calibration is for classes {list(self.class_names)}, the model has {list(class_names)}"
+            )
+
+    def summary(self) -> str:
+        """One line: 'neutral 38% -> 81% over 142 frames (5.0 s)'."""
+        return (
+            f"neutral {self.neutral_before:.0%} -> {self.neutral_after:.0%} over {self.frames} frames "
+            f"({self.seconds:.1f} s)"
+        )
+
+    def bias_text(self) -> str:
+        """'fear -0.42, happy +0.10, ...' (the diagnostics value)."""
+        return ", ".join(f"{n} {b:+.2f}" for n, b in zip(self.class_names, self.bias))
+
+
+def fit(
+    probabilities: Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    model_variant: str = "",
+    seconds: float = 0.0,
+    created: str = "",
+    target: float = TARGET,
+    strength: float = STRENGTH,
+    max_bias: float = MAX_BIAS,
+    min_frames: int = MIN_FRAMES,
+) -> Calibration:
+    """Fit the correction from the uncorrected probability vectors of a neutral hold (see the module docstring)."""
+    names = tuple(str(n) for n in class_names)
+    if NEUTRAL not in names:
+        raise CalibrationError(f"the model has no {NEUTRAL!r} class ({list(names)}): nothing to calibrate to")
+    if not 0.0 < target < 1.0 or not 0.0 < strength <= 1.0 or not max_bias > 0.0:
+        raise CalibrationError("calibration needs 0 < target < 1, 0 < strength <= 1 and max_bias > 0")
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(names)) if len(probabilities) else None
+    if p is None or len(p) < min_frames:
+        n = 0 if p is None else len(p)
+        raise CalibrationError(
+            f"only {n} face frame(s) in the hold, at least {min_frames} needed: face the camera, in good light"
+        )
+    if not np.all(np.isfinite(p)):
+        raise CalibrationError("the hold's probabilities are not finite numbers")
+    k, i = len(names), names.index(NEUTRAL)
+    mean_log = np.log(np.clip(p, _EPS, 1.0)).mean(axis=0)
+    goal = np.full(k, math.log((1.0 - target) / (k - 1)))
+    goal[i] = math.log(target)
+    bias = np.clip(strength * (goal - mean_log), -max_bias, max_bias)
+    bias -= bias.mean()  # softmax ignores a common shift; zero mean keeps the file readable
+    cal = Calibration(names, tuple(round(float(b), 6) for b in bias), model_variant, len(p), float(seconds), created)
+    after = np.array([cal.apply(row) for row in p])
+    return Calibration(
+        cal.class_names,
+        cal.bias,
+        cal.model_variant,
+        cal.frames,
+        cal.seconds,
+        cal.created,
+        float(p[:, i].mean()),
+        float(after[:, i].mean()),
+    )
+
+
+def to_dict(cal: Calibration) -> Dict[str, object]:
+    """The file's content."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "class_names": list(cal.class_names),
+        "model_variant": cal.model_variant,
+        "frames": cal.frames,
+        "seconds": cal.seconds,
+        "bias": list(cal.bias),
+        "created": cal.created,
+        "neutral_before": None if math.isnan(cal.neutral_before) else round(cal.neutral_before, 6),
+        "neutral_after": None if math.isnan(cal.neutral_after) else round(cal.neutral_after, 6),
+    }
+
+
+def save(cal: Calibration, path: str) -> None:
+    """Write the calibration file (to a temporary file first: a crash never leaves half a file)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(to_dict(cal), f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot write the calibration ({exc.strerror or exc})") from exc
+
+
+def _number(d: dict, key: str, path: str, kind: type = float) -> float:
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise CalibrationError(f"{path}: {key} must be a finite number >= 0, not {v!r}")
+    return kind(v)
+
+
+def from_dict(d: object, path: str = "calibration") -> Calibration:
+    """A Calibration from a file's parsed content; CalibrationError naming the first problem."""
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise CalibrationError(f'{path}: not a FaceCoach calibration file (no "format": "{FORMAT}")')
+    if d.get("version") != VERSION:
+        raise CalibrationError(f"{path}: calibration version {d.get('version')!r}, this FaceCoach reads {VERSION}")
+    names, bias = d.get("class_names"), d.get("bias")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise CalibrationError(f"{path}: class_names must be a list of class names")
+    if len(set(names)) != len(names) or NEUTRAL not in names:
+        raise CalibrationError(f"{path}: class_names {names} must be distinct and include {NEUTRAL!r}")
+    if not isinstance(bias, list) or len(bias) != len(names):
+        raise CalibrationError(f"{path}: bias must be a list of {len(names)} numbers, one per class")
+    for b in bias:
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or abs(b) > _BIAS_LIMIT:
+            raise CalibrationError(f"{path}: bias {b!r} is not a finite number within +-{_BIAS_LIMIT:g}")
+    variant, created = d.get("model_variant", ""), d.get("created", "")
+    if not isinstance(variant, str) or not isinstance(created, str):
+        raise CalibrationError(f"{path}: model_variant and created must be strings")
+    before, after = d.get("neutral_before"), d.get("neutral_after")
+    return Calibration(
+        tuple(names),
+        tuple(float(b) for b in bias),
+        variant,
+        int(_number(d, "frames", path, int)),
+        _number(d, "seconds", path),
+        created,
+        float(before) if isinstance(before, (int, float)) and not isinstance(before, bool) else float("nan"),
+        float(after) if isinstance(after, (int, float)) and not isinstance(after, bool) else float("nan"),
+    )
+
+
+def load(path: str, class_names: Optional[Sequence[str]] = None) -> Calibration:
+    """Read and check a calibration file (regular file, at most 64 KiB); with ``class_names``, match them too."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read the calibration ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CalibrationError(f"{path}: not a regular file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read the calibration ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise CalibrationError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB, not a calibration file")
+    try:
+        content = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CalibrationError(f"{path}: not JSON ({exc})") from None
+    cal = from_dict(content, path)
+    if class_names is not None:
+        try:
+            cal.check_classes(class_names)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{path}: {exc}") from None
+    return cal
