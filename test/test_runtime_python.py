@@ -25,7 +25,7 @@ RUNTIME_PACKAGES = ("facecoach_common", "face_detector", "emotion_classifier", "
 NOT_RUNTIME = (SRC / "emotion_classifier" / "emotion_classifier" / "tooling",)
 # src/facecoach holds the bring-up: these modules (and what they import) run on the device; the rest are
 # the development commands (bench, report, eval-bag, sample ...).
-FACECOACH_SEEDS = ("single_process", "graph", "launcher", "launch_description")
+FACECOACH_SEEDS = ("entry", "single_process", "graph", "launcher", "launch_description")
 VERSIONS = ("3.6", "3.8", "3.10", "3.12")  # the Nano, Focal, Orin/Jammy, Noble
 # Provided by a backport on 3.6 (requirements-device.txt), so not looked up in pyenv's bare 3.6.
 BACKPORTED = {"3.6": {"dataclasses"}}
@@ -133,6 +133,8 @@ def test_the_runtime_is_what_the_nodes_import():
         "src/face_detector/face_detector/capture.py",
         "src/alert_player/alert_player/voice.py",
         "src/facecoach_common/facecoach_common/settings.py",
+        "src/facecoach/facecoach/entry.py",
+        "src/facecoach_common/facecoach_common/startup.py",
         "src/facecoach/facecoach/single_process.py",
         "src/facecoach/facecoach/graph.py",
         "src/facecoach/facecoach/launcher.py",

@@ -19,7 +19,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "alert_player = alert_player.node:main",
+            "alert_player = alert_player.entry:main",
         ],
     },
 )

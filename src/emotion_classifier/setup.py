@@ -21,7 +21,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "emotion_classifier = emotion_classifier.node:main",
+            "emotion_classifier = emotion_classifier.entry:main",
         ],
     },
 )

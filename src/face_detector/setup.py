@@ -19,8 +19,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "camera = face_detector.camera_node:main",
-            "face_detector = face_detector.detector_node:main",
+            "camera = face_detector.entry:camera",
+            "face_detector = face_detector.entry:face_detector",
         ],
     },
 )

@@ -32,8 +32,8 @@ setup(
     entry_points={
         "console_scripts": [
             "facecoach = facecoach.cli:main",
-            "facecoach_single_process = facecoach.single_process:main",
-            "facecoach_player = facecoach.player:main",
+            "facecoach_single_process = facecoach.entry:single_process",
+            "facecoach_player = facecoach.entry:player",
         ]
     },
 )

@@ -39,6 +39,9 @@ from .supervision import (
 
 POLL_S = 0.05
 STOP_TIMEOUT_S = 10.0
+# Packages whose programs start through facecoach_common.startup.run_program, which unblocks SIGINT once its
+# handler is set: their processes start with SIGINT held back (see GraphProcesses._spawn).
+HOLDS_SIGINT = ("face_detector", "emotion_classifier", "alert_player", "facecoach")
 
 # Run before the node's program, in the child: die with this process (prctl PR_SET_PDEATHSIG = 1, SIGKILL),
 # or at once if it already died; then become the node (exec keeps the pid).
@@ -74,8 +77,9 @@ def executable_path(package: str, executable: str) -> str:
 class _Process:
     """One process of the graph: how to start it, the running Popen, its history."""
 
-    def __init__(self, name: str, cmd: List[str], log: Optional[Path]) -> None:
+    def __init__(self, name: str, cmd: List[str], log: Optional[Path], hold_sigint: bool = False) -> None:
         self.name, self.cmd, self.log = name, cmd, log
+        self.hold_sigint = hold_sigint
         self.popen: Optional[subprocess.Popen] = None
         self.started = 0.0
         self.restarts = 0
@@ -130,13 +134,14 @@ class GraphProcesses:
                 if len(specs) == 1:
                     spec = specs[0]
                     cmd = [executable_path(spec.package, spec.executable)] + spec.ros_args(str(params_file))
-                    cmd += self.extra_args
+                    held = spec.package in HOLDS_SIGINT
                 else:
                     spec_file = tmp / f"{name}.json"
                     spec_file.write_text(json.dumps([spec_dict(s) for s in specs]), encoding="utf-8")
-                    cmd = [sys.executable, "-m", "facecoach.single_process", "--spec", str(spec_file)]
-                    cmd += self.extra_args
-                proc = _Process(name, cmd, self.log_dir / f"{name}.log" if self.log_dir else None)
+                    cmd = [executable_path("facecoach", "facecoach_single_process"), "--spec", str(spec_file)]
+                    held = True
+                cmd += self.extra_args
+                proc = _Process(name, cmd, self.log_dir / f"{name}.log" if self.log_dir else None, held)
                 self._running[name] = proc
                 self._spawn(proc)
         except BaseException:  # a missing executable, Ctrl-C ...: stop what already runs (__exit__ will not)
@@ -160,9 +165,15 @@ class GraphProcesses:
             if sys.stdout.isatty():
                 env.setdefault("RCUTILS_COLORIZED_OUTPUT", "1")
         cmd = [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid())] + proc.cmd
+        # A child inherits this thread's signal mask through fork and exec: with SIGINT blocked, a stop that comes
+        # while its interpreter (and the orphan guard's) is still starting waits until its program has set its
+        # handler and unblocked it, instead of ending it with a KeyboardInterrupt traceback from site.py.
+        held = {signal.SIGINT} if proc.hold_sigint else set()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
             proc.popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             if out is not subprocess.PIPE:
                 out.close()
         proc.started = time.monotonic()

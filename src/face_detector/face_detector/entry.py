@@ -1,0 +1,13 @@
+"""The console scripts: Ctrl-C is quiet from their first line, also while the node modules import OpenCV."""
+
+from facecoach_common.startup import run_program
+
+
+def camera() -> int:
+    """``camera``: the camera node (face_detector.camera_node.main)."""
+    return run_program("camera", "face_detector.camera_node:main")
+
+
+def face_detector() -> int:
+    """``face_detector``: the face detector node (face_detector.detector_node.main)."""
+    return run_program("face_detector", "face_detector.detector_node:main")

@@ -1,0 +1,53 @@
+"""The first lines of every FaceCoach program: Ctrl-C is quiet from the start (stdlib only; no rclpy).
+
+A console script imports its node module before calling ``main``, and the classifier's module imports torch,
+which takes seconds: a SIGINT then (a terminal's Ctrl-C, or ``ros2 launch``/``facecoach run`` stopping the
+graph) used to end the process with a KeyboardInterrupt traceback from deep inside the import. The console
+scripts therefore point at small entry functions (each package's ``entry.py``) that call ``run_program``
+before anything heavy is imported.
+"""
+
+import importlib
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+
+def _line(name: str) -> bytes:
+    return f"[{name}] stopped while starting (Ctrl-C)\n".encode()
+
+
+def _stop_at_once(name: str) -> Callable[[int, Any], None]:
+    def handler(signum: int, frame: Any) -> None:
+        # Nothing to clean up yet (no rclpy context, no node): leave without unwinding a half-done import.
+        os.write(2, _line(name))
+        os._exit(0)
+
+    return handler
+
+
+def run_program(name: str, target: str) -> Any:
+    """Import ``target`` (``'module:function'``) and run that function as this process's main, quiet on Ctrl-C.
+
+    While the module imports, a SIGINT ends the process at once with one line and exit code 0, what a node
+    does on Ctrl-C once it runs. Then Python's own handler is put back before ``main`` runs, because rclpy's
+    handler calls the one it found at ``rclpy.init`` (so the node's usual clean stop applies), and a
+    KeyboardInterrupt that still escapes ``main`` (one before ``rclpy.init``) ends it with the same line.
+    A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
+    blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``nohup``, ``cmd &``
+    in a script) is kept as it is.
+    """
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _stop_at_once(name))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    module, function = target.split(":")
+    main = getattr(importlib.import_module(module), function)
+    if inherited is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return main()
+    except KeyboardInterrupt:
+        sys.stderr.write(_line(name).decode())
+        return 0
