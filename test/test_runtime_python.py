@@ -130,6 +130,7 @@ def test_the_runtime_is_what_the_nodes_import():
     for expected in (
         "src/emotion_classifier/emotion_classifier/weight_file.py",
         "src/emotion_classifier/emotion_classifier/node.py",
+        "src/emotion_classifier/emotion_classifier/calibration.py",
         "src/face_detector/face_detector/capture.py",
         "src/alert_player/alert_player/voice.py",
         "src/facecoach_common/facecoach_common/settings.py",
@@ -342,6 +343,7 @@ ROS_PACKAGES = {
     "rclpy",
     "rcl_interfaces",
     "std_msgs",
+    "std_srvs",
     "sensor_msgs",
     "diagnostic_msgs",
     "builtin_interfaces",

@@ -36,6 +36,8 @@ STRENGTH = 0.75  # how far towards the goal (1 = all the way; < 1 keeps the othe
 MAX_BIAS = 3.0  # log units: no class is moved by more than a factor of ~20
 MIN_FRAMES = 10  # fewer face frames than this are too few to fit (a third of a second at 30 fps)
 MAX_FILE_BYTES = 64 * 1024
+# Where ~/calibrate writes when calibration_file is '' (the file then becomes calibration_file).
+DEFAULT_FILE = "~/.facecoach/calibration.json"
 _EPS = 1e-6
 _BIAS_LIMIT = 20.0  # a file's bias beyond this is corrupt, not a calibration
 

@@ -45,6 +45,11 @@ class ClassifierConfig:
     smoothing_frames: int = setting(
         1, "labels from the mean probabilities of the same face's last N frames (1 = off: each frame alone)", 1, 30
     )
+    calibration_file: str = setting(
+        "",
+        "the user's calibration (facecoach calibrate, ~/calibrate): a per-class bias applied to every face; '' = off",
+    )
+    calibrate_seconds: float = setting(5.0, "how long ~/calibrate records the user's neutral hold, seconds", 1.0, 30.0)
     diagnostics_period_s: float = setting(1.0, "period of /diagnostics reports, seconds", 0.1, 60.0)
 
     def __post_init__(self) -> None:

@@ -1,14 +1,25 @@
-"""emotion_classifier node: Face crops in, Emotion messages out; weights switchable at runtime."""
+"""emotion_classifier node: Face crops in, Emotion messages out; weights and the user's calibration switchable.
 
+``~/calibrate`` (std_srvs/Trigger) records the next ``calibrate_seconds`` of face frames (the user holds a
+neutral face), fits the calibration (``calibration.fit``), writes it to ``calibration_file`` ('' = to
+``calibration.DEFAULT_FILE``, which then becomes ``calibration_file``) and applies it. The service is a
+coroutine in its own callback group: it awaits the end of the hold, so frames keep flowing on either executor.
+"""
+
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Optional
 
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.task import Future
+from std_srvs.srv import Trigger
 
 from facecoach_common.image_conversions import ImageConversionError, image_to_numpy
 from facecoach_common.qos import STREAM_QOS
@@ -18,6 +29,8 @@ from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Emotion, Face
 
+from . import calibration
+from .calibration import Calibration, CalibrationError
 from .config import ClassifierConfig, default_models_dir
 from .inference import EmotionClassifier, available_variants, variant_path
 from .preprocess import PreprocessError
@@ -47,12 +60,15 @@ class EmotionClassifierNode(Node):
         self._throttle = PerKindThrottle(2.0)  # bad crops, per kind of problem
         self._load_ms = 0.0
         self._stage = ClassifyStage(None, self._config.smoothing_frames)
+        self._pending_cal: Optional[Calibration] = None
+        self._cal_problem = ""  # why calibration_file could not be used at start-up
         self._load_at_startup(self._config)
 
         frames_group = MutuallyExclusiveCallbackGroup()
         self._pub = self.create_publisher(Emotion, "emotion", STREAM_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
+        self.create_service(Trigger, "~/calibrate", self._on_calibrate, callback_group=MutuallyExclusiveCallbackGroup())
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(
             on_set(self, SETTINGS, lambda: values_of(self._config), self._validate, self._apply)
@@ -99,6 +115,22 @@ class EmotionClassifierNode(Node):
                 f"cannot load model: {exc}. Available variants: {known}. "
                 "Frames are skipped until model_variant names a loadable file."
             )
+        if config.calibration_file:
+            try:
+                self._set_calibration(self._load_calibration(config.calibration_file, self._classifier))
+            except CalibrationError as exc:  # a failure keeps what works: the uncalibrated classifier
+                self._cal_problem = str(exc)
+                self.get_logger().error(f"calibration_file refused, running uncalibrated: {exc}")
+
+    def _load_calibration(self, path: str, classifier: Optional[EmotionClassifier]) -> Calibration:
+        return calibration.load(path, classifier.class_names if classifier else None)
+
+    def _set_calibration(self, cal: Optional[Calibration]) -> None:
+        with self._frame_lock:
+            self._stage.calibration = cal
+        self._cal_problem = ""
+        if cal is not None:
+            self.get_logger().info(f"calibration applied: {cal.summary()}; bias {cal.bias_text()}")
 
     def _validate(self, values: dict) -> ClassifierConfig:
         """Build the new config; when it names other weights, load them now (a failure refuses the change)."""
@@ -114,6 +146,16 @@ class EmotionClassifierNode(Node):
             except WeightFileError as exc:
                 known = ", ".join(available_variants(self._models_dir(config), config.backend)) or "none"
                 raise ValueError(f"{exc} (available variants in {self._models_dir(config)}: {known})") from exc
+        self._pending_cal = None
+        changed = config.calibration_file != self._config.calibration_file
+        recheck = self._pending is not None and self._stage.calibration is not None  # another model's classes?
+        if config.calibration_file and (changed or recheck or self._cal_problem):
+            try:
+                self._pending_cal = self._load_calibration(config.calibration_file, self._pending or self._classifier)
+            except CalibrationError as exc:
+                if changed or not self._cal_problem:
+                    raise ValueError(f"calibration_file: {exc}") from exc
+                # else: still the file refused at start-up; it stays off and other changes go through
         return config
 
     def _apply(self, config: ClassifierConfig, changed: dict) -> None:
@@ -131,7 +173,56 @@ class EmotionClassifierNode(Node):
         if config.smoothing_frames != self._config.smoothing_frames:
             with self._frame_lock:
                 self._stage.set_smoothing(config.smoothing_frames)
+        if self._pending_cal is not None or not config.calibration_file:
+            if self._stage.calibration is not None and not config.calibration_file:
+                self.get_logger().info("calibration off (calibration_file '')")
+            self._set_calibration(self._pending_cal)
+            self._pending_cal = None
         self._config = config
+
+    # ---------------------------------------------------------------- calibration
+    async def _on_calibrate(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Record a neutral hold of calibrate_seconds, fit, save and apply; the reply says how it went."""
+        seconds, classifier = self._config.calibrate_seconds, self._classifier
+        if classifier is None:
+            response.success, response.message = False, "no model loaded: nothing to calibrate"
+            return response
+        self.get_logger().info(f"calibrating: recording {seconds:g} s of the user's neutral face")
+        hold_over: Future = Future()
+        with self._frame_lock:
+            self._stage.start_recording()
+        timer = self.create_timer(seconds, lambda: hold_over.done() or hold_over.set_result(True))
+        try:
+            await hold_over  # frames are classified (and recorded) meanwhile, in their own callback group
+        finally:
+            timer.cancel()
+            self.destroy_timer(timer)
+            with self._frame_lock:
+                recorded = self._stage.stop_recording()
+        response.success, response.message = self._calibrate(recorded, seconds, classifier)
+        if response.success:
+            self.get_logger().info(f"calibration: {response.message}")
+        else:
+            self.get_logger().warning(f"not calibrated: {response.message}")
+        return response
+
+    def _calibrate(self, recorded: list, seconds: float, classifier: EmotionClassifier) -> tuple:
+        if self._classifier is not classifier:
+            return False, "the model changed during the hold; calibrate again"
+        path = os.path.expanduser(self._config.calibration_file or calibration.DEFAULT_FILE)
+        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            cal = calibration.fit(recorded, classifier.class_names, classifier.variant, seconds, created)
+            calibration.save(cal, path)
+        except CalibrationError as exc:
+            return False, str(exc)
+        if path != self._config.calibration_file:  # '' before: the default file is now the parameter's value
+            result = self.set_parameters([Parameter("calibration_file", value=path)])[0]
+            if not result.successful:
+                return False, f"saved to {path} but not applied: {result.reason}"
+        else:
+            self._set_calibration(cal)
+        return True, f"{cal.summary()}; saved to {path}"
 
     # ---------------------------------------------------------------- frames
     def _on_face(self, face: Face) -> None:
@@ -186,8 +277,12 @@ class EmotionClassifierNode(Node):
         c = self._classifier
         device = c.device if c else self._config.device
         status = DiagnosticStatus(name="facecoach: emotion_classifier", hardware_id=device)
+        cal = self._stage.calibration
         status.level = DiagnosticStatus.OK if c else DiagnosticStatus.ERROR
-        status.message = f"running {c.variant}" if c else "no model loaded"
+        status.message = (f"running {c.variant}" + (", calibrated" if cal else "")) if c else "no model loaded"
+        if c and self._cal_problem:
+            status.level = DiagnosticStatus.WARN
+            status.message += f"; calibration_file refused: {self._cal_problem}"
         done = max(1, frames - errors - dropped)
         status.values = [
             KeyValue(key="variant", value=c.variant if c else ""),
@@ -196,6 +291,9 @@ class EmotionClassifierNode(Node):
             KeyValue(key="fps", value=f"{frames / period:.1f}"),
             KeyValue(key="inference_ms_mean", value=f"{ms / done:.2f}"),
             KeyValue(key="dropped_frames", value=str(dropped + errors)),
+            KeyValue(key="calibration_file", value=self._config.calibration_file),
+            KeyValue(key="calibration", value=cal.summary() if cal else "off"),
+            KeyValue(key="calibration_bias", value=cal.bias_text() if cal else ""),
         ]
         self._diag_pub.publish(DiagnosticArray(header=self._stamp_header(), status=[status]))
 

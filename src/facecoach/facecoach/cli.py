@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from .bench.command import add_commands as add_bench_commands
-from .commands import bags, params, run, session
+from .commands import bags, calibrate, params, run, session
 from .commands.parser import CommandParser
 from .errors import run_command
 from .logs import LOG_DIR_ENV
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_commands,
         bags.add_commands,
         params.add_commands,
+        calibrate.add_commands,
         add_tooling_commands,
         session.add_commands,
         add_bench_commands,

@@ -1,4 +1,4 @@
-"""Talking to running nodes from a short-lived rclpy node: spin until a condition, get and set parameters."""
+"""Talking to running nodes from a short-lived rclpy node: wait for a condition, parameters, Trigger services."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ def _value_msg(value) -> ParameterValue:
     return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
 
 
-def _call(node: Node, srv_type, name: str, request, timeout: float):
+def _call(node: Node, srv_type, name: str, request, timeout: float, wait: Optional[float] = None):
+    """Call a service; ``wait`` seconds (default: ``timeout``) for it to appear, ``timeout`` for the answer."""
     client = node.create_client(srv_type, name)
     try:
-        if not client.wait_for_service(timeout_sec=timeout):
+        if not client.wait_for_service(timeout_sec=timeout if wait is None else wait):
             raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
         future = client.call_async(request)
         rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
@@ -73,3 +74,44 @@ def get_parameter(node: Node, target: str, name: str, timeout: float = 10.0) -> 
         ParameterType.PARAMETER_DOUBLE: v.double_value,
         ParameterType.PARAMETER_STRING: v.string_value,
     }.get(v.type, v)
+
+
+def wait_for_service(node: Node, srv_type, name: str, wait: float) -> None:
+    """NoAnswer unless service ``name`` appears within ``wait`` seconds."""
+    client = node.create_client(srv_type, name)
+    try:
+        if not client.wait_for_service(timeout_sec=wait):
+            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+    finally:
+        node.destroy_client(client)
+
+
+def trigger(
+    node: Node,
+    name: str,
+    timeout: float,
+    wait: float = 10.0,
+    on_spin: Optional[Callable[[float], None]] = None,
+) -> Tuple[bool, str]:
+    """Call a std_srvs/Trigger service: (success, message); NoAnswer when absent for ``wait`` s or silent.
+
+    ``on_spin(elapsed_s)`` is called while the answer is awaited (a progress display).
+    """
+    from std_srvs.srv import Trigger
+
+    client = node.create_client(Trigger, name)
+    try:
+        if not client.wait_for_service(timeout_sec=wait):
+            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+        t0 = time.monotonic()
+        future = client.call_async(Trigger.Request())
+        while not future.done() and time.monotonic() - t0 < timeout:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if on_spin is not None:
+                on_spin(time.monotonic() - t0)
+        if not future.done():
+            raise NoAnswer(f"{name} did not answer within {timeout} s")
+        result = future.result()
+        return result.success, result.message
+    finally:
+        node.destroy_client(client)

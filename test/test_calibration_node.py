@@ -1,0 +1,209 @@
+"""The classifier's ~/calibrate service and calibration_file, and `facecoach calibrate`, over DDS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecoach.launcher import executable_path
+from facecoach.ros_calls import get_parameter, set_parameter, trigger, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+NODE = "/emotion_classifier"
+
+
+def _crop():
+    """A generated face-sized crop (a lit gradient with a darker band: not a face, a stable input)."""
+    y, x = np.mgrid[0:48, 0:48]
+    img = (90 + 2 * x + y).astype(np.uint8)
+    img[30:36, 12:36] = 40
+    return np.dstack([img] * 3)
+
+
+def _face(stamp_ns: int):
+    from facecoach_common.image_conversions import numpy_to_image
+    from facecoach_msgs.msg import Face
+
+    msg = Face(has_face=True)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+    msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height = 100, 100, 80, 80
+    msg.crop = numpy_to_image(_crop())
+    return msg
+
+
+@pytest.fixture
+def classifier(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path))  # the default calibration file lands in the test's folder
+    cmd = [
+        executable_path("emotion_classifier", "emotion_classifier"),
+        "--ros-args",
+        "-p",
+        f"models_dir:={REPO / 'models'}",
+        "-p",
+        "calibrate_seconds:=1.0",
+        "-p",
+        "diagnostics_period_s:=0.2",
+        "-r",
+        "face:=/c/face",
+        "-r",
+        "emotion:=/c/emotion",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    yield proc
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    print(out.decode()[-3000:])
+
+
+class Faces:
+    """Publishes face frames at ~50 Hz from a thread while the test's node spins (a neutral hold)."""
+
+    def __init__(self, node) -> None:
+        from facecoach_common.qos import STREAM_QOS
+        from facecoach_msgs.msg import Emotion, Face
+
+        self.node, self.got, self.n = node, [], 0
+        node.create_subscription(Emotion, "/c/emotion", self.got.append, STREAM_QOS)
+        self.pub = node.create_publisher(Face, "/c/face", STREAM_QOS)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def one(self, timeout=10.0):
+        """Send one frame and return the Emotion that answers it."""
+        self.n += 1
+        stamp = self.n * 20_000_000
+        self.pub.publish(_face(stamp))
+        ok = wait_until(self.node, lambda: any(_ns(m) == stamp for m in self.got), timeout)
+        assert ok, "no answer from the classifier"
+        return next(m for m in self.got if _ns(m) == stamp)
+
+    def connect(self, timeout=60.0):
+        assert wait_until(self.node, lambda: self.pub.get_subscription_count() > 0, timeout), "no classifier"
+        for _ in range(20):
+            try:
+                return self.one(timeout=3.0)
+            except AssertionError:
+                continue
+        raise AssertionError("no answer from the classifier")
+
+    def __enter__(self):
+        def run():
+            while not self._stop.wait(0.02):
+                self.n += 1
+                self.pub.publish(_face(self.n * 20_000_000))
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _ns(msg) -> int:
+    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+def _neutral(msg) -> float:
+    return msg.probabilities[list(msg.class_names).index("neutral")]
+
+
+def test_calibrate_service_file_and_diagnostics(ros_node, classifier, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    faces = Faces(ros_node)
+    diags = []
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    before = faces.connect()
+    assert before.label and _neutral(before) < 0.5  # the generated crop does not read as neutral
+
+    ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=10.0)  # no frames during the hold
+    assert not ok and "only 0 face frame" in message, message
+
+    with faces:
+        ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=15.0)
+    assert ok, message
+    default = tmp_path / ".facecoach" / "calibration.json"
+    assert f"saved to {default}" in message and "neutral" in message, message
+    saved = json.loads(default.read_text())
+    assert saved["frames"] >= 10 and saved["model_variant"] == "baseline"
+    assert get_parameter(ros_node, NODE, "calibration_file") == str(default)
+    after = faces.one()
+    assert after.label == "neutral" and _neutral(after) > _neutral(before) + 0.1
+
+    def shown(value):
+        def check():
+            for d in diags[-3:]:
+                for s in d.status:
+                    kv = {v.key: v.value for v in s.values}
+                    if s.name == "facecoach: emotion_classifier" and value(kv, s):
+                        return True
+            return False
+
+        return check
+
+    assert wait_until(
+        ros_node, shown(lambda kv, s: kv.get("calibration_file") == str(default) and "neutral" in kv["calibration"]), 10
+    )
+    assert wait_until(
+        ros_node, shown(lambda kv, s: "neutral +" in kv["calibration_bias"] and "calibrated" in s.message), 5
+    )
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for path, reason in ((bad, "not JSON"), (tmp_path / "missing.json", "cannot read"), (tmp_path, "regular file")):
+        ok, why = set_parameter(ros_node, NODE, "calibration_file", str(path))
+        assert not ok and reason in why and "calibration_file" in why, why
+    assert get_parameter(ros_node, NODE, "calibration_file") == str(default)
+    assert faces.one().probabilities == pytest.approx(list(after.probabilities), abs=1e-4)  # the old one kept
+
+    ok, why = set_parameter(ros_node, NODE, "calibration_file", "")
+    assert ok, why
+    assert faces.one().probabilities == pytest.approx(list(before.probabilities), abs=1e-4)  # off
+    assert wait_until(ros_node, shown(lambda kv, s: kv.get("calibration") == "off"), 10)
+
+    ok, why = set_parameter(ros_node, NODE, "calibration_file", str(default))
+    assert ok, why
+    assert faces.one().probabilities == pytest.approx(list(after.probabilities), abs=1e-4)
+
+    ok, why = set_parameter(ros_node, NODE, "calibrate_seconds", 0.1)
+    assert not ok and "calibrate_seconds" in why
+
+
+def _facecoach(*args, timeout=60):
+    cmd = [sys.executable, "-m", "facecoach.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+
+def test_facecoach_calibrate_command(ros_node, classifier, tmp_path):
+    faces = Faces(ros_node)
+    faces.connect()
+    mine = tmp_path / "me" / "calibration.json"
+    with faces:
+        done = _facecoach("calibrate", "--seconds", "1.5", "--file", str(mine), "--no-countdown")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "hold a neutral face" in done.stdout.lower() and "neutral" in done.stdout and str(mine) in done.stdout
+    assert json.loads(mine.read_text())["seconds"] == 1.5
+    assert get_parameter(ros_node, NODE, "calibration_file") == str(mine)
+    assert get_parameter(ros_node, NODE, "calibrate_seconds") == 1.5
+    assert faces.one().label == "neutral"
+
+    done = _facecoach("calibrate", "--seconds", "1", "--no-countdown")  # no face in view
+    assert done.returncode == 1 and "only 0 face frame" in done.stderr, done.stderr
+
+
+def test_facecoach_calibrate_with_no_classifier_running():
+    done = _facecoach("calibrate", "--seconds", "1", "--node", "/nobody", "--wait", "1", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.startswith("facecoach calibrate: ") and "/nobody/calibrate" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
