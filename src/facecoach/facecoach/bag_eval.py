@@ -98,9 +98,15 @@ def bag_frames(bag, topic: str, limit: int = 0) -> Iterator[BagFrame]:
 
 
 def run_pipelines(
-    frames: Iterator[BagFrame], pipelines: Sequence[Pipeline], progress: Callable[[], None] | None = None
+    frames: Iterator[BagFrame],
+    pipelines: Sequence[Pipeline],
+    progress: Callable[[], None] | None = None,
+    before_frame: Callable[[int], None] | None = None,
 ) -> List[RunResult]:
-    """Run every pipeline over the frames (detection once, shared: it does not depend on the classifier)."""
+    """Run every pipeline over the frames (detection once, shared: it does not depend on the classifier).
+
+    ``before_frame(stamp_ns)`` runs before each decodable frame is decided (the calibration's cut-off).
+    """
     results = [RunResult(p.variant) for p in pipelines]
     stage = pipelines[0].detect_stage  # detection (and its duplicate memory) shared by every variant
     try:
@@ -115,6 +121,8 @@ def run_pipelines(
                 for r in results:
                     r.lines.append({"stamp_ns": frame.stamp_ns, "error": frame.error})
                 continue
+            if before_frame is not None:
+                before_frame(frame.stamp_ns)
             try:
                 detection = pipelines[0].detect(frame.image)
                 lines = [p.decide(detection, frame.stamp_ns) for p in pipelines]
@@ -228,11 +236,12 @@ def evaluate_bag(
     return results
 
 
-def stability(frames: Sequence[Dict[str, Any]], segments_file=None) -> Dict[str, Any]:
+def stability(frames: Sequence[Dict[str, Any]], segments_file=None, t0_ns: int | None = None) -> Dict[str, Any]:
     """Label flips a minute over consecutive face frames, and per-frame accuracy against a segments file.
 
-    ``segments_file`` (what make-sample writes beside a bag) names the expression of each stretch; frames
-    within 0.3 s of a segment's edges are left out (the drift between two faces).
+    ``segments_file`` (what make-sample writes beside a bag) names the expression of each stretch, in
+    seconds from ``t0_ns`` (default: the first frame's stamp); frames within 0.3 s of a segment's edges are
+    left out (the drift between two faces).
     """
     faces = [x for x in frames if x.get("face")]
     flips = sum(1 for a, b in zip(faces, faces[1:]) if a["label"] != b["label"])
@@ -241,7 +250,7 @@ def stability(frames: Sequence[Dict[str, Any]], segments_file=None) -> Dict[str,
     if segments_file is None or not frames:
         return out
     segments = json.loads(Path(segments_file).read_text())["segments"]
-    t0, hits, labelled = frames[0]["stamp_ns"], 0, 0
+    t0, hits, labelled = frames[0]["stamp_ns"] if t0_ns is None else t0_ns, 0, 0
     for x in faces:
         t = (x["stamp_ns"] - t0) / 1e9
         seg = next((s for s in segments if s["start_s"] + 0.3 <= t < s["end_s"] - 0.3 and s["emotion"]), None)
@@ -250,3 +259,100 @@ def stability(frames: Sequence[Dict[str, Any]], segments_file=None) -> Dict[str,
             hits += x["label"] == seg["emotion"]
     out.update(labelled=labelled, accuracy=hits / labelled if labelled else float("nan"))
     return out
+
+
+@dataclass
+class CalibratedRun:
+    """eval-bag --calibrate-seconds: the same variant without and with a calibration fitted on the bag's start."""
+
+    uncalibrated: RunResult
+    calibrated: RunResult
+    calibration: Any  # emotion_classifier.calibration.Calibration
+    start_ns: int  # the first frame's stamp
+    cutoff_ns: int  # frames from here on are the evaluated rest
+
+
+def evaluate_calibrated(
+    bag,
+    settings: PipelineSettings,
+    variant: str,
+    seconds: float,
+    topic: str | None = None,
+    limit: int = 0,
+    progress: bool = True,
+) -> CalibratedRun:
+    """Calibrate on the face frames of the bag's first ``seconds`` (by stamp), then run on the rest.
+
+    The calibrated pipeline records its uncorrected probabilities until the cut-off, fits the calibration
+    there (``calibration.fit``, as the node's ~/calibrate does) and applies it to every later frame; the
+    uncalibrated one runs beside it on the same detections. BagError when the start has too few faces.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from emotion_classifier import calibration
+
+    name, _msgtype, count = pick_topic(bag, topic)
+    plain = replace(settings, calibration_file="")
+    without, with_cal = (Pipeline.from_settings(plain, variant) for _ in range(2))
+    with_cal.classify_stage.start_recording()
+    state: Dict[str, Any] = {"start": None, "cutoff": None, "calibration": None, "error": None}
+
+    def before_frame(stamp_ns: int) -> None:
+        if state["start"] is None:
+            state["start"], state["cutoff"] = stamp_ns, stamp_ns + int(seconds * 1e9)
+        stage = with_cal.classify_stage
+        if stage.recording is not None and stamp_ns >= state["cutoff"]:
+            recorded = stage.stop_recording()
+            c = stage.classifier
+            try:
+                state["calibration"] = calibration.fit(recorded, c.class_names, c.variant, seconds)
+            except calibration.CalibrationError as exc:
+                state["error"] = str(exc)
+            stage.calibration = state["calibration"]
+
+    total = min(count, limit) if limit else count
+    with tqdm(total=total, unit="frame", desc=f"eval {name}", disable=None if progress else True, leave=False) as bar:
+        results = run_pipelines(bag_frames(bag, name, limit), [without, with_cal], lambda: bar.update(1), before_frame)
+    if state["calibration"] is None:
+        why = state["error"] or "the bag ends before the calibration does"
+        raise BagError(f"{bag}: --calibrate-seconds {seconds:g}: cannot calibrate on the first {seconds:g} s ({why})")
+    results[0].variant, results[1].variant = f"{variant} uncalibrated", f"{variant} calibrated"
+    return CalibratedRun(results[0], results[1], state["calibration"], state["start"], state["cutoff"])
+
+
+def calibration_comparison(run: CalibratedRun, segments_file=None) -> Dict[str, Any]:
+    """Both runs on the frames after the cut-off: label shares, accuracy (with segments), flips, cues."""
+    out: Dict[str, Any] = {"cutoff_s": (run.cutoff_ns - run.start_ns) / 1e9}
+    for key, r in (("uncalibrated", run.uncalibrated), ("calibrated", run.calibrated)):
+        rest = [x for x in r.frames if x["stamp_ns"] >= run.cutoff_ns]
+        faces = [x for x in rest if x["face"]]
+        shares: Dict[str, float] = {}
+        for x in faces:
+            shares[x["label"]] = shares.get(x["label"], 0) + 1.0 / len(faces)
+        st = stability(rest, segments_file, run.start_ns) if rest else {"flips_per_minute": 0.0, "labelled": 0}
+        out[key] = {
+            "frames": len(rest),
+            "face_frames": len(faces),
+            "label_share": dict(sorted(shares.items())),
+            "cues": sum(1 for x in rest if x["cue"]),
+            "flips_per_minute": st["flips_per_minute"],
+            "labelled": st["labelled"],
+            "accuracy": st.get("accuracy"),
+        }
+    return out
+
+
+def comparison_table(cmp: Dict[str, Any], class_names: Sequence[str]) -> str:
+    """The printed with/without table of :func:`calibration_comparison`."""
+    a, b = cmp["uncalibrated"], cmp["calibrated"]
+    rows = [("face frames", str(a["face_frames"]), str(b["face_frames"]))]
+    for c in class_names:
+        rows.append((f"read as {c}", f"{a['label_share'].get(c, 0.0):.1%}", f"{b['label_share'].get(c, 0.0):.1%}"))
+    if a["labelled"]:
+        rows.append((f"accuracy ({a['labelled']} labelled)", f"{a['accuracy']:.1%}", f"{b['accuracy']:.1%}"))
+    rows.append(("label flips a minute", f"{a['flips_per_minute']:.1f}", f"{b['flips_per_minute']:.1f}"))
+    rows.append(("cues", str(a["cues"]), str(b["cues"])))
+    head = f"{'after ' + format(cmp['cutoff_s'], '.1f') + ' s':<26} {'uncalibrated':>12} {'calibrated':>11}"
+    return "\n".join([head, "-" * len(head)] + [f"{r[0]:<26} {r[1]:>12} {r[2]:>11}" for r in rows])

@@ -38,6 +38,7 @@ class PipelineSettings:
     num_threads: int = 1
     flip_tta: bool = False
     smoothing_frames: int = 1
+    calibration_file: str = ""
 
     def model_path(self, variant: Optional[str] = None) -> Path:
         """The weight file of ``variant`` (default: this settings' variant)."""
@@ -69,18 +70,21 @@ def settings_from_graph(
         num_threads=cls_config.num_threads,
         flip_tta=cls_config.flip_tta,
         smoothing_frames=cls_config.smoothing_frames,
+        calibration_file=cls_config.calibration_file,
     )
 
 
 class Pipeline:
     """Detect -> classify -> decide for a stream of stamped BGR frames, like the live graph."""
 
-    def __init__(self, detector: FaceDetector, classifier, alert: AlertConfig, smoothing_frames: int = 1) -> None:
-        """Wire already-built stages (``classifier``: an EmotionClassifier)."""
+    def __init__(
+        self, detector: FaceDetector, classifier, alert: AlertConfig, smoothing_frames: int = 1, calibration=None
+    ) -> None:
+        """Wire already-built stages (``classifier``: an EmotionClassifier; ``calibration``: the user's, or None)."""
         from emotion_classifier.stage import ClassifyStage
 
         self.detect_stage = DetectStage(detector)
-        self.classify_stage = ClassifyStage(classifier, smoothing_frames)
+        self.classify_stage = ClassifyStage(classifier, smoothing_frames, calibration)
         self.decide_stage = DecideStage(alert)
         self.last_ms: Dict[str, float] = {}  # stage timings of the last frame (measurement only, never decisions)
 
@@ -88,14 +92,22 @@ class Pipeline:
     def from_settings(
         cls, settings: PipelineSettings, variant: Optional[str] = None, raw_detect: Optional[RawDetect] = None
     ) -> "Pipeline":
-        """Load the cascade and the weights of ``variant`` (default: the settings') and build the pipeline."""
+        """Load the cascade, the weights of ``variant`` (default: the settings') and the calibration; wire them.
+
+        A calibration_file that cannot be used raises CalibrationError (a ValueError) with its reason.
+        """
         import torch
 
+        from emotion_classifier import calibration
         from emotion_classifier.inference import EmotionClassifier
 
         torch.set_num_threads(settings.num_threads)
         classifier = EmotionClassifier(settings.model_path(variant), settings.device, settings.flip_tta)
-        return cls(FaceDetector(settings.detector, raw_detect), classifier, settings.alert, settings.smoothing_frames)
+        cal = None
+        if settings.calibration_file:
+            cal = calibration.load(settings.calibration_file, classifier.class_names)
+        detector = FaceDetector(settings.detector, raw_detect)
+        return cls(detector, classifier, settings.alert, settings.smoothing_frames, cal)
 
     @property
     def variant(self) -> str:

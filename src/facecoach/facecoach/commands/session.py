@@ -43,6 +43,7 @@ def eval_bag(
     progress: bool = True,
     stream=None,
     smoothing_frames: Optional[int] = None,
+    calibrate_seconds: Optional[float] = None,
 ) -> int:
     """Run eval-bag and write the results; return the exit code (errors raise)."""
     stream = stream or sys.stdout
@@ -52,6 +53,8 @@ def eval_bag(
     settings = settings_from_graph(variant=None if variant == "all" else variant, models_dir=models_dir)
     if smoothing_frames is not None:
         settings = replace(settings, smoothing_frames=smoothing_frames)
+    if calibrate_seconds is not None:
+        return _eval_calibrated(bag, settings, variant, out, calibrate_seconds, topic, limit, progress, stream)
     variants = _variants(variant, settings.models_dir)
     results = evaluate_bag(bag, settings, variants, topic=topic, limit=limit, progress=progress)
     for r in results:
@@ -86,6 +89,30 @@ def eval_bag(
     return 0
 
 
+def _eval_calibrated(
+    bag, settings, variant: str, out, seconds: float, topic, limit: int, progress: bool, stream
+) -> int:
+    """eval-bag --calibrate-seconds: calibrate on the bag's start, compare with and without on the rest."""
+    from ..bag_eval import calibration_comparison, comparison_table, evaluate_calibrated, variant_out, write_jsonl
+
+    if variant == "all":
+        raise CommandError("--calibrate-seconds compares one variant with and without calibration, not --variant all")
+    if not 0 < seconds <= 600:
+        raise CommandError(f"--calibrate-seconds {seconds:g}: must be > 0 and at most 600")
+    run = evaluate_calibrated(bag, settings, variant, seconds, topic=topic, limit=limit, progress=progress)
+    plain_out = variant_out(out, "uncalibrated")
+    write_jsonl(out, run.calibrated.lines)
+    write_jsonl(plain_out, run.uncalibrated.lines)
+    cal = run.calibration
+    print(f"[facecoach] calibrated on the first {seconds:g} s: {cal.summary()}; bias {cal.bias_text()}", file=stream)
+    print(f"[facecoach] {variant}: calibrated -> {out}, uncalibrated -> {plain_out}", file=stream)
+    print(comparison_table(calibration_comparison(run, segments_beside(bag)), cal.class_names), file=stream)
+    if run.calibrated.partial:
+        print(f"[facecoach] PARTIAL result: {len(run.calibrated.errors)} error line(s) in the results", file=sys.stderr)
+        return EXIT_PARTIAL
+    return 0
+
+
 def segments_beside(bag) -> Optional[Path]:
     """``<bag>.segments.json`` next to the bag folder (what make-sample writes), when there is one."""
     path = Path(str(Path(bag)).rstrip("/") + ".segments.json")
@@ -104,6 +131,7 @@ def cmd_eval_bag(args: argparse.Namespace) -> int:
             args.max_frames,
             progress=not args.no_progress,
             smoothing_frames=args.smoothing_frames,
+            calibrate_seconds=args.calibrate_seconds,
         )
     except (ValueError, OSError) as exc:  # a frame that cannot be decoded, a results file that cannot be written
         raise CommandError(str(exc)) from exc
@@ -171,6 +199,14 @@ def add_commands(subparsers) -> None:
         choices=range(1, 31),
         metavar="N",
         help="the classifier's smoothing_frames (1..30; default: the graph's)",
+    )
+    p.add_argument(
+        "--calibrate-seconds",
+        type=float,
+        metavar="S",
+        help="calibrate to the person on the face frames of the bag's first S seconds (as `facecoach calibrate` "
+        "does live), then compare with and without calibration on the rest; --out gets the calibrated run, "
+        "RESULTS.uncalibrated.jsonl the other",
     )
     _common(p)
     p.set_defaults(func=cmd_eval_bag)
