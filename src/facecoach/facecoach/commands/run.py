@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
@@ -20,10 +21,13 @@ from ..errors import CommandError
 from ..graph import Graph, NodeSpec, load_graph
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
+from ..viewer import WindowClosed
 from . import arguments
 from .parser import defer
 
 DIAGNOSTICS_PERIOD_S = 0.5
+WINDOW_POLL_S = 0.05  # --show: how often the window takes its events (a close, a key) between two pictures
+DEBUG_IMAGE = "debug_image/compressed"  # the face detector's debug picture, before its remapping
 
 
 def _overrides(args: argparse.Namespace, graph: Graph) -> Dict[str, Any]:
@@ -63,6 +67,12 @@ def _add_common_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run every node in one process with one executor (saves memory on a 4 GB Jetson)",
     )
+    p.add_argument(
+        "--show",
+        action="store_true",
+        help="show the face detector's picture (box, label, category) in a window; q, Esc or closing it stops "
+        "(needs a display and an OpenCV with a GUI; turns the detector's debug_image on)",
+    )
     defer(p, _add_graph_options)
 
 
@@ -75,7 +85,56 @@ def _checked_nodes(args: argparse.Namespace, graph: Graph, mode: str) -> List[No
     classifier = next((n for n in graph.nodes if n.package == "emotion_classifier"), None)
     if classifier is not None and classifier.parameters.get("backend", "torch") == "torch":
         arguments.model_variant(getattr(args, "model_variant", None), str(classifier.parameters.get("models_dir", "")))
-    return graph.nodes_for(mode, _overrides(args, graph))  # a value outside an override's choices: GraphError
+    if getattr(args, "show", False):
+        from ..viewer import display_problem
+
+        problem = display_problem()
+        if problem:
+            raise CommandError(f"--show needs a display: {problem}")
+    nodes = graph.nodes_for(mode, _overrides(args, graph))  # a value outside an override's choices: GraphError
+    return _with_debug_image(nodes) if getattr(args, "show", False) else nodes
+
+
+def _detector(nodes: List[NodeSpec]) -> NodeSpec:
+    """The face detector among the nodes (it draws the debug picture); CommandError when there is none."""
+    found = next((n for n in nodes if (n.package, n.executable) == ("face_detector", "face_detector")), None)
+    if found is None:
+        raise CommandError("--show needs the face_detector node, and this graph has none")
+    return found
+
+
+def _with_debug_image(nodes: List[NodeSpec]) -> List[NodeSpec]:
+    """The nodes with the face detector's debug_image parameter on (what --show watches)."""
+    detector = _detector(nodes)
+    on = replace(detector, parameters={**detector.parameters, "debug_image": True})
+    return [on if n is detector else n for n in nodes]
+
+
+@contextmanager
+def _window(node, nodes: List[NodeSpec], show: bool) -> Iterator[None]:
+    """With --show: the detector's debug picture in a window, drawn by this node's callbacks.
+
+    The subscription and the timer run where the node spins, the main thread, so every HighGUI call is on it;
+    ``WindowClosed`` comes out of that spin like a KeyboardInterrupt does.
+    """
+    if not show:
+        yield
+        return
+    from sensor_msgs.msg import CompressedImage
+
+    from facecoach_common.qos import IMAGE_QOS
+
+    from ..viewer import Viewer
+
+    topic = _detector(nodes).remappings.get(DEBUG_IMAGE, DEBUG_IMAGE)
+    viewer = Viewer()
+    node.create_subscription(CompressedImage, topic, lambda msg: viewer.show(msg.data), IMAGE_QOS)
+    node.create_timer(WINDOW_POLL_S, viewer.poll)
+    print(f"[facecoach] showing {topic} in a window (q, Esc or closing it stops)", flush=True)
+    try:
+        yield
+    finally:
+        viewer.close()
 
 
 @contextmanager
@@ -208,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)", flush=True)
     try:
-        with _stopped_by_signals(), _ros_node("facecoach_run") as node:
+        with _stopped_by_signals(), _ros_node("facecoach_run") as node, _window(node, nodes, args.show):
             with _graph_class(args)(graph, nodes, log_dir=args.log_dir) as procs:
                 print(f"[facecoach] processes: {procs.pids()}", flush=True)
                 _publish_diagnostics(node, procs)
@@ -218,6 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     _spin_while(node, lambda: True, procs)
     except KeyboardInterrupt:
         print("[facecoach] stopped; every node stopped", flush=True)
+    except WindowClosed as exc:
+        print(f"[facecoach] {exc}: stopped; every node stopped", flush=True)
     return 0
 
 
@@ -258,7 +319,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             printer.add(msg)
 
     sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
-    with _stopped_by_signals(), _ros_node("facecoach_demo") as node:
+    with _stopped_by_signals(), _ros_node("facecoach_demo") as node, _window(node, nodes, args.show):
         node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), OBSERVER_QOS)
         try:
             with _graph_class(args)(graph, nodes, log_dir=logs, on_event=lambda e: printer.note(e.text())) as procs:
@@ -275,9 +336,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 sink[0] = take
                 _replay(node, replayer, procs, lambda: len(printer.messages), finished)
                 restarts = {name: n for name, n in procs.restarts().items() if n}
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, WindowClosed) as exc:
             printer.summary()
-            print("\n[facecoach] demo interrupted; every node stopped", flush=True)
+            why = f" ({exc})" if isinstance(exc, WindowClosed) else ""
+            print(f"\n[facecoach] demo interrupted{why}; every node stopped", flush=True)
             return 130
     s = printer.summary()
     s["restarts"] = restarts
