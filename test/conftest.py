@@ -34,6 +34,7 @@ def ros_node():
     rclpy.init()
     node = rclpy.create_node("facecoach_test")
     yield node
+    rclpy.get_global_executor().shutdown()  # drops spin_once's half-run wait, which holds entities in use
     # Seen once at the end of a full run: destroy_node waited for ever on a publisher rclpy still counted as in
     # use. Bounded, so one stuck teardown cannot hang the suite; the warning says so when it happens.
     done = threading.Thread(target=node.destroy_node, daemon=True)

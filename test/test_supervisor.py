@@ -257,7 +257,11 @@ def test_a_signal_to_facecoach_run_leaves_no_node_running(tmp_path, sig):
         assert set(children) == {"face_detector", "emotion_classifier", "alert_player"}
         run.wait_for(r"replaying .* at 1.0x")
         run.proc.send_signal(sig)
-        code = run.proc.wait(timeout=TIMEOUT)
+        try:
+            code = run.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            alive = {name: p.status() for name, p in children.items() if _alive(p)}
+            raise AssertionError(f"still running {TIMEOUT} s after {sig.name} (children: {alive}):\n{run.text()}")
         deadline = time.monotonic() + TIMEOUT
         while any(_alive(p) for p in children.values()) and time.monotonic() < deadline:
             time.sleep(0.05)  # polling a process table: no event to wait on for a stranger's child

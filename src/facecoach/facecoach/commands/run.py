@@ -163,6 +163,9 @@ def _ros_node(name: str) -> Iterator[Any]:
     try:
         yield node
     finally:
+        # rclpy.spin_once's executor keeps its wait half-run between calls, holding the entities it waits on;
+        # left so (Ctrl-C can stop it anywhere), destroy_node waits for them for ever. Its shutdown drops it.
+        rclpy.get_global_executor().shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
 
