@@ -1,5 +1,6 @@
 """EmotionClassifier: a loaded weight file and predict(face) -> EmotionScores (no ROS)."""
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -40,15 +41,51 @@ def available_variants(models_dir, backend: str = "torch") -> List[str]:
     return sorted(p.name[: -len(suffix)] for p in d.glob("*" + suffix)) if d.is_dir() else []
 
 
-def flip_averaged_proba(model: torch.nn.Module, x: torch.Tensor, flip_tta: bool) -> torch.Tensor:
+def flip_averaged_proba(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    flip_tta: bool,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> torch.Tensor:
     """Softmax of ``model`` on N x 3 x 48 x 48 inputs, with ``flip_tta`` averaged with the mirrored inputs'.
 
-    One batch of 2N (test-time flips: +1 pt on the FER2013 test split, see models/README.md).
+    One batch of 2N (test-time flips: +1 pt on the FER2013 test split, see models/README.md), laid out in
+    ``memory_format`` (the model's: see :func:`faster_layout`).
     """
-    if not flip_tta:
-        return torch.softmax(model(x), dim=1)
-    p = torch.softmax(model(torch.cat([x, torch.flip(x, dims=[3])])), dim=1)
-    return (p[: len(x)] + p[len(x) :]) / 2
+    batch = torch.cat([x, torch.flip(x, dims=[3])]) if flip_tta else x
+    p = torch.softmax(model(batch.contiguous(memory_format=memory_format)), dim=1)
+    return (p[: len(x)] + p[len(x) :]) / 2 if flip_tta else p
+
+
+def faster_layout(model: torch.nn.Module, x: torch.Tensor, repeats: int = 5) -> torch.memory_format:
+    """Lay ``model`` out channels-last when this PyTorch runs it faster so on ``x``, else leave it as it is.
+
+    Which layout is faster depends on the PyTorch build (on x86: channels-last takes 0.55x the time with
+    torch 2.x, 1.1x with torch 1.10), so it is measured here, once, at load. Same results either way (to
+    float rounding; checked here too); quantized models stay as they are.
+    """
+    import copy
+
+    if not all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in model.state_dict().values()):
+        return torch.contiguous_format
+    candidate = copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+    def best_ms(m: torch.nn.Module, layout: torch.memory_format) -> float:
+        batch = x.contiguous(memory_format=layout)
+        m(batch)  # the first pass allocates
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            m(batch)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with torch.inference_mode():
+        same = torch.allclose(model(x), candidate(x.contiguous(memory_format=torch.channels_last)), atol=1e-5)
+        if same and best_ms(candidate, torch.channels_last) < 0.9 * best_ms(model, torch.contiguous_format):
+            model.to(memory_format=torch.channels_last)
+            return torch.channels_last
+    return torch.contiguous_format
 
 
 class EmotionClassifier:
@@ -73,6 +110,7 @@ class EmotionClassifier:
         self.path = Path(path)
         self.backend = backend
         self.flip_tta = flip_tta  # may be changed between two predictions
+        self.memory_format = torch.contiguous_format
         if backend == "onnxruntime":
             from .onnx_backend import OnnxModel
 
@@ -84,6 +122,8 @@ class EmotionClassifier:
                 raise WeightFileError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU")
             self.device = device
             self.model, self.meta = load_model(self.path, device)
+            probe = torch.zeros((2 if flip_tta else 1, 3, 48, 48), device=device)
+            self.memory_format = faster_layout(self.model, probe) if device == "cpu" else torch.contiguous_format
         else:
             raise WeightFileError(f"backend {backend!r}: must be one of {list(BACKENDS)}")
         suffix = _SUFFIX[backend]
@@ -104,7 +144,7 @@ class EmotionClassifier:
             return flip_averaged(self.model, x, self.flip_tta)
         with torch.inference_mode():
             t = torch.from_numpy(x).to(self.device)
-            return flip_averaged_proba(self.model, t, self.flip_tta).cpu().numpy()
+            return flip_averaged_proba(self.model, t, self.flip_tta, self.memory_format).cpu().numpy()
 
     def predict(self, face: np.ndarray) -> EmotionScores:
         """Classify one face crop."""
@@ -120,4 +160,5 @@ class EmotionClassifier:
             "backend": self.backend,
             "device": self.device,
             "bits": self.meta["bits"],
+            "layout": "channels_last" if self.memory_format == torch.channels_last else "contiguous",
         }

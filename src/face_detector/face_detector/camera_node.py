@@ -22,6 +22,8 @@ from facecoach_common.qos import IMAGE_QOS
 from facecoach_common.settings import from_values, settings_of
 
 SETTINGS = settings_of(CameraConfig)
+# A file that falls further behind its own timeline than this starts a new one instead of racing to catch up.
+CATCH_UP_S = 1.0
 FrameSink = Callable[[np.ndarray, Header], None]
 
 
@@ -66,8 +68,7 @@ class CameraNode(Node):
     def _run(self) -> None:
         source: Optional[FrameSource] = None
         first_ns: Optional[int] = None
-        index = 0
-        next_t = time.monotonic()
+        index, next_t = 0, 0.0
         try:
             while not self._stop.is_set():
                 config = self._config
@@ -84,15 +85,20 @@ class CameraNode(Node):
                     self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
                     continue
                 stamp_ns = self.get_clock().now().nanoseconds
-                if config.capture.kind == "file":
-                    # A file's frames keep its own timeline (like a bag): frame i is first + i / fps, so the
-                    # stamps show a lost frame as a gap, whatever the machine's load does to the pacing.
-                    first_ns = stamp_ns if first_ns is None else first_ns
-                    stamp_ns = first_ns + int(round(index * 1e9 / config.capture.fps))
-                    index += 1
-                self._publish(frame, config, stamp_ns)
-                period = 1.0 / config.capture.fps
-                next_t = max(next_t + period, now + period)  # fallen behind: restart the schedule, no burst
+                if config.capture.kind != "file":
+                    self._publish(frame, config, stamp_ns)  # a device or pipeline delivers at its own rate
+                    continue
+                # A file plays like a sensor: frame i is due at start + i / fps and stamped so. A frame that
+                # took long (a slow detection in this thread) is caught up by the next ones, as a camera's
+                # queued frames would be, so a moment's lag never becomes the rest of the session's latency.
+                period, read_t = 1.0 / config.capture.fps, time.monotonic()
+                if first_ns is None or read_t - next_t > CATCH_UP_S:
+                    if first_ns is not None:
+                        self._log("warn", f"fell {read_t - next_t:.1f} s behind the file's {config.capture.fps:g} fps")
+                    first_ns, index, next_t = stamp_ns, 0, read_t
+                self._publish(frame, config, first_ns + int(round(index * 1e9 * period)))
+                index += 1
+                next_t += period
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)

@@ -23,9 +23,10 @@ _SYSTEM_CASCADE_DIRS = (
     "/usr/share/opencv/haarcascades",
     "/usr/local/share/opencv4/haarcascades",
 )
-# In a search region the last face is scaled to about this width: 2-3x the cascade's 24 px window keeps
-# the box as precise as at full resolution while the scan stays tiny.
-TRACK_FACE_PX = 96
+# In a search region the last face is scaled to about this width: twice the cascade's 24 px window. The
+# scan's cost grows with it (on the sample: 96 px 6.6 ms, 48 px 3.8 ms a search), its boxes' agreement
+# with full resolution barely changes (`facecoach bench`: recall_vs_naive, mean IoU).
+TRACK_FACE_PX = 48
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
 TRACK_SIZE_RATIO = 1.5
@@ -95,13 +96,20 @@ class SearchPlan:
         )
 
 
-def full_plan(width: int, height: int, config: DetectorConfig) -> SearchPlan:
-    """Search the whole frame; in fast mode on a copy downscaled to ``downscale_width``."""
+def full_plan(width: int, height: int, config: DetectorConfig, tracked: Optional[FaceBox] = None) -> SearchPlan:
+    """Search the whole frame; in fast mode on a copy downscaled to ``downscale_width``.
+
+    Fast mode's periodic check while it follows a face (``tracked``) looks only for faces at least that
+    face's width / TRACK_SIZE_RATIO: a smaller one would never be picked over it (see :func:`pick`). So the
+    copy is scaled down further, until the tracked face is about TRACK_FACE_PX wide, as in its region.
+    """
     scale = 1.0 if config.mode == "naive" else min(1.0, config.downscale_width / float(width))
+    min_size = float(config.min_size_px)
+    if tracked is not None and config.mode == "fast":
+        scale = min(scale, TRACK_FACE_PX / float(max(1, tracked.w)))
+        min_size = max(min_size, tracked.w / TRACK_SIZE_RATIO)
     max_size = int(round(config.max_size_px * scale)) if config.max_size_px else 0
-    return SearchPlan(
-        FaceBox(0, 0, width, height), scale, max(1, int(round(config.min_size_px * scale))), max_size, True
-    )
+    return SearchPlan(FaceBox(0, 0, width, height), scale, max(1, int(round(min_size * scale))), max_size, True)
 
 
 def roi_plan(
@@ -264,7 +272,7 @@ class FaceDetector:
         last = self.tracker.last
         roi = roi_plan(last, width, height, self.config) if last is not None else None
         full = roi is None or self.tracker.wants_full()
-        box = self.run_plan(frame, full_plan(width, height, self.config) if full else roi)
+        box = self.run_plan(frame, full_plan(width, height, self.config, last if roi else None) if full else roi)
         if box is None and roi is not None:
             # A miss is retried the other way round in the same frame, and then around the last face at full
             # resolution (borderline faces that only the full-resolution cascade finds): losing a tracked face

@@ -7,6 +7,7 @@ import pytest
 from face_detector.detector import (
     MODES,
     TRACK_FACE_PX,
+    TRACK_SIZE_RATIO,
     DetectorConfig,
     DetectorError,
     FaceBox,
@@ -114,7 +115,11 @@ def test_fast_tracks_with_periodic_full_search():
         kinds.append("full" if det.searches[0].full else "roi")
         assert len(det.searches) == 1
     assert kinds == ["full", "roi", "roi", "roi", "full", "roi", "roi", "roi", "full"]
-    assert det.searches[0].scale == 0.5
+    # The periodic check looks only for faces that could be picked over the tracked one: at least its width /
+    # TRACK_SIZE_RATIO, on a copy scaled as far as its region is (the first full search: 0.5, any size).
+    check = det.searches[0]
+    assert check.scale == pytest.approx(TRACK_FACE_PX / 120) and check.scale < 0.5
+    assert check.min_size == round(120 / TRACK_SIZE_RATIO * check.scale)
 
 
 def test_fast_lost_face_falls_back_to_full_search_in_the_same_frame():
@@ -143,8 +148,9 @@ def test_fast_periodic_full_miss_retries_the_region():
 
     def only_full_res(gray, *args):
         calls.append(gray.shape)
-        # Pretend the downscaled full frame is too coarse: nothing found in images wider than 300 px.
-        return [] if gray.shape[1] > 300 else blob_detect(gray, *args)
+        # Pretend the downscaled full frame is too coarse: nothing found in images wider than 200 px (the
+        # periodic check's copy is 256 px wide, the region's 96 px).
+        return [] if gray.shape[1] > 200 else blob_detect(gray, *args)
 
     det = FaceDetector(DetectorConfig(mode="fast", full_every_n=2, downscale_width=320), only_full_res)
     assert det.detect(frame_with(face)) is None  # first frame: full (miss), nothing to track
