@@ -15,15 +15,13 @@ from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_detector.capture import CameraConfig, CaptureError, FrameSource
+from face_detector.capture import CameraConfig, CaptureError, FileTimeline, FrameSource
 from facecoach_common import ros_params
 from facecoach_common.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
 from facecoach_common.qos import IMAGE_QOS
 from facecoach_common.settings import from_values, settings_of
 
 SETTINGS = settings_of(CameraConfig)
-# A file that falls further behind its own timeline than this starts a new one instead of racing to catch up.
-CATCH_UP_S = 1.0
 FrameSink = Callable[[np.ndarray, Header], None]
 
 
@@ -67,8 +65,7 @@ class CameraNode(Node):
 
     def _run(self) -> None:
         source: Optional[FrameSource] = None
-        first_ns: Optional[int] = None
-        index, next_t = 0, 0.0
+        timeline: Optional[FileTimeline] = None
         try:
             while not self._stop.is_set():
                 config = self._config
@@ -77,29 +74,21 @@ class CameraNode(Node):
                     if source is not None:
                         source.close()
                     source = FrameSource(config.capture, self._log)
-                    first_ns, index = None, 0
-                now = time.monotonic()
-                frame = source.read(now)
+                    timeline = FileTimeline(config.capture.fps) if config.capture.kind == "file" else None
+                frame = source.read(time.monotonic())
                 if frame is None:
                     # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
                     self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
                     continue
                 stamp_ns = self.get_clock().now().nanoseconds
-                if config.capture.kind != "file":
+                if timeline is None:
                     self._publish(frame, config, stamp_ns)  # a device or pipeline delivers at its own rate
                     continue
-                # A file plays like a sensor: frame i is due at start + i / fps and stamped so. A frame that
-                # took long (a slow detection in this thread) is caught up by the next ones, as a camera's
-                # queued frames would be, so a moment's lag never becomes the rest of the session's latency.
-                period, read_t = 1.0 / config.capture.fps, time.monotonic()
-                if first_ns is None or read_t - next_t > CATCH_UP_S:
-                    if first_ns is not None:
-                        self._log("warn", f"fell {read_t - next_t:.1f} s behind the file's {config.capture.fps:g} fps")
-                    first_ns, index, next_t = stamp_ns, 0, read_t
-                self._publish(frame, config, first_ns + int(round(index * 1e9 * period)))
-                index += 1
-                next_t += period
-                delay = next_t - time.monotonic()
+                stamp_ns, lag = timeline.stamp(time.monotonic(), stamp_ns)
+                if lag:
+                    self._log("warn", f"fell {lag:.1f} s behind the file's {config.capture.fps:g} fps: new timeline")
+                self._publish(frame, config, stamp_ns)
+                delay = timeline.due() - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
         finally:

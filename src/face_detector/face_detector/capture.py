@@ -8,7 +8,7 @@ The clock is the caller's (``now``), so the retry logic is testable without wait
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -16,6 +16,8 @@ import numpy as np
 from facecoach_common.settings import check_settings, group, setting
 
 KINDS = ("device", "file", "gstreamer")
+# A file that falls further behind its own timeline than this starts a new one instead of racing to catch up.
+CATCH_UP_S = 1.0
 LogFn = Callable[[str, str], None]  # (level: 'info' | 'warn' | 'error', message)
 Opener = Callable[..., Any]  # cv2.VideoCapture's signature: (source, api_preference)
 
@@ -260,3 +262,35 @@ class CameraConfig:
         if not self.frame_id:
             raise ValueError("frame_id must not be empty")
         check_source(self.capture)
+
+
+class FileTimeline:
+    """A video file played like a sensor: frame i is due, and stamped, at start + i / fps.
+
+    A frame that took long (the face detector runs in the camera's thread) is caught up by the next ones, as a
+    camera's queued frames would be, so a moment's lag never becomes the latency of the rest of the session.
+    Only a lag over ``catch_up_s`` starts a new timeline (the stamps then jump: frames the file never showed
+    in time). Times are the caller's: ``now`` in seconds (monotonic), ``now_ns`` the clock that stamps.
+    """
+
+    def __init__(self, fps: float, catch_up_s: float = CATCH_UP_S) -> None:
+        """A timeline that starts with the first frame read."""
+        self.period = 1.0 / fps
+        self.catch_up_s = catch_up_s
+        self._first_ns: Optional[int] = None
+        self._start = 0.0
+        self._index = 0
+
+    def stamp(self, now: float, now_ns: int) -> Tuple[int, float]:
+        """The stamp of the frame just read, and the lag (s) behind the timeline that it had to restart (0: none)."""
+        lag = now - self.due() if self._first_ns is not None else 0.0
+        restart = self._first_ns is None or lag > self.catch_up_s
+        if restart:
+            self._first_ns, self._start, self._index = now_ns, now, 0
+        stamp_ns = self._first_ns + int(round(self._index * self.period * 1e9))
+        self._index += 1
+        return stamp_ns, (lag if restart else 0.0)
+
+    def due(self) -> float:
+        """When the next frame is due (the caller waits until then)."""
+        return self._start + self._index * self.period

@@ -8,6 +8,7 @@ from face_detector.capture import (
     CameraConfig,
     CaptureConfig,
     CaptureError,
+    FileTimeline,
     FrameSource,
     check_source,
     gstreamer_available,
@@ -155,3 +156,21 @@ def test_missing_file_says_so(tmp_path):
     src = FrameSource(CaptureConfig(source=str(tmp_path / "nope.mp4")), lambda lv, m: logs.append(m))
     assert src.read(0.0) is None and not src.finished
     assert "no such file" in logs[0]
+
+
+def test_a_file_timeline_catches_up_a_slow_frame_and_restarts_after_a_long_stall():
+    fps, ns = 10.0, 10**9
+    t = FileTimeline(fps, catch_up_s=1.0)
+    assert t.stamp(100.0, 5 * ns) == (5 * ns, 0.0)  # the first frame starts the timeline
+    assert t.due() == pytest.approx(100.1)
+    # Frame 1 was read 0.35 s late (a slow detection): stamped where it was due, and the next ones are due at
+    # once until the schedule is caught up: the lag does not stay.
+    assert t.stamp(100.45, 0) == (5 * ns + ns // 10, 0.0)
+    assert t.due() == pytest.approx(100.2) and t.due() < 100.45
+    for i in range(2, 6):
+        assert t.stamp(max(t.due(), 100.45 + 0.01 * i), 0)[0] == 5 * ns + i * ns // 10
+    assert t.due() == pytest.approx(100.6)
+    # A stall over catch_up_s: a new timeline from this frame, and the lag is told.
+    stamp, lag = t.stamp(102.0, 9 * ns)
+    assert (stamp, round(lag, 2)) == (9 * ns, 1.4)
+    assert t.due() == pytest.approx(102.1)

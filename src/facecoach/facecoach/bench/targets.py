@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Dict
 
 TARGETS = {  # issue 5
-    "speedup_vs_naive": 3.0,
     "face_recall_vs_naive": 0.98,
     "pipeline_fps": 30.0,
     "realtime_factor_1x": 1.0,
@@ -13,7 +12,8 @@ TARGETS = {  # issue 5
     "e2e_latency_p99_ms": 50.0,
     "int8_native_speedup": 1.8,
     "single_process_rss_saving": 0.30,
-    # issue 13
+    # issue 13 (speedup_vs_naive was 3.0 in issue 5)
+    "speedup_vs_naive": 5.0,
     "live_dropped_frames": 0,
     "live_e2e_latency_p99_ms": 50.0,
     "onnx_fp32_vs_torch": 1.0,
