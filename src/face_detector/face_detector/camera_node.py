@@ -6,7 +6,8 @@ stays free for parameter services. Publishes ``image_raw`` (bgr8) and, when aske
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+import traceback
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import rclpy
@@ -59,41 +60,60 @@ class CameraNode(Node):
         self.get_logger().info(f"parameters changed: {changed}{' (reopening the source)' if reopen else ''}")
 
     def _log(self, level: str, message: str) -> None:
-        # FrameSource already rate-limits its repeated warnings, so no throttle here.
+        # FrameSource already rate-limits its repeated warnings, so no throttle here. One call per severity:
+        # rclpy raises when the severity of one call site changes between calls.
         logger = self.get_logger()
-        {"info": logger.info, "warn": logger.warning, "error": logger.error}.get(level, logger.warning)(message)
+        if level == "info":
+            logger.info(message)
+        elif level == "error":
+            logger.error(message)
+        else:
+            logger.warning(message)
 
     def _run(self) -> None:
         source: Optional[FrameSource] = None
         timeline: Optional[FileTimeline] = None
         try:
             while not self._stop.is_set():
-                config = self._config
-                if source is None or self._reopen.is_set():
-                    self._reopen.clear()
-                    if source is not None:
-                        source.close()
-                    source = FrameSource(config.capture, self._log)
-                    timeline = FileTimeline(config.capture.fps) if config.capture.kind == "file" else None
-                frame = source.read(time.monotonic())
-                if frame is None:
-                    # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
-                    self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
-                    continue
-                stamp_ns = self.get_clock().now().nanoseconds
-                if timeline is None:
-                    self._publish(frame, config, stamp_ns)  # a device or pipeline delivers at its own rate
-                    continue
-                stamp_ns, lag = timeline.stamp(time.monotonic(), stamp_ns)
-                if lag:
-                    self._log("warn", f"fell {lag:.1f} s behind the file's {config.capture.fps:g} fps: new timeline")
-                self._publish(frame, config, stamp_ns)
-                delay = timeline.due() - time.monotonic()
-                if delay > 0:
-                    self._stop.wait(delay)
+                try:
+                    source, timeline = self._grab(source, timeline)
+                except Exception:  # noqa: BLE001 - one frame's failure (a bug) must not end the camera
+                    if not rclpy.ok():
+                        return
+                    self.get_logger().error(f"a frame failed:\n{traceback.format_exc()}", throttle_duration_sec=5.0)
+                    self._stop.wait(0.1)
         finally:
             if source is not None:
                 source.close()
+
+    def _grab(
+        self, source: Optional[FrameSource], timeline: Optional[FileTimeline]
+    ) -> Tuple[FrameSource, Optional[FileTimeline]]:
+        """Read, stamp and hand on one frame (opening the source first when needed); pace a file."""
+        config = self._config
+        if source is None or self._reopen.is_set():
+            self._reopen.clear()
+            if source is not None:
+                source.close()
+            source = FrameSource(config.capture, self._log)
+            timeline = FileTimeline(config.capture.fps) if config.capture.kind == "file" else None
+        frame = source.read(time.monotonic())
+        if frame is None:
+            # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
+            self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))
+            return source, timeline
+        stamp_ns = self.get_clock().now().nanoseconds
+        if timeline is None:
+            self._publish(frame, config, stamp_ns)  # a device or pipeline delivers at its own rate
+            return source, timeline
+        stamp_ns, lag = timeline.stamp(time.monotonic(), stamp_ns)
+        if lag:
+            self._log("warn", f"fell {lag:.1f} s behind the file's {config.capture.fps:g} fps: a new timeline")
+        self._publish(frame, config, stamp_ns)
+        delay = timeline.due() - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+        return source, timeline
 
     def connect(self, sink: FrameSink) -> None:
         """Hand every frame to ``sink`` (a face detector in this process) besides publishing it to subscribers."""

@@ -368,3 +368,44 @@ def test_camera_hands_frames_to_a_detector_in_its_process_without_serializing(ro
         ros.destroy_subscription(s1)
         ros.destroy_subscription(s2)
         rclpy.try_shutdown(context=context)
+
+
+def test_camera_outlives_a_failing_frame_and_a_stall_of_its_file(ros, tmp_path):
+    """A sink that raises once and stalls once: the grab thread logs both and goes on (it used to die on the
+    second log line: rclpy refuses a call site whose severity changes), and the file restarts its timeline."""
+    from rclpy.parameter import Parameter as P
+
+    from face_detector.camera_node import CameraNode
+
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
+    writer.release()
+    stamps = []
+
+    def sink(frame, header):
+        stamps.append(header.stamp.sec * 10**9 + header.stamp.nanosec)
+        if len(stamps) == 3:
+            raise RuntimeError("a bug in one frame's path")
+        if len(stamps) == 6:
+            time.sleep(1.3)  # longer than the 1 s the file's timeline catches up
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        overrides = [P("source", value=path), P("fps", value=60.0), P("loop", value=True)]
+        camera = CameraNode(parameter_overrides=overrides, context=context, namespace=NS + "/stall")
+        camera.connect(sink)
+        deadline = time.monotonic() + TIMEOUT
+        while len(stamps) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = camera._thread.is_alive()
+        camera.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    assert alive and len(stamps) >= 30, f"the camera stopped after {len(stamps)} frames"
+    steps = np.diff(stamps) * 60.0 / 1e9
+    assert np.allclose(steps[:5], 1.0, atol=0.01), "on the file's timeline until the stall"
+    assert steps[5] > 60 * 1.0, "the stall over 1 s started a new timeline (a jump in the stamps)"
+    assert np.allclose(steps[6:], 1.0, atol=0.01), "then on the new timeline"
