@@ -32,21 +32,34 @@ def test_fit_makes_neutral_the_argmax_of_a_shifted_neutral_hold_with_a_margin():
     cal = fit(hold, CLASSES, "baseline", 5.0, "2026-12-01T00:00:00Z")
     after = np.array([cal.apply(p) for p in hold])
     assert np.mean(after.argmax(axis=1) == NEUTRAL) > 0.9
+    geo = np.log(after).mean(axis=0)
+    assert geo[NEUTRAL] - np.delete(geo, NEUTRAL).max() >= calibration.MARGIN - 1e-6  # a margin, not a coin toss
     mean = after.mean(axis=0)
-    others = np.delete(mean, NEUTRAL)
-    assert mean[NEUTRAL] > 2 * others.max()  # a margin, not a coin toss
+    assert mean[NEUTRAL] > 1.5 * np.delete(mean, NEUTRAL).max()
     assert cal.frames == 60 and cal.seconds == 5.0 and cal.model_variant == "baseline"
     assert cal.neutral_before < 0.25 < 0.4 < cal.neutral_after
     assert "neutral" in cal.summary() and "60 frames" in cal.summary()
 
 
-def test_fit_keeps_the_other_classes_order_on_the_hold():
+def test_the_flat_goal_keeps_the_other_classes_order_on_the_hold():
     hold = _hold(SAD_LOOKING)
-    cal = fit(hold, CLASSES)
+    cal = fit(hold, CLASSES, reference=None)
     before = np.log(hold).mean(axis=0)
-    after = np.log(np.array([cal.apply(p) for p in hold])).mean(axis=0)
+    after = np.log(cal.apply(hold)).mean(axis=0)
     others = [i for i in range(len(CLASSES)) if i != NEUTRAL]
     assert list(np.argsort(before[others])) == list(np.argsort(after[others]))
+    assert after.argmax() == NEUTRAL
+
+
+def test_the_reference_goal_undoes_part_of_a_prior_shift_and_leaves_a_typical_face_alone():
+    ref = np.array([calibration.REFERENCE[c] for c in CLASSES])
+    typical = fit(_hold(ref, noise=0.05), CLASSES)
+    assert np.abs(typical.bias).max() < 0.1  # nothing to correct
+    shift = np.array([0.5, -0.4, -0.3, 0.6, -0.4])  # a resting face that reads towards fear and sad
+    shifted = ref * np.exp(shift)
+    cal = fit(_hold(shifted / shifted.sum(), noise=0.05), CLASSES)
+    want = -calibration.STRENGTH * (shift - shift.mean())
+    np.testing.assert_allclose(cal.bias, want, atol=0.1)
 
 
 def test_a_hold_more_neutral_than_the_target_lowers_neutral_so_expressions_show():
@@ -73,6 +86,9 @@ def test_apply_renormalises_and_is_identity_for_zero_bias():
     assert q[NEUTRAL] == pytest.approx(1.2 / 1.9)
     with pytest.raises(CalibrationError, match="5 classes"):
         zero.apply([0.5, 0.5])
+    cal = Calibration(CLASSES, (0.3, -0.2, 1.0, 0.0, -1.1))
+    many = _hold(SAD_LOOKING, n=7)
+    np.testing.assert_allclose(cal.apply(many), [cal.apply(row) for row in many])  # N x classes at once
 
 
 def test_fit_refuses_too_few_frames_and_a_model_without_neutral():

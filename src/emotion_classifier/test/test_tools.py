@@ -231,6 +231,7 @@ def test_every_command_keeps_its_options():
         "export",
         "quantize-onnx",
         "eval-smoothing",
+        "eval-calibration",
     }
     assert {"--teacher", "--init", "--distill-alpha", "--distill-temperature", "--mixup-alpha", "--lr"} <= options[
         "train"

@@ -97,6 +97,27 @@ def cmd_eval_smoothing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_calibration(args: argparse.Namespace) -> int:
+    """Calibration to the user, with and without, on synthetic users built from test faces (see calibration_eval)."""
+    from ..inference import EmotionClassifier, variant_path
+    from .calibration_eval import evaluate_calibration, format_report
+
+    classifier = EmotionClassifier(variant_path(args.models_dir, args.variant), flip_tta=not args.no_flip_tta)
+    faces = subset(load_faces(args.data, args.split), args.limit)
+    print(
+        f"{len(faces)} {args.split} faces, {args.users} users, {args.variant} (flip_tta {not args.no_flip_tta}); "
+        f"holds: {args.hold} neutral faces, or one neutral face for 30 frames"
+    )
+    doc = evaluate_calibration(classifier, faces, args.users, args.hold, args.seed, progress=not args.no_progress)
+    doc.update(command=command_line(args), variant=args.variant, split=args.split, flip_tta=not args.no_flip_tta)
+    print(format_report(doc))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(doc, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``eval`` and ``export``."""
     p = sub.add_parser("eval", help="evaluate weight variants (JSON + table)", description=cmd_eval.__doc__)
@@ -155,3 +176,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the rows here")
     p.set_defaults(func=cmd_eval_smoothing)
+
+    p = sub.add_parser(
+        "eval-calibration",
+        help="calibration to the user, with and without, on synthetic users of test faces",
+        description=cmd_eval_calibration.__doc__,
+    )
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle csv")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--variant", default="baseline")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--users", type=int, default=12, help="simulated users (seeded conditions each)")
+    p.add_argument("--hold", type=int, default=20, help="neutral faces in a user's calibration hold")
+    p.add_argument("--limit", type=int, default=0, help="a random subset of this many faces (0: all)")
+    p.add_argument("--no-flip-tta", action="store_true", help="no mirror averaging (the node's default is on)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", help="write the results here (e.g. models/eval_calibration.json)")
+    p.set_defaults(func=cmd_eval_calibration)
