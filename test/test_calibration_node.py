@@ -66,13 +66,13 @@ def classifier(tmp_path):
 class Faces:
     """Publishes face frames at ~50 Hz from a thread while the test's node spins (a neutral hold)."""
 
-    def __init__(self, node) -> None:
+    def __init__(self, node, prefix="/c") -> None:
         from facecoach_common.qos import STREAM_QOS
         from facecoach_msgs.msg import Emotion, Face
 
         self.node, self.got, self.n = node, [], 0
-        node.create_subscription(Emotion, "/c/emotion", self.got.append, STREAM_QOS)
-        self.pub = node.create_publisher(Face, "/c/face", STREAM_QOS)
+        node.create_subscription(Emotion, f"{prefix}/emotion", self.got.append, STREAM_QOS)
+        self.pub = node.create_publisher(Face, f"{prefix}/face", STREAM_QOS)
         self._stop = threading.Event()
         self._thread = None
 
@@ -207,3 +207,24 @@ def test_facecoach_calibrate_with_no_classifier_running():
     assert done.returncode == 2
     assert done.stderr.startswith("facecoach calibrate: ") and "/nobody/calibrate" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("executor", ["single", "multi"])
+def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
+    """The service awaits the hold without blocking the frames on either executor of single-process mode."""
+    cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.Popen(cmd + ["--executor", executor], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        faces = Faces(ros_node, "/facecoach")
+        faces.connect()
+        ok, why = set_parameter(ros_node, NODE, "calibrate_seconds", 1.0)
+        assert ok, why
+        with faces:
+            ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=15.0)
+        assert ok and "saved to" in message, message
+        assert faces.one().label == "neutral"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        print(out.decode()[-3000:])
