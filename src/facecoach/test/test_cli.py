@@ -52,6 +52,8 @@ def test_every_command_is_registered():
         "replay",
         "record",
         "set-model",
+        "calibrate",
+        "eval-calibration",
         "get-model",
         "get-mapping",
         "bench",
