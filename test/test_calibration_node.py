@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,7 +18,8 @@ from facecoach.launcher import executable_path
 from facecoach.ros_calls import get_parameter, set_parameter, trigger, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-NODE = "/emotion_classifier"
+# The module's classifier gets its own name: single-process mode's classifier (below) is /emotion_classifier.
+NODE = "/calib_classifier"
 
 
 def _crop():
@@ -39,9 +41,16 @@ def _face(stamp_ns: int):
     return msg
 
 
-@pytest.fixture
-def classifier(tmp_path):
-    env = dict(os.environ, HOME=str(tmp_path))  # the default calibration file lands in the test's folder
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """The classifier's HOME: where its default calibration file lands."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def classifier(home, ros_domain):
+    """One classifier process for this module's tests (each starts from calibration_file '')."""
+    env = dict(os.environ, HOME=str(home))
     cmd = [
         executable_path("emotion_classifier", "emotion_classifier"),
         "--ros-args",
@@ -51,6 +60,8 @@ def classifier(tmp_path):
         "calibrate_seconds:=1.0",
         "-p",
         "diagnostics_period_s:=0.2",
+        "-r",
+        f"__node:={NODE[1:]}",
         "-r",
         "face:=/c/face",
         "-r",
@@ -118,13 +129,15 @@ def _neutral(msg) -> float:
     return msg.probabilities[list(msg.class_names).index("neutral")]
 
 
-def test_calibrate_service_file_and_diagnostics(ros_node, classifier, tmp_path):
+def test_calibrate_service_file_and_diagnostics(ros_node, classifier, home, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
 
     faces = Faces(ros_node)
     diags = []
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    before = faces.connect()
+    faces.connect()
+    assert set_parameter(ros_node, NODE, "calibration_file", "")[0]
+    before = faces.one()
     assert before.label and _neutral(before) < 0.5  # the generated crop does not read as neutral
 
     ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=10.0)  # no frames during the hold
@@ -133,7 +146,7 @@ def test_calibrate_service_file_and_diagnostics(ros_node, classifier, tmp_path):
     with faces:
         ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=15.0)
     assert ok, message
-    default = tmp_path / ".facecoach" / "calibration.json"
+    default = home / ".facecoach" / "calibration.json"
     assert f"saved to {default}" in message and "neutral" in message, message
     saved = json.loads(default.read_text())
     assert saved["frames"] >= 10 and saved["model_variant"] == "baseline"
@@ -185,12 +198,13 @@ def _facecoach(*args, timeout=60):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
-def test_facecoach_calibrate_command(ros_node, classifier, tmp_path):
+def test_facecoach_calibrate_command(ros_node, classifier, tmp_path, capsys):
     faces = Faces(ros_node)
     faces.connect()
+    assert set_parameter(ros_node, NODE, "calibration_file", "")[0]
     mine = tmp_path / "me" / "calibration.json"
     with faces:
-        done = _facecoach("calibrate", "--seconds", "1.5", "--file", str(mine), "--no-countdown")
+        done = _facecoach("calibrate", "--node", NODE, "--seconds", "1.5", "--file", str(mine), "--no-countdown")
     assert done.returncode == 0, done.stderr + done.stdout
     assert "hold a neutral face" in done.stdout.lower() and "neutral" in done.stdout and str(mine) in done.stdout
     assert json.loads(mine.read_text())["seconds"] == 1.5
@@ -198,8 +212,11 @@ def test_facecoach_calibrate_command(ros_node, classifier, tmp_path):
     assert get_parameter(ros_node, NODE, "calibrate_seconds") == 1.5
     assert faces.one().label == "neutral"
 
-    done = _facecoach("calibrate", "--seconds", "1", "--no-countdown")  # no face in view
-    assert done.returncode == 1 and "only 0 face frame" in done.stderr, done.stderr
+    from facecoach.commands.calibrate import calibrate
+
+    out = io.StringIO()  # the command's function in this process: no face in view now
+    assert calibrate(ros_node, NODE, 1.0, None, 5.0, False, out) == 1
+    assert "only 0 face frame" in capsys.readouterr().err and "Hold a neutral face" in out.getvalue()
 
 
 def test_facecoach_calibrate_with_no_classifier_running():
@@ -218,10 +235,10 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
     try:
         faces = Faces(ros_node, "/facecoach")
         faces.connect()
-        ok, why = set_parameter(ros_node, NODE, "calibrate_seconds", 1.0)
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "calibrate_seconds", 1.0)
         assert ok, why
         with faces:
-            ok, message = trigger(ros_node, f"{NODE}/calibrate", timeout=15.0)
+            ok, message = trigger(ros_node, "/emotion_classifier/calibrate", timeout=15.0)
         assert ok and "saved to" in message, message
         assert faces.one().label == "neutral"
     finally:
