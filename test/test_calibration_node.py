@@ -228,19 +228,36 @@ def test_facecoach_calibrate_with_no_classifier_running():
 
 @pytest.mark.parametrize("executor", ["single", "multi"])
 def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
-    """The service awaits the hold without blocking the frames on either executor of single-process mode."""
+    """The service awaits the hold without blocking the frames on either executor of single-process mode.
+
+    It starts with a calibration_file that cannot be used: a WARN in /diagnostics, uncalibrated; the
+    calibration then writes that file anew and applies it.
+    """
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    bad = tmp_path / "broken.json"
+    bad.write_text("{")
     cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
-    env = dict(os.environ, HOME=str(tmp_path))
-    proc = subprocess.Popen(cmd + ["--executor", executor], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=1.0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    diags = []
+    ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+
+    def status():
+        found = [s for d in diags[-2:] for s in d.status if s.name == "facecoach: emotion_classifier"]
+        return found[-1] if found else None
+
     try:
         faces = Faces(ros_node, "/facecoach")
         faces.connect()
-        ok, why = set_parameter(ros_node, "/emotion_classifier", "calibrate_seconds", 1.0)
-        assert ok, why
+        assert wait_until(ros_node, lambda: status() is not None, 10)
+        assert status().level == DiagnosticStatus.WARN and "calibration_file refused" in status().message
         with faces:
             ok, message = trigger(ros_node, "/emotion_classifier/calibrate", timeout=15.0)
-        assert ok and "saved to" in message, message
+        assert ok and f"saved to {bad}" in message, message
         assert faces.one().label == "neutral"
+        assert wait_until(ros_node, lambda: status().level == DiagnosticStatus.OK, 10), status().message
+        assert "calibrated" in status().message
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
