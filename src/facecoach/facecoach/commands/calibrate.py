@@ -97,7 +97,9 @@ def add_commands(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--seconds", type=float, help="length of the hold, 1..30 (default: the node's calibrate_seconds)")
+    p.add_argument(
+        "--seconds", type=float, help="hold length, 1..30: sets the node's calibrate_seconds (default: its value)"
+    )
     p.add_argument(
         "--file",
         help="keep the calibration in this file and make it the node's calibration_file "
