@@ -243,8 +243,14 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
     diags = []
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
 
-    def status():
-        found = [s for d in diags[-2:] for s in d.status if s.name == "facecoach: emotion_classifier"]
+    def status():  # this process's status (the module's classifier may still be reporting beside it)
+        found = [
+            s
+            for d in diags
+            for s in d.status
+            if s.name == "facecoach: emotion_classifier"
+            and {v.key: v.value for v in s.values}.get("calibration_file") == str(bad)
+        ]
         return found[-1] if found else None
 
     try:

@@ -148,14 +148,19 @@ class EmotionClassifierNode(Node):
                 raise ValueError(f"{exc} (available variants in {self._models_dir(config)}: {known})") from exc
         self._pending_cal = None
         changed = config.calibration_file != self._config.calibration_file
-        recheck = self._pending is not None and self._stage.calibration is not None  # another model's classes?
-        if config.calibration_file and (changed or recheck or self._cal_problem):
+        current = self._stage.calibration
+        if config.calibration_file and (changed or self._cal_problem):
             try:
                 self._pending_cal = self._load_calibration(config.calibration_file, self._pending or self._classifier)
             except CalibrationError as exc:
                 if changed or not self._cal_problem:
                     raise ValueError(f"calibration_file: {exc}") from exc
                 # else: still the file refused at start-up; it stays off and other changes go through
+        elif config.calibration_file and self._pending is not None and current is not None:
+            try:  # other weights: the calibration in use must fit their classes
+                current.check_classes(self._pending.class_names)
+            except CalibrationError as exc:
+                raise ValueError(f"calibration_file: {exc}") from exc
         return config
 
     def _apply(self, config: ClassifierConfig, changed: dict) -> None:
