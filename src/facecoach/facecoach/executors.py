@@ -91,7 +91,8 @@ def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] 
                 try:
                     handler.result()  # raises the callback's exception (and marks it as seen)
                 except Exception as exc:  # noqa: BLE001 - whatever a node's callback raised
-                    failures.report(callback_name(node, entity), exc)
+                    if self.context.ok():  # else a callback in flight at Ctrl-C could not publish: the stop
+                        failures.report(callback_name(node, entity), exc)
 
         return IsolatingSingleThreadedExecutor()
 
@@ -102,6 +103,7 @@ def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] 
             try:
                 super().spin_once(timeout_sec)
             except Exception as exc:  # noqa: BLE001 - any callback's error; the executor itself never raises these
-                failures.report("a callback", exc)
+                if self.context.ok():  # as above
+                    failures.report("a callback", exc)
 
     return IsolatingMultiThreadedExecutor(num_threads=threads)

@@ -113,6 +113,11 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
             rclpy.spin(node)  # single-threaded: see emotion_classifier.node.main for why not multi-threaded
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        except Exception:  # noqa: BLE001 - see below
+            if rclpy.ok():
+                raise
+            # A callback still running when Ctrl-C shut the context down ("publisher's context is invalid"):
+            # that is the stop, not an error.
         finally:
             ignore_interrupts()
             node.destroy_node()
