@@ -23,13 +23,16 @@ _SYSTEM_CASCADE_DIRS = (
     "/usr/share/opencv/haarcascades",
     "/usr/local/share/opencv4/haarcascades",
 )
-# In a search region the last face is scaled to about this width: twice the cascade's 24 px window. The
-# scan's cost grows with it (on the sample: 96 px 6.6 ms, 48 px 3.8 ms a search), its boxes' agreement
-# with full resolution barely changes (`facecoach bench`: recall_vs_naive, mean IoU).
-TRACK_FACE_PX = 48
+# In a search region the last face is scaled to about this width: 4x the cascade's 24 px window. Smaller
+# costs less a search but misses more: at 48 px the region missed 134 of the sample's 810 frames (each then
+# paying for a full-frame search), at 96 px 4.
+TRACK_FACE_PX = 96
+# The periodic full-frame check while a face is tracked only has to find that face again (see full_plan):
+# a coarser copy does (on the sample: 6.9 ms a check instead of 9.8, the rare miss retried in the region).
+CHECK_FACE_PX = 48
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
-TRACK_SIZE_RATIO = 1.5
+TRACK_SIZE_RATIO = 1.3
 # A box overlapping the tracked face this much is the same person (faces move little between two frames).
 SAME_FACE_IOU = 0.3
 
@@ -57,7 +60,7 @@ class DetectorConfig:
         320, "fast mode: full-frame searches run on the frame resized to this width", 32, 8192
     )
     roi_margin: float = setting(
-        0.5, "fast mode: search region around the last face, fraction of its size per side", 0.0, 5.0
+        0.3, "fast mode: search region around the last face, fraction of its size per side", 0.0, 5.0
     )
     full_every_n: int = setting(10, "fast mode: a full-frame search at least every N frames", 1, 10000)
     crop_margin: float = setting(0.0, "crop = face box grown by this fraction of its size per side", 0.0, 2.0)
@@ -101,12 +104,12 @@ def full_plan(width: int, height: int, config: DetectorConfig, tracked: Optional
 
     Fast mode's periodic check while it follows a face (``tracked``) looks only for faces at least that
     face's width / TRACK_SIZE_RATIO: a smaller one would never be picked over it (see :func:`pick`). So the
-    copy is scaled down further, until the tracked face is about TRACK_FACE_PX wide, as in its region.
+    copy is scaled down further, until the tracked face is about CHECK_FACE_PX wide.
     """
     scale = 1.0 if config.mode == "naive" else min(1.0, config.downscale_width / float(width))
     min_size = float(config.min_size_px)
     if tracked is not None and config.mode == "fast":
-        scale = min(scale, TRACK_FACE_PX / float(max(1, tracked.w)))
+        scale = min(scale, CHECK_FACE_PX / float(max(1, tracked.w)))
         min_size = max(min_size, tracked.w / TRACK_SIZE_RATIO)
     max_size = int(round(config.max_size_px * scale)) if config.max_size_px else 0
     return SearchPlan(FaceBox(0, 0, width, height), scale, max(1, int(round(min_size * scale))), max_size, True)

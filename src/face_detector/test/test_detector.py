@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from face_detector.detector import (
+    CHECK_FACE_PX,
     MODES,
     TRACK_FACE_PX,
     TRACK_SIZE_RATIO,
@@ -118,7 +119,7 @@ def test_fast_tracks_with_periodic_full_search():
     # The periodic check looks only for faces that could be picked over the tracked one: at least its width /
     # TRACK_SIZE_RATIO, on a copy scaled as far as its region is (the first full search: 0.5, any size).
     check = det.searches[0]
-    assert check.scale == pytest.approx(TRACK_FACE_PX / 120) and check.scale < 0.5
+    assert check.scale == pytest.approx(CHECK_FACE_PX / 120) and check.scale < 0.5
     assert check.min_size == round(120 / TRACK_SIZE_RATIO * check.scale)
 
 
@@ -149,7 +150,7 @@ def test_fast_periodic_full_miss_retries_the_region():
     def only_full_res(gray, *args):
         calls.append(gray.shape)
         # Pretend the downscaled full frame is too coarse: nothing found in images wider than 200 px (the
-        # periodic check's copy is 256 px wide, the region's 96 px).
+        # periodic check's copy is 256 px wide, the region's 154 px).
         return [] if gray.shape[1] > 200 else blob_detect(gray, *args)
 
     det = FaceDetector(DetectorConfig(mode="fast", full_every_n=2, downscale_width=320), only_full_res)
