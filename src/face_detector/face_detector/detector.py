@@ -24,11 +24,11 @@ _SYSTEM_CASCADE_DIRS = (
     "/usr/local/share/opencv4/haarcascades",
 )
 # In a search region the last face is scaled to about this width: 4x the cascade's 24 px window. Smaller
-# costs less a search but misses more: at 48 px the region missed 134 of the sample's 810 frames (each then
-# paying for a full-frame search), at 96 px 4.
+# costs less a search but misses the face more often (at 48 px: about one frame in six of the sample), and
+# each miss then pays for a full-frame search.
 TRACK_FACE_PX = 96
 # The periodic full-frame check while a face is tracked only has to find that face again (see full_plan):
-# a coarser copy does (on the sample: 6.9 ms a check instead of 9.8, the rare miss retried in the region).
+# a coarser copy does, and costs less; its rare miss is retried in the region.
 CHECK_FACE_PX = 48
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
