@@ -26,6 +26,18 @@ def ros_domain():
     yield os.environ["ROS_DOMAIN_ID"]
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_found(request):
+    """A test that leaves this process ignoring SIGINT (code run in-process ends by ignoring it while it
+    cleans up) would hand that on to every process later tests start: put back what the test found."""
+    import signal
+
+    found = signal.getsignal(signal.SIGINT)
+    yield
+    if signal.getsignal(signal.SIGINT) is not found:
+        signal.signal(signal.SIGINT, found)
+
+
 @pytest.fixture
 def ros_node():
     """An rclpy node in this test process."""

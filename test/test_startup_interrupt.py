@@ -46,7 +46,11 @@ def test_ctrl_c_while_the_classifier_imports_torch_is_quiet(after_s):
     """Started as ros2 launch starts it (no held SIGINT): torch takes seconds to import, weights to load."""
     cmd = [executable_path("emotion_classifier", "emotion_classifier"), "--ros-args", "-r", "face:=/t/face"]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1")
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
     )
     try:
         time.sleep(after_s)

@@ -238,7 +238,13 @@ class RunCommand(Lines):
     def __init__(self, tmp_path, *extra, logs=True):
         cmd = [sys.executable, "-m", "facecoach.cli", "run", "--bag", str(SAMPLE_BAG), "--alsa-device", "null"]
         cmd += (["--log-dir", str(tmp_path)] if logs else []) + list(extra)
-        super().__init__(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_unbuffered()))
+        # Started as from a terminal: SIGINT heeded, whatever this test process does with it.
+        default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+        super().__init__(
+            subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_unbuffered(), preexec_fn=default_sigint
+            )
+        )
 
     def children(self):
         _, m = self.wait_for(r"processes: (\{.*\})")
@@ -261,7 +267,8 @@ def test_a_signal_to_facecoach_run_leaves_no_node_running(tmp_path, sig):
             code = run.proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             alive = {name: p.status() for name, p in children.items() if _alive(p)}
-            raise AssertionError(f"still running {TIMEOUT} s after {sig.name} (children: {alive}):\n{run.text()}")
+            why = f"still running {TIMEOUT} s after {sig.name} (children: {alive}):\n{run.text()}"
+            raise AssertionError(why) from None
         deadline = time.monotonic() + TIMEOUT
         while any(_alive(p) for p in children.values()) and time.monotonic() < deadline:
             time.sleep(0.05)  # polling a process table: no event to wait on for a stranger's child

@@ -61,6 +61,17 @@ class LaunchError(RuntimeError):
     """A node could not be started or died."""
 
 
+def _heed_sigint() -> None:
+    """In a child, before exec: SIGINT back to its default, which is how this launcher stops its children.
+
+    A process started with SIGINT ignored (``nohup``, ``cmd &`` in a script, a test runner that ignores it)
+    passes that on to its children, whose programs then keep ignoring it (facecoach_common.startup leaves an
+    inherited ignore alone): the launcher's stop would wait for them and then kill them. The signal is still
+    blocked here (see _spawn), so nothing can arrive before the child's program unblocks it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def executable_path(package: str, executable: str) -> str:
     """install/<package>/lib/<package>/<executable>, found through the ament index like `ros2 run`."""
     from ament_index_python.packages import PackageNotFoundError, get_package_prefix
@@ -171,7 +182,9 @@ class GraphProcesses:
         held = {signal.SIGINT} if proc.hold_sigint else set()
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
-            proc.popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            proc.popen = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_heed_sigint
+            )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             if out is not subprocess.PIPE:

@@ -105,7 +105,11 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
     try:
         try:
             node = factory()
-        except (ParameterException,) + tuple(fatal) as exc:
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if not rclpy.ok():
+                return  # Ctrl-C while the node was being built: rclpy's handler shut the context down under it
+            if not isinstance(exc, (ParameterException,) + tuple(fatal)):
+                raise
             hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
             rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
             raise SystemExit(2) from None
