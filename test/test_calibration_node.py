@@ -238,7 +238,7 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
     bad = tmp_path / "broken.json"
     bad.write_text("{")
     cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
-    cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=1.0"]
+    cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=3.0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     diags = []
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
