@@ -37,12 +37,17 @@ def _value_msg(value) -> ParameterValue:
     return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
 
 
-def _call(node: Node, srv_type, name: str, request, timeout: float, wait: Optional[float] = None):
-    """Call a service; ``wait`` seconds (default: ``timeout``) for it to appear, ``timeout`` for the answer."""
+def _ready(client, name: str, wait: float) -> None:
+    """NoAnswer unless ``client``'s service ``name`` appears within ``wait`` seconds."""
+    if not client.wait_for_service(timeout_sec=wait):
+        raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+
+
+def _call(node: Node, srv_type, name: str, request, timeout: float):
+    """Call a service: ``timeout`` seconds for it to appear, and as long for the answer."""
     client = node.create_client(srv_type, name)
     try:
-        if not client.wait_for_service(timeout_sec=timeout if wait is None else wait):
-            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+        _ready(client, name, timeout)
         future = client.call_async(request)
         rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
         if not future.done():
@@ -80,8 +85,7 @@ def wait_for_service(node: Node, srv_type, name: str, wait: float) -> None:
     """NoAnswer unless service ``name`` appears within ``wait`` seconds."""
     client = node.create_client(srv_type, name)
     try:
-        if not client.wait_for_service(timeout_sec=wait):
-            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+        _ready(client, name, wait)
     finally:
         node.destroy_client(client)
 
@@ -101,8 +105,7 @@ def trigger(
 
     client = node.create_client(Trigger, name)
     try:
-        if not client.wait_for_service(timeout_sec=wait):
-            raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+        _ready(client, name, wait)
         t0 = time.monotonic()
         future = client.call_async(Trigger.Request())
         while not future.done() and time.monotonic() - t0 < timeout:
