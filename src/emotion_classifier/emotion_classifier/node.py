@@ -62,11 +62,13 @@ class EmotionClassifierNode(Node):
         self._stage = ClassifyStage(None, self._config.smoothing_frames)
         self._pending_cal: Optional[Calibration] = None
         self._cal_problem = ""  # why calibration_file could not be used at start-up
+        # The publishers before the weights: DDS matches them with their subscribers (the alert node ...) while
+        # the model loads, so a restarted classifier's first answers are not lost to discovery.
+        self._pub = self.create_publisher(Emotion, "emotion", STREAM_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._load_at_startup(self._config)
 
         frames_group = MutuallyExclusiveCallbackGroup()
-        self._pub = self.create_publisher(Emotion, "emotion", STREAM_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
         self.create_service(Trigger, "~/calibrate", self._on_calibrate, callback_group=MutuallyExclusiveCallbackGroup())
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
