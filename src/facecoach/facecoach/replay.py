@@ -119,8 +119,8 @@ class Replayer:
                         self.on_send(i)
                     try:
                         self.publishers[topic].publish(raw)
-                    except Exception:  # noqa: BLE001 - rclpy raises RCLError once its context is shut down
-                        if not self._context.ok():
+                    except Exception:  # noqa: BLE001 - RCLError or InvalidHandle once the node or context is gone
+                        if self.stop_event.is_set() or not self._context.ok():
                             return self.published
                         raise
                     self.published += 1

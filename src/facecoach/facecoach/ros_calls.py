@@ -12,6 +12,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 
 from .errors import NoAnswer
+from .stopping import raise_if_stopped
 
 
 def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: bool = True) -> bool:
@@ -22,6 +23,7 @@ def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: 
             return True
         if spin:
             rclpy.spin_once(node, timeout_sec=0.05)
+            raise_if_stopped()
         else:
             time.sleep(0.05)
     return condition()

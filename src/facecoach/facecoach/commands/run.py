@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from ..errors import CommandError
 from ..graph import Graph, NodeSpec, load_graph
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
+from ..stopping import raise_if_stopped, stopped_by_signals
 from ..viewer import WindowClosed
 from . import arguments
 from .parser import defer
@@ -138,17 +138,6 @@ def _window(node, nodes: List[NodeSpec], show: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _stopped_by_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the command like Ctrl-C does (a KeyboardInterrupt in the main thread)."""
-    previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-@contextmanager
 def _ros_node(name: str) -> Iterator[Any]:
     """An rclpy node of this command, with rclpy's own signal handler off.
 
@@ -223,6 +212,7 @@ def _spin_while(node, condition: Callable[[], bool], procs, timeout: float = flo
         if time.monotonic() >= deadline:
             return False
         rclpy.spin_once(node, timeout_sec=0.05)
+        raise_if_stopped()
     return True
 
 
@@ -250,8 +240,8 @@ def _replay(node, replayer, procs, received: Callable[[], int], finished: thread
             finished.set()
 
     player = threading.Thread(target=play, name="facecoach-replay", daemon=True)
-    player.start()
     try:
+        player.start()  # inside the try: Ctrl-C can land while start() waits for the thread to begin
         _spin_while(node, lambda: not finished.is_set(), procs)
         last = -1
         while received() != last:
@@ -270,7 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)", flush=True)
     try:
-        with _stopped_by_signals(), _ros_node("facecoach_run") as node, _window(node, nodes, args.show):
+        with stopped_by_signals(), _ros_node("facecoach_run") as node, _window(node, nodes, args.show):
             with _graph_class(args)(graph, nodes, log_dir=args.log_dir) as procs:
                 print(f"[facecoach] processes: {procs.pids()}", flush=True)
                 _publish_diagnostics(node, procs)
@@ -322,7 +312,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             printer.add(msg)
 
     sink = [warm.append]  # the warm-up frame's feedback goes to `warm`, the interview's to the printer
-    with _stopped_by_signals(), _ros_node("facecoach_demo") as node, _window(node, nodes, args.show):
+    with stopped_by_signals(), _ros_node("facecoach_demo") as node, _window(node, nodes, args.show):
         node.create_subscription(Feedback, "/facecoach/feedback", lambda m: sink[0](m), OBSERVER_QOS)
         try:
             with _graph_class(args)(graph, nodes, log_dir=logs, on_event=lambda e: printer.note(e.text())) as procs:
