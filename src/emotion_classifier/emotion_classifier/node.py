@@ -23,7 +23,7 @@ from std_srvs.srv import Trigger
 
 from facecoach_common.image_conversions import ImageConversionError, image_to_numpy
 from facecoach_common.qos import STREAM_QOS
-from facecoach_common.ros_params import declare, on_set, run_node
+from facecoach_common.ros_params import declare, on_set
 from facecoach_common.settings import from_values, settings_of, values_of
 from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_common.throttle import PerKindThrottle
@@ -313,14 +313,3 @@ class EmotionClassifierNode(Node):
         """Stop the loader thread with the node."""
         self._loader.shutdown(wait=False)
         super().destroy_node()
-
-
-def main(args=None) -> None:
-    """Console script: ``emotion_classifier --ros-args ...``."""
-    # A single-threaded executor: rclpy's MultiThreadedExecutor lost ~40 % of the frames at 30 fps here
-    # (490 of 810 emotions for 810 faces on the sample bag), the single-threaded one none.
-    run_node(EmotionClassifierNode, "emotion_classifier", (ValueError,), args)
-
-
-if __name__ == "__main__":
-    main()

@@ -88,7 +88,9 @@ def ignore_interrupts() -> None:
         pass
 
 
-def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,), args: Any = None) -> None:
+def run_node(
+    factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,), args: Any = None, slow_factory: bool = False
+) -> None:
     """The console-script main of every FaceCoach node: init, build, spin until Ctrl-C, clean up.
 
     A configuration error raised while building the node (one of ``fatal``: bad -p values, a
@@ -96,6 +98,11 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
     (the launch files end the launch on it: respawning cannot help). Ctrl-C or SIGTERM, at any
     time, ends it quietly with 0: the first interrupt stops the spin, later ones are ignored while
     the node cleans up.
+
+    ``slow_factory``: the factory takes seconds (it imports torch). DDS discovery starts with a process's first
+    node, so a hidden one is made first and discovery runs meanwhile: a restarted node is matched seconds
+    sooner. Not for a quick factory: endpoints made while the peers are still matching the new participant
+    can wait for the next discovery heartbeat (seconds) to be matched.
     """
     import rclpy
     from rclpy.exceptions import ParameterException
@@ -103,6 +110,12 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
 
     rclpy.init(args=args)
     try:
+        herald = None
+        if slow_factory:
+            hidden = "_" + name + "_starting"
+            herald = rclpy.create_node(
+                hidden, use_global_arguments=False, enable_rosout=False, start_parameter_services=False
+            )
         try:
             node = factory()
         except Exception as exc:  # noqa: BLE001 - sorted out below
@@ -113,8 +126,11 @@ def run_node(factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,
             hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
             rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
             raise SystemExit(2) from None
+        finally:
+            if herald is not None:
+                herald.destroy_node()
         try:
-            rclpy.spin(node)  # single-threaded: see emotion_classifier.node.main for why not multi-threaded
+            rclpy.spin(node)  # single-threaded: see emotion_classifier.entry.node_main for why not multi-threaded
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         except Exception:  # noqa: BLE001 - see below
