@@ -32,7 +32,7 @@ TRACK_FACE_PX = 96
 CHECK_FACE_PX = 48
 # Between two frames a tracked face changes size by less than this factor (the periodic full search
 # catches anything faster), so the region scan only tries scales in [w / ratio, w * ratio].
-TRACK_SIZE_RATIO = 1.3
+TRACK_SIZE_RATIO = 1.2
 # A box overlapping the tracked face this much is the same person (faces move little between two frames).
 SAME_FACE_IOU = 0.3
 

@@ -124,7 +124,7 @@ class FaceDetectorNode(Node):
         self.on_frame(frame, msg.header, start)
 
     def on_frame(self, frame: np.ndarray, header: Header, start: Optional[float] = None) -> None:
-        """Detect on a decoded BGR frame and publish its Face; a camera in this process calls it directly."""
+        """Detect on a decoded frame (BGR or gray) and publish its Face; a camera in this process calls it directly."""
         start = time.perf_counter() if start is None else start
         try:
             result = self._stage.detect(frame)

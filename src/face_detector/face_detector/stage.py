@@ -12,7 +12,7 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
-from facecoach_common.image_conversions import ImageConversionError, frame_to_bgr
+from facecoach_common.image_conversions import ImageConversionError, frame_to_detect
 from facecoach_common.stamps import RecentFrames
 
 from .detector import FaceBox, FaceDetector
@@ -50,14 +50,14 @@ class DetectStage:
 
     @staticmethod
     def decode(msg: Any) -> np.ndarray:
-        """The BGR frame of a sensor_msgs Image or CompressedImage (rclpy's or rosbags' classes)."""
+        """The frame of a sensor_msgs Image (BGR, or mono) or CompressedImage (gray), rclpy's or rosbags' classes."""
         try:
-            return frame_to_bgr(msg)
+            return frame_to_detect(msg)
         except ImageConversionError as exc:
             raise FrameError(exc.reason, str(exc)) from exc
 
     def detect(self, frame_bgr: np.ndarray) -> FaceResult:
-        """The largest face of a BGR frame, clipped to it, with the configured crop."""
+        """The largest face of a BGR (or gray) frame, clipped to it, with the configured crop (BGR)."""
         detector = self.detector  # one read: a swap during this frame takes effect on the next one
         t0 = time.perf_counter()
         try:

@@ -15,6 +15,7 @@ from facecoach_common.image_conversions import (
     compressed_to_numpy,
     encoded_size,
     frame_to_bgr,
+    frame_to_detect,
     image_to_numpy,
     numpy_to_compressed,
     numpy_to_image,
@@ -159,6 +160,25 @@ def test_frame_to_bgr_decodes_raw_and_compressed_frames():
     png = numpy_to_compressed(img, fmt="png")
     np.testing.assert_array_equal(frame_to_bgr(png), compressed_to_numpy(png))
     np.testing.assert_array_equal(frame_to_bgr(png), img)
+
+
+def test_the_detector_gets_a_compressed_frame_gray_and_a_raw_one_as_it_is():
+    img = _bgr(16, 24)
+    png = numpy_to_compressed(img, fmt="png")
+    # libpng's and OpenCV's BGR -> gray round differently: within one grey level.
+    np.testing.assert_allclose(frame_to_detect(png), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), atol=1)
+    jpeg = numpy_to_compressed(img, fmt="jpeg", quality=95)
+    gray = frame_to_detect(jpeg)
+    assert gray.shape == (16, 24)
+    # The JPEG's luma against the gray of its colour decode (chroma upsampled, converted back): close, not equal.
+    colour_gray = cv2.cvtColor(compressed_to_numpy(jpeg), cv2.COLOR_BGR2GRAY)
+    assert np.abs(gray.astype(int) - colour_gray).mean() < 1.0
+    np.testing.assert_array_equal(frame_to_detect(numpy_to_image(img, "bgr8")), img)
+    mono = img[:, :, 0].copy()
+    np.testing.assert_array_equal(frame_to_detect(numpy_to_image(mono, "mono8")), mono)
+    with pytest.raises(ImageConversionError) as err:
+        frame_to_detect(png, max_side=8)
+    assert err.value.reason == "too_large"
 
 
 def test_encoded_size_reads_jpeg_and_png_headers():

@@ -23,12 +23,12 @@ def write_video(frames: Sequence[Frame], path: Path, fps: float) -> Path:
     """The bag's frames as an MJPG video (what a camera would deliver)."""
     import cv2
 
-    from face_detector.stage import DetectStage
+    from facecoach_common.image_conversions import frame_to_bgr
 
-    first = DetectStage.decode(frames[0].msg)
+    first = frame_to_bgr(frames[0].msg)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (first.shape[1], first.shape[0]))
     for f in frames:
-        writer.write(DetectStage.decode(f.msg))
+        writer.write(frame_to_bgr(f.msg))
     writer.release()
     return path
 
