@@ -13,7 +13,7 @@ from ..weights import save_model
 from .calibrate import calibrate_int8, save_native_int8
 from .commands_common import command_line, load_float_source
 from .data import load_faces, subset
-from .evaluate import latency_ms_per_face
+from .evaluate import latencies_in_turns
 from .prune import prune_model
 from .sweep import format_sweep, plot_sweep, prune_sweep
 from .train import accuracy, finetune
@@ -49,7 +49,7 @@ def cmd_quantize_native(args: argparse.Namespace) -> int:
     qmodel = calibrate_int8(model, torch.from_numpy(normalize_gray(calib_set.images)))
     check = subset(load_faces(args.data, "val"), args.val_limit)
     acc_fp32, acc_int8 = accuracy(model, check), accuracy(qmodel, check)
-    fp32_ms, int8_ms = latency_ms_per_face(model), latency_ms_per_face(qmodel)
+    fp32_ms, int8_ms = latencies_in_turns([model, qmodel])
     meta = {
         "variant": args.variant or Path(args.out).stem,
         "classes": src_meta["classes"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -51,19 +51,32 @@ def model_cost(meta: Dict[str, object]) -> Dict[str, int]:
 @torch.inference_mode()
 def latency_ms_per_face(model: nn.Module, runs: int = 200, warmup: int = 20, flip_tta: bool = False) -> float:
     """Median ms for one face (normalize + forward + softmax, with its mirror if flip_tta), on one thread."""
+    return latencies_in_turns([model], runs, warmup, flip_tta)[0]
+
+
+def latencies_in_turns(
+    models: Sequence[nn.Module], runs: int = 200, warmup: int = 20, flip_tta: bool = False
+) -> List[float]:
+    """``latency_ms_per_face`` of each model, measured in turns: face by face, every model.
+
+    Taking turns puts the models through the same moments of a shared machine, so their ratio (int8 / fp32)
+    is not skewed by a busy stretch that only one of them met.
+    """
     face = np.random.default_rng(0).integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    x = torch.from_numpy(normalize_gray(face))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        times = []
+        times: List[List[float]] = [[] for _ in models]
         for i in range(warmup + runs):
-            t0 = time.perf_counter()
-            flip_averaged_proba(model, torch.from_numpy(normalize_gray(face)), flip_tta)
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
+            for model, own in zip(models, times):
+                t0 = time.perf_counter()
+                flip_averaged_proba(model, x, flip_tta)
+                if i >= warmup:
+                    own.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
-    return statistics.median(times) * 1000.0
+    return [statistics.median(t) * 1000.0 for t in times]
 
 
 def predict_labels(classifier, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:

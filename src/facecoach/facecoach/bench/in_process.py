@@ -111,7 +111,7 @@ def int8_native(models_dir: Path, fp32_variant: str, crops: Sequence[np.ndarray]
     from emotion_classifier.native_int8 import KERNELS, load_native_int8
     from emotion_classifier.preprocess import preprocess
     from emotion_classifier.tooling.calibrate import calibrate_int8
-    from emotion_classifier.tooling.evaluate import latency_ms_per_face
+    from emotion_classifier.tooling.evaluate import latencies_in_turns
     from emotion_classifier.weights import load_model, read_metadata
 
     fp32, meta = load_model(variant_path(models_dir, fp32_variant))
@@ -130,7 +130,7 @@ def int8_native(models_dir: Path, fp32_variant: str, crops: Sequence[np.ndarray]
         )
     else:
         return {"speedup": None, "source": "no native int8 file and no face crops to calibrate one"}
-    fp32_ms, int8_ms = latency_ms_per_face(fp32, runs=300), latency_ms_per_face(qmodel, runs=300)
+    fp32_ms, int8_ms = latencies_in_turns([fp32, qmodel], runs=300)
     return {
         "speedup": round(fp32_ms / int8_ms, 3),
         "fp32_ms": round(fp32_ms, 4),
