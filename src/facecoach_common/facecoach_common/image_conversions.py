@@ -156,8 +156,8 @@ def frame_to_detect(msg, max_side: int = MAX_SIDE) -> np.ndarray:
     """The frame the face detector works on: a CompressedImage decoded gray, an Image as it is (BGR or mono).
 
     The detector and the classifier only use gray levels. A JPEG's gray is its own luma plane, so decoding
-    only that skips the chroma upsampling and the colour conversion: 0.3 ms instead of 2.0 ms a 640x480
-    frame here (``facecoach bench``'s decode stage).
+    only that skips the chroma upsampling and the colour conversion (``facecoach bench``'s decode stage, a
+    640x480 sample frame: 0.5 ms, against 1.2 ms for a colour decode).
     """
     if hasattr(msg, "format"):
         return compressed_to_numpy(msg, max_side, gray=True)
