@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
-from typing import Any, Callable, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import rclpy
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -13,6 +15,41 @@ from rclpy.node import Node
 
 from .errors import NoAnswer
 from .stopping import raise_if_stopped
+
+
+@contextmanager
+def command_node(name: str, **init: Any) -> Iterator[Node]:
+    """An rclpy context (``rclpy.init(**init)``) and a node for one command, torn down in order however it ends.
+
+    rclpy.spin_once's global executor keeps its wait half-run between calls, holding the entities it waits on;
+    left so (Ctrl-C can stop it anywhere), destroy_node waits for them for ever, so that executor is shut down
+    first. A Ctrl-C during the teardown is ignored; SIGINT's handler is then put back as it was before.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    rclpy.init(**init)
+    try:
+        node = rclpy.create_node(name)
+    except BaseException:
+        rclpy.try_shutdown()
+        raise
+    try:
+        yield node
+    finally:
+        _set_sigint(signal.SIG_IGN)
+        try:
+            if rclpy.ok():  # else rclpy's Ctrl-C handler shut the context, and that executor with it, down
+                rclpy.get_global_executor().shutdown()
+            node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            _set_sigint(before if before is not None else signal.SIG_DFL)
+
+
+def _set_sigint(handler) -> None:
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: the caller's main thread owns the signals
+        pass
 
 
 def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: bool = True) -> bool:

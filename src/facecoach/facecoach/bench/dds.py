@@ -109,17 +109,14 @@ def graph_benchmark(
     args, bag, topic: str, frames: Sequence[Frame], variants: Sequence[str], variant: str, log_dir: Path
 ) -> Dict[str, Any]:
     """Separate processes (1x, then fast) with memory and model switches, then single-process mode."""
-    import rclpy
-
     from ..graph import load_graph
     from ..launcher import GraphProcesses, SingleProcess
+    from ..ros_calls import command_node
 
     graph = load_graph()
     nodes = graph.nodes_for("replay", {"alsa_device": "null", "model_variant": variant})
     out: Dict[str, Any] = {}
-    rclpy.init()
-    node = rclpy.create_node("facecoach_bench")
-    try:
+    with command_node("facecoach_bench") as node:
         for mode, factory in (("separate", GraphProcesses), ("single_process", SingleProcess)):
             res: Dict[str, Any] = {}
             with factory(graph, nodes, log_dir=log_dir / mode) as procs:
@@ -137,7 +134,4 @@ def graph_benchmark(
                     res["switch_ms"] = switch_times(node, variants, variant)
                 res["dead"] = procs.dead()
             out[mode] = res
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
     return out

@@ -35,15 +35,13 @@ def write_video(frames: Sequence[Frame], path: Path, fps: float) -> Path:
 
 def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0, timeout: float = 120.0):
     """Run the default live graph on a looping video of ``frames`` for ``seconds`` after its first feedback."""
-    import rclpy
-
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stamps import stamp_to_ns
     from facecoach_msgs.msg import Feedback
 
     from ..graph import load_graph
     from ..launcher import GraphProcesses, LaunchError
-    from ..ros_calls import wait_until
+    from ..ros_calls import command_node, wait_until
 
     fps = frame_rate(frames) or 30.0
     arrived: Dict[int, float] = {}
@@ -54,14 +52,12 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
         nodes = [
             replace(n, parameters=dict(n.parameters, loop=True, fps=fps)) if n.name == "camera" else n for n in nodes
         ]
-        rclpy.init()
-        node = rclpy.create_node("facecoach_bench_live")
 
         def on_feedback(msg) -> None:
             arrived[stamp_to_ns(msg.header.stamp)] = time.time()  # the camera stamps with the system clock
 
-        node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
-        try:
+        with command_node("facecoach_bench_live") as node:
+            node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
             with GraphProcesses(graph, nodes, log_dir=log_dir) as procs:
                 if not wait_until(node, lambda: len(arrived) > 0 or bool(procs.dead()), timeout):
                     raise LaunchError(f"the live graph did not come up in {timeout} s (exited: {procs.dead()})")
@@ -71,9 +67,6 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
                 end = time.monotonic() + seconds
                 wait_until(node, lambda: time.monotonic() > end or bool(procs.dead()), seconds + 5.0)
                 dead = procs.dead()
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
     stamps = sorted(arrived)
     if len(stamps) < 2:
         return {"frames_in": 0, "frames_out": len(stamps), "dropped": None, "e2e_latency_ms": None, "dead": dead}

@@ -15,27 +15,19 @@ from ..sample import SAMPLE_BAG
 
 def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = None, wait: float = 10.0) -> int:
     """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
-    import rclpy
-
-    from facecoach_common.ros_params import ignore_interrupts
-
     from ..replay import Replayer
+    from ..ros_calls import command_node
 
-    rclpy.init()
-    node = rclpy.create_node("facecoach_replay")
-    try:
-        replayer = Replayer(node, bag, rate=rate, loop=loop, topics=topics)
-        if not replayer.wait_for_subscribers(node, wait):
-            print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
-        print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
-        n = replayer.play()
-        print(f"[facecoach] replayed {n} messages" + (f" ({replayer.partial})" if replayer.partial else ""))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        ignore_interrupts()  # a second Ctrl-C must not interrupt the clean-up
-        node.destroy_node()
-        rclpy.try_shutdown()
+    with command_node("facecoach_replay") as node:
+        try:
+            replayer = Replayer(node, bag, rate=rate, loop=loop, topics=topics)
+            if not replayer.wait_for_subscribers(node, wait):
+                print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
+            print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
+            n = replayer.play()
+            print(f"[facecoach] replayed {n} messages" + (f" ({replayer.partial})" if replayer.partial else ""))
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -58,34 +50,27 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     from ..graph import load_graph
     from ..recorder import Recorder
+    from ..ros_calls import command_node
     from .arguments import non_negative
 
     non_negative("--duration", args.duration)  # refused before anything starts: nan or a negative duration
     topics = args.topics or list(load_graph().record_topics)
-    rclpy.init()
-    node = rclpy.create_node("facecoach_record")
-    try:
+    with command_node("facecoach_record") as node:
         recorder = Recorder(node, args.out, topics, split_bytes=int(args.split_mb * 1e6), storage=args.storage)
-    except BaseException:
-        node.destroy_node()
-        rclpy.try_shutdown()
-        raise
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` closes the bag like Ctrl-C does
-    print(f"[facecoach] recording {topics} into {args.out} ({args.storage}; Ctrl-C stops)", flush=True)
-    deadline = time.monotonic() + args.duration if args.duration else None
-    try:
-        while not stop.is_set() and not recorder.error and (deadline is None or time.monotonic() < deadline):
-            recorder.subscribe_available()
-            rclpy.spin_once(node, timeout_sec=0.1)
-            recorder.sync()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        ignore_interrupts()
-        recorder.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` closes the bag like Ctrl-C does
+        print(f"[facecoach] recording {topics} into {args.out} ({args.storage}; Ctrl-C stops)", flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        try:
+            while not stop.is_set() and not recorder.error and (deadline is None or time.monotonic() < deadline):
+                recorder.subscribe_available()
+                rclpy.spin_once(node, timeout_sec=0.1)
+                recorder.sync()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            ignore_interrupts()  # a second Ctrl-C must not interrupt closing the bag
+            recorder.close()
     counts = ", ".join(f"{t} {n}" for t, n in recorder.counts.items())
     if recorder.error:
         print(f"facecoach record: {recorder.error}", file=sys.stderr)

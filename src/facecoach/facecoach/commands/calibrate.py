@@ -72,21 +72,15 @@ def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, st
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Ask the user for a neutral hold and calibrate the running classifier to it."""
-    import rclpy
-
     from ..errors import CommandError
+    from ..ros_calls import command_node
 
     if args.seconds is not None and not 1.0 <= args.seconds <= 30.0:
         raise CommandError(f"--seconds {args.seconds:g}: must be within 1..30")
     if args.wait <= 0:
         raise CommandError(f"--wait {args.wait:g}: must be > 0")
-    rclpy.init()
-    node = rclpy.create_node("facecoach_calibrate")
-    try:
+    with command_node("facecoach_calibrate") as node:
         return calibrate(node, args.node, args.seconds, args.file, args.wait, not args.no_countdown)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def add_commands(subparsers) -> None:

@@ -19,15 +19,10 @@ def _query(node_name: str, ask: Callable[[Any], Any], show: Optional[Callable[[A
 
     ``show(answer)`` prints the answer and returns the exit code (default: print it, exit 0).
     """
-    import rclpy
+    from ..ros_calls import command_node
 
-    rclpy.init()
-    node = rclpy.create_node(node_name)
-    try:
+    with command_node(node_name) as node:
         answer = ask(node)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
     if show is None:
         print(answer)
         return 0

@@ -144,19 +144,12 @@ def _ros_node(name: str) -> Iterator[Any]:
     That handler invalidates the context under a replay thread's feet on Ctrl-C ("publisher's context is
     invalid"); the command stops in order instead: the replay, then the graph, then this node.
     """
-    import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node(name)
-    try:
+    from ..ros_calls import command_node
+
+    with command_node(name, signal_handler_options=SignalHandlerOptions.NO) as node:
         yield node
-    finally:
-        # rclpy.spin_once's executor keeps its wait half-run between calls, holding the entities it waits on;
-        # left so (Ctrl-C can stop it anywhere), destroy_node waits for them for ever. Its shutdown drops it.
-        rclpy.get_global_executor().shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def _publish_diagnostics(node, procs) -> None:
