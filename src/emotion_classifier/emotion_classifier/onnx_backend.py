@@ -37,6 +37,9 @@ def provider_list(providers: str, engine_cache_dir: str = "") -> List[Any]:
     return chain
 
 
+_QDQ_PROPAGATION = "QDQPropagationTransformer"
+
+
 class OnnxModel:
     """One ``.onnx`` variant in an InferenceSession; ``logits(x)`` like the PyTorch model's forward."""
 
@@ -61,9 +64,7 @@ class OnnxModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=provider_list(providers, engine_cache_dir)
-            )
+            self.session = _session(ort, str(self.path), options, provider_list(providers, engine_cache_dir))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors on bad files
             raise WeightFileError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
         self.providers = self.session.get_providers()
@@ -91,6 +92,19 @@ class OnnxModel:
         """N x classes logits for N x 3 x 48 x 48 float32 inputs."""
         (out,) = self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})
         return out
+
+
+def _session(ort, path: str, options, providers):
+    """An InferenceSession without ORT's QDQ propagation, where this onnxruntime has the option.
+
+    ``int8_qdq`` keeps its first block float and quantizes after that block's max-pool; the propagation
+    would move that QuantizeLinear above the pool, which then runs on uint8 in plain NCHW layout, far slower
+    than the float pool in ORT's blocked layout. Float models have no QDQ nodes: nothing changes for them.
+    """
+    try:
+        return ort.InferenceSession(path, options, providers=providers, disabled_optimizers=[_QDQ_PROPAGATION])
+    except TypeError:  # an onnxruntime without disabled_optimizers
+        return ort.InferenceSession(path, options, providers=providers)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
