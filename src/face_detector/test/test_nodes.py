@@ -123,13 +123,20 @@ def stamped(msg):
 
 
 def answered(ros, faces, pub, msg, timeout=TIMEOUT):
-    """Publish (again if a best-effort sample was dropped) until the Face with this stamp arrives."""
-    key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+    """Publish (again if no answer came) until the Face of one of the sent copies arrives.
+
+    Each retry gets a new stamp: the detector answers a repeated (stamp, frame_id) once only, and a first
+    answer can be lost while its publisher has not yet matched our subscription (discovery is asymmetric).
+    """
+    sent = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if sent:
+            stamped(msg)
+        sent.append((msg.header.stamp.sec, msg.header.stamp.nanosec))
         pub.publish(msg)
-        if spin_until(ros, lambda: key in faces, 1.0):
-            return faces[key]
+        if spin_until(ros, lambda: any(k in faces for k in sent), 1.0):
+            return next(faces[k] for k in sent if k in faces)
     return None
 
 
