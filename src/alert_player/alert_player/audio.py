@@ -7,13 +7,14 @@ never more samples are read than the file holds, whatever its header claims.
 """
 
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -26,6 +27,26 @@ _DTYPES = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}  # 8-bit WAV is 
 
 class AudioError(RuntimeError):
     """Playback could not start (aplay missing) or a WAV file cannot be used."""
+
+
+# Plain ALSA device names only. A PCM *definition* (``file:'|cmd'``, ``pipe``, ``plug:...``, braces)
+# can name a plugin that runs a shell command or writes a file, and the device can be set over the
+# parameter service by anyone on the DDS domain: so the name must be a hardware or standard PCM,
+# with card/device numbers or a CARD=<id> argument, nothing else.
+_ALSA_PCMS = "default|sysdefault|null|hw|plughw|front|dmix|dsnoop|hdmi|iec958|pulse|pipewire|jack"
+_ALSA_ARGS = r"\d{1,2}(,\d{1,2}){0,2}|CARD=[A-Za-z0-9_]{1,32}(,DEV=\d{1,2}(,SUBDEV=\d{1,2})?)?"
+_ALSA_DEVICE = re.compile(rf"({_ALSA_PCMS})(:({_ALSA_ARGS}))?")
+ALSA_DEVICE_HINT = "default, null, plughw:1,0, hw:CARD=tegrahda,DEV=3 or sysdefault:CARD=PCH"
+
+
+def check_alsa_device(name: str) -> str:
+    """Return ``name`` if it is a plain ALSA device name; raise ValueError saying which forms are allowed."""
+    if not _ALSA_DEVICE.fullmatch(name):
+        raise ValueError(
+            f"alsa_device={name!r}: not a plain ALSA device name (e.g. {ALSA_DEVICE_HINT}); "
+            "PCM definitions and plugins such as file: or pipe are refused"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -130,11 +151,13 @@ class AudioPlayer:
         silence = os.path.join(self._tmp, "silence.wav")
         if not os.path.exists(silence):
             write_wav(silence, Sound(np.zeros((TONE_RATE // 100, 1), "<i2"), TONE_RATE, 2))
-        cmd = [self.aplay, "-q", "-D", self.device, silence]
         try:
+            cmd = self._command(silence)
             done = subprocess.run(  # noqa: UP022 - Python 3.6 (the Jetson's) has no capture_output
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout
             )
+        except AudioError as exc:
+            return str(exc)
         except OSError as exc:
             return f"cannot run {self.aplay!r} ({exc.strerror}): install alsa-utils"
         except subprocess.TimeoutExpired:
@@ -185,7 +208,7 @@ class AudioPlayer:
             raise AudioError("a cue is already playing")
         self._reap()  # keep the previous run's status for poll() before the process is replaced
         wav, error = self.prepare(path)
-        cmd = [self.aplay, "-q", "-D", self.device, wav]  # an argument list: the path never meets a shell
+        cmd = self._command(wav)
         try:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -194,6 +217,14 @@ class AudioPlayer:
             raise AudioError(f"cannot run {self.aplay!r} ({exc.strerror}): install alsa-utils") from None
         self._playing = wav
         return error
+
+    def _command(self, wav: str) -> List[str]:
+        """The aplay command line, as a list (no shell); AudioError when the device is not a plain name."""
+        try:  # checked here too, so no code path hands aplay a PCM definition
+            check_alsa_device(self.device)
+        except ValueError as exc:
+            raise AudioError(str(exc)) from None
+        return [self.aplay, "-q", "-D", self.device, wav]
 
     def poll(self) -> Optional[PlaybackResult]:
         """Return the result of a playback that has finished since the last call, else None."""

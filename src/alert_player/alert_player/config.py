@@ -5,6 +5,7 @@ from typing import Dict, Mapping
 
 from facecoach_common.settings import check_settings, group, setting
 
+from .audio import check_alsa_device
 from .mapping import CATEGORIES, DEFAULT_MAPPING, EMOTIONS, PRESETS, preset, validate_mapping
 from .policy import PolicyConfig
 
@@ -25,7 +26,9 @@ class AlertConfig:
     policy: PolicyConfig = group(PolicyConfig)
     cue_wav: str = setting("", "the cue: the user's own recorded WAV ('' or an unusable file = a generated tone)")
     face_lost_wav: str = setting("", "the face-lost cue WAV ('' or an unusable file = a generated tone)")
-    alsa_device: str = setting("default", "ALSA playback device for aplay -D (e.g. default, plughw:1,0, null)")
+    alsa_device: str = setting(
+        "default", "ALSA playback device for aplay -D: a plain device name (e.g. default, plughw:1,0, null)"
+    )
     volume: float = setting(
         1.0, "cue volume factor (0 = silent, 1 = as recorded, 2 = twice as loud, clipped)", 0.0, 2.0
     )
@@ -34,8 +37,7 @@ class AlertConfig:
         """Refuse bad values with a message that names the parameter."""
         check_settings(self)
         object.__setattr__(self, "mapping", validate_mapping(self.mapping))
-        if not self.alsa_device.strip() or any(c.isspace() for c in self.alsa_device):
-            raise ValueError(f"alsa_device={self.alsa_device!r}: must be a non-empty ALSA device name without spaces")
+        check_alsa_device(self.alsa_device)
 
     @property
     def effective_mapping(self) -> Dict[str, str]:

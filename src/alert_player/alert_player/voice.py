@@ -12,7 +12,7 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
-from .audio import AudioError, read_wav
+from .audio import AudioError, check_alsa_device, read_wav
 
 SILENCE_DBFS = -45.0  # RMS under this is a muted or disconnected microphone, not a quiet voice
 CLIP_SHARE = 0.001  # more than 0.1 % of samples at full scale: the voice is distorted
@@ -82,6 +82,7 @@ def record_voice(
         raise ValueError("seconds must be between 0.5 and 30")
     if not 8000 <= rate <= 96000:
         raise ValueError("rate must be between 8000 and 96000 Hz")
+    check_alsa_device(device)
     out_path = os.path.abspath(out_path)
     out_dir = os.path.dirname(out_path)
     os.makedirs(out_dir, exist_ok=True)

@@ -7,7 +7,17 @@ import time
 import numpy as np
 import pytest
 
-from alert_player.audio import MAX_CUE_BYTES, AudioError, AudioPlayer, Sound, read_wav, scale, tone, write_wav
+from alert_player.audio import (
+    MAX_CUE_BYTES,
+    AudioError,
+    AudioPlayer,
+    Sound,
+    check_alsa_device,
+    read_wav,
+    scale,
+    tone,
+    write_wav,
+)
 
 
 def wait_result(player, timeout=10.0):
@@ -91,7 +101,7 @@ def test_never_two_at_once(tmp_path):
 
 
 def test_aplay_failures_are_reported(tmp_path):
-    p = AudioPlayer(device="nosuchdevice")
+    p = AudioPlayer(device="hw:CARD=nosuchdevice")
     try:
         p.play("")
         result = wait_result(p)
@@ -134,3 +144,36 @@ def test_a_header_that_claims_more_frames_than_the_file_holds_reads_only_the_fil
     tracemalloc.stop()
     assert sound.samples.shape == (500, 1) and sound.samples[499, 0] == 499
     assert peak < 10 * 2**20, f"reading a 1 kB file allocated {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize(
+    "name", ["default", "null", "hw", "plughw:1,0", "hw:0", "hw:CARD=tegrahda,DEV=3", "sysdefault:CARD=PCH", "dmix:1"]
+)
+def test_plain_alsa_device_names_are_allowed(name):
+    assert check_alsa_device(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "file:'|touch${IFS}/tmp/x',raw",  # ALSA's file plugin runs '|cmd' through a shell
+        "file:/tmp/out.raw",
+        "pipe",
+        "plug:'file:|id'",
+        "{type file slave.pcm null file '|id'}",
+        "hw:CARD=x;id",
+        "plughw:1,0 ",
+        "",
+        "default\n",
+    ],
+)
+def test_alsa_device_definitions_and_plugins_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="not a plain ALSA device name"):
+        check_alsa_device(name)
+    player = AudioPlayer(device=name)  # the player refuses too, whoever set the attribute
+    try:
+        assert "not a plain ALSA device name" in player.check_output()
+        with pytest.raises(AudioError, match="not a plain ALSA device name"):
+            player.play("")
+    finally:
+        player.close()

@@ -195,6 +195,18 @@ def test_a_cue_on_a_broken_sound_output_is_not_reported_as_played(tmp_path):
         assert [f.reason for f in out if f.cue_played] == [Feedback.REASON_PLAYED]
 
 
+def test_an_alsa_device_that_runs_a_command_is_refused_over_the_parameter_service(tmp_path):
+    """ALSA's file plugin runs '|cmd' in a shell; ${IFS} passed the old "no spaces" check."""
+    marker = tmp_path / "pwned"
+    with alert_node(tmp_path) as (h, proc):
+        ok, reason = h.set_param("alsa_device", f"file:'|touch${{IFS}}{marker}',raw")
+        assert not ok and "not a plain ALSA device name" in reason
+        out = bad_run(h, T0)  # a cue still plays, on the kept device
+        assert [f.reason for f in out if f.cue_played] == [Feedback.REASON_PLAYED]
+        assert h.set_param("alsa_device", "plughw:CARD=x,DEV=0") == (True, "")
+    assert not marker.exists()
+
+
 def test_a_fifo_or_a_huge_wav_as_the_cue_never_blocks_the_node(tmp_path):
     fifo = tmp_path / "cue.fifo"
     os.mkfifo(fifo)

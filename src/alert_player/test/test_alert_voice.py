@@ -53,7 +53,7 @@ def test_record_voice_failure_keeps_the_old_file(tmp_path):
     out = tmp_path / "voice.wav"
     out.write_bytes(b"previous recording")
     with pytest.raises(AudioError, match="arecord failed"):
-        record_voice(str(out), device="nosuchdevice", seconds=0.5, countdown=0, say=lambda s: None)
+        record_voice(str(out), device="hw:CARD=nosuchdevice", seconds=0.5, countdown=0, say=lambda s: None)
     assert out.read_bytes() == b"previous recording" and os.listdir(tmp_path) == ["voice.wav"]
 
 
