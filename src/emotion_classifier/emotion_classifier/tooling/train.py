@@ -24,7 +24,7 @@ from torch import nn
 from ..inference import flip_averaged_proba
 from ..labels import CLASSES
 from ..model import EmotionRecognitionModel
-from ..preprocess import normalize_gray
+from ..preprocess import PREPROCESSING, normalize_gray
 from .data import FaceSet
 
 
@@ -47,6 +47,10 @@ class TrainConfig:
     distill_alpha: float = 0.0  # weight of the teacher's soft targets in the loss (0: no teacher)
     distill_temperature: float = 4.0
     mixup_alpha: float = 0.0  # Beta(a, a) mixing of image pairs (0: off); the teacher labels the mix
+    photometric: float = 0.0  # brightness/contrast jitter, as a fraction (real cameras; 0: off)
+    blur_prob: float = 0.0  # share of faces blurred (a soft camera, a resized crop)
+    jpeg_prob: float = 0.0  # share of faces shown with JPEG artifacts (quality 20..80)
+    channels_last: bool = False  # the memory format; faster on some CPUs (measured by the train command)
     seed: int = 0
     threads: int = 0  # 0: torch's default
 
@@ -57,9 +61,37 @@ class TrainConfig:
             raise ValueError("distill_alpha must be in [0, 1], distill_temperature > 0, mixup_alpha >= 0")
 
 
-def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random flip, rotation, scaling, shift (one affine warp) and random erasing of N x C x H x W."""
+def jpeg_copies(images: np.ndarray, seed: int) -> np.ndarray:
+    """Each face re-encoded once as JPEG at a random quality in 20..80 (the artifacts ``augment`` mixes in)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = np.empty_like(images)
+    for i, (face, q) in enumerate(zip(images, rng.integers(20, 81, len(images)))):
+        ok, buf = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        out[i] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return out
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    """A 5x5 Gaussian blur (sigma 1) of each channel of N x C x H x W."""
+    g = torch.exp(-((torch.arange(5, dtype=x.dtype) - 2) ** 2) / 2)
+    k = (g[:, None] * g[None, :]) / g.sum() ** 2
+    c = x.shape[1]
+    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), k.expand(c, 1, 5, 5), groups=c)
+
+
+def augment(
+    x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, jpeg: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """Augment N x C x H x W faces with batched tensor operations (no per-face Python).
+
+    JPEG artifacts (from ``jpeg``, the same faces re-encoded), flip, rotation, scaling and shift (one
+    affine warp), blur, brightness/contrast and random erasing.
+    """
     n = x.shape[0]
+    if jpeg is not None and cfg.jpeg_prob > 0:
+        x = torch.where((torch.rand(n, generator=gen) < cfg.jpeg_prob)[:, None, None, None], jpeg, x)
     flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
     angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(cfg.max_rotate_deg)
     scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * cfg.scale_range
@@ -70,16 +102,24 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    if cfg.blur_prob > 0:
+        out = torch.where((torch.rand(n, generator=gen) < cfg.blur_prob)[:, None, None, None], _blur(out), out)
+    if cfg.photometric > 0:  # contrast about the face's mean, then a brightness offset, within the pixel range
+        lo, hi = (np.array([0.0, 1.0]) - PREPROCESSING["mean"]) / PREPROCESSING["std"]
+        contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * cfg.photometric
+        bright = (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * cfg.photometric * float(hi - lo) / 2
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        out = ((out - mean) * contrast + mean + bright).clamp(float(lo), float(hi))
     if cfg.erase_prob > 0:
         h, w = x.shape[2:]
-        erase = torch.rand(n, generator=gen) < cfg.erase_prob
-        for i in torch.nonzero(erase).flatten().tolist():
-            eh, ew = int(torch.randint(8, 20, (1,), generator=gen)), int(torch.randint(8, 20, (1,), generator=gen))
-            y0, x0 = (
-                int(torch.randint(0, h - eh, (1,), generator=gen)),
-                int(torch.randint(0, w - ew, (1,), generator=gen)),
-            )
-            out[i, :, y0 : y0 + eh, x0 : x0 + ew] = 0.0
+        size = torch.randint(8, 20, (n, 2), generator=gen)
+        y0 = (torch.rand(n, generator=gen) * (h - size[:, 0])).long()
+        x0 = (torch.rand(n, generator=gen) * (w - size[:, 1])).long()
+        ys, xs = torch.arange(h)[None, :], torch.arange(w)[None, :]
+        rows = (ys >= y0[:, None]) & (ys < (y0 + size[:, 0])[:, None])
+        cols = (xs >= x0[:, None]) & (xs < (x0 + size[:, 1])[:, None])
+        box = rows[:, :, None] & cols[:, None, :] & (torch.rand(n, generator=gen) < cfg.erase_prob)[:, None, None]
+        out = out.masked_fill(box[:, None], 0.0)
     return out
 
 
@@ -116,6 +156,15 @@ def _distill_loss(logits: torch.Tensor, x: torch.Tensor, teachers: Sequence[nn.M
     return F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
 
 
+def soft_target_loss(logits: torch.Tensor, probs: torch.Tensor, t: float) -> torch.Tensor:
+    """KL(probs softened at temperature t || student's softened prediction), scaled by t**2 (Hinton et al.).
+
+    Softening fixed probabilities p at t is softmax(log p / t): the same as softening the logits behind them.
+    """
+    target = torch.softmax(torch.log(probs.clamp_min(1e-8)) / t, dim=1)
+    return F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
+
+
 def train(
     train_set: FaceSet,
     val_set: FaceSet,
@@ -124,12 +173,16 @@ def train(
     model: Optional[EmotionRecognitionModel] = None,
     progress: bool = True,
     teachers: Sequence[nn.Module] = (),
+    soft_labels: Optional[np.ndarray] = None,
 ) -> EmotionRecognitionModel:
     """Train (or resume from ``workdir/checkpoint.pt``); return the model with the best validation accuracy.
 
-    With ``teachers`` and ``cfg.distill_alpha`` > 0 the loss blends the labels with the teachers' mean
-    flip-averaged soft targets at ``cfg.distill_temperature`` (knowledge distillation).
+    With ``cfg.distill_alpha`` > 0 the loss blends the labels with soft targets at
+    ``cfg.distill_temperature`` (knowledge distillation): ``soft_labels`` (N x classes probabilities of
+    the training faces, e.g. a cached ensemble's) or else the ``teachers``' flip-averaged predictions.
     """
+    if soft_labels is not None and soft_labels.shape != (len(train_set), len(CLASSES)):
+        raise ValueError(f"soft labels are {soft_labels.shape}, the training split {len(train_set)} faces")
     from tqdm import tqdm
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -138,12 +191,16 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = model or EmotionRecognitionModel(len(CLASSES))
+    model = model.to(memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     counts = np.bincount(train_set.labels, minlength=len(CLASSES)).astype(np.float64)
     weights = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_balance
     weights = torch.tensor(weights / weights.mean(), dtype=torch.float32)
     x_all = torch.from_numpy(normalize_gray(train_set.images))
     y_all = torch.from_numpy(train_set.labels)
+    jpeg_all = torch.from_numpy(normalize_gray(jpeg_copies(train_set.images, cfg.seed))) if cfg.jpeg_prob else None
+    soft_all = torch.from_numpy(soft_labels.astype(np.float32)) if soft_labels is not None else None
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
 
@@ -186,7 +243,8 @@ def train(
             for g in opt.param_groups:
                 g["lr"] = _lr_at(epoch * steps_per_epoch + i, total, cfg.warmup_epochs * steps_per_epoch, cfg.lr)
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            x, y = augment(x_all[idx], cfg, gen), y_all[idx]
+            jpeg = jpeg_all[idx] if jpeg_all is not None else None
+            x, y = augment(x_all[idx], cfg, gen, jpeg).contiguous(memory_format=layout), y_all[idx]
             lam, perm = 1.0, None
             if cfg.mixup_alpha > 0:
                 lam = float(torch.distributions.Beta(cfg.mixup_alpha, cfg.mixup_alpha).sample())
@@ -198,7 +256,12 @@ def train(
                 loss = loss + (1 - lam) * F.cross_entropy(
                     logits, y[perm], weight=weights, label_smoothing=cfg.label_smoothing
                 )
-            if teachers and cfg.distill_alpha > 0:
+            if soft_all is not None and cfg.distill_alpha > 0:
+                soft = soft_all[idx] if perm is None else lam * soft_all[idx] + (1 - lam) * soft_all[idx][perm]
+                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * soft_target_loss(
+                    logits, soft, cfg.distill_temperature
+                )
+            elif teachers and cfg.distill_alpha > 0:
                 loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * _distill_loss(
                     logits, x, teachers, cfg.distill_temperature
                 )
@@ -244,6 +307,7 @@ def train(
             break
     log.close()
     model.load_state_dict(best_state)
+    model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     return model
 
