@@ -1,9 +1,14 @@
 """Emotion message → the decide stage's input, and decision → Feedback message (message types, no rclpy)."""
 
+from typing import Optional
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
 from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_msgs.msg import Emotion, Feedback
 
-from .mapping import NO_CATEGORY
+from .config import AlertConfig
+from .mapping import NO_CATEGORY, render_mapping
 from .policy import MALFORMED, Decision
 from .stage import Classified
 
@@ -36,6 +41,32 @@ def feedback_msg(msg: Emotion, decision: Decision, cue_played: bool) -> Feedback
     out.category = CATEGORY_CODES[decision.category]
     out.category_name = decision.category
     out.bad_share = float(decision.bad_share)
+    out.bad_probability = float(decision.bad_probability)
     out.cue_played = cue_played
     out.reason = decision.reason
     return out
+
+
+def diagnostic_status(config: AlertConfig, bad_share: float, output_error: Optional[str]) -> DiagnosticStatus:
+    """The alert player's /diagnostics entry: how a frame counts as bad, the mapping, the sound output."""
+    policy = config.policy
+    status = DiagnosticStatus(name="facecoach: alert_player", hardware_id=config.alsa_device)
+    status.level = DiagnosticStatus.ERROR if output_error else DiagnosticStatus.OK
+    status.message = f"sound output fails: {output_error}" if output_error else "coaching"
+    if policy.mute:
+        status.message += " (muted)"
+    rule = (
+        f"P(bad) >= {policy.bad_probability:g}"
+        if policy.bad_rule == "probability"
+        else f"bad top label with confidence >= {policy.min_confidence:g}"
+    )
+    status.values = [
+        KeyValue(key="bad_rule", value=policy.bad_rule),
+        KeyValue(key="bad_frame", value=rule),
+        KeyValue(key="bad_probability", value=f"{policy.bad_probability:g}"),
+        KeyValue(key="bad_threshold", value=f"{policy.bad_threshold:g} of the frames in {policy.window_s:g} s"),
+        KeyValue(key="bad_share", value=f"{bad_share:.3f}"),
+        KeyValue(key="mapping", value=render_mapping(config.effective_mapping)),
+        KeyValue(key="alsa_device", value=config.alsa_device),
+    ]
+    return status

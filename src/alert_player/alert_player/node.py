@@ -2,8 +2,10 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -15,7 +17,7 @@ from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer
 from .config import AlertConfig
-from .conversions import classified_from_msg, feedback_msg
+from .conversions import classified_from_msg, diagnostic_status, feedback_msg
 from .mapping import NO_CATEGORY, render_mapping
 from .policy import AUDIO_FAILED, FACE_LOST, Decision
 from .stage import DecideStage
@@ -46,6 +48,8 @@ class AlertPlayerNode(Node):
         self._watch = StreamWatch()
         self._last_emotion: Optional[Emotion] = None
         self.create_timer(0.1, self._watch_input)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._publish_diagnostics)
         if self._config.mapping_preset and dict(self._config.mapping) != self._stage.mapping:
             self.get_logger().warning(f"mapping_preset={self._config.mapping_preset!r}: mapping.* parameters ignored")
         self.get_logger().info(f"mapping: {render_mapping(self._stage.mapping)}")
@@ -124,7 +128,7 @@ class AlertPlayerNode(Node):
         if decision.cue:
             played = self._play(decision, frame.stamp_s)
             if not played:  # the policy counted the cue (cooldown runs), but nobody heard it: say so
-                decision = Decision(decision.category, decision.bad_share, False, AUDIO_FAILED)
+                decision = replace(decision, cue=False, reason=AUDIO_FAILED)
         self.get_logger().debug(
             f"t={frame.stamp_s:.3f} {frame.label or '-'} {decision.category} share={decision.bad_share:.2f} "
             f"{decision.reason}"
@@ -148,6 +152,12 @@ class AlertPlayerNode(Node):
         out.bad_share = float(self._stage.policy.bad_share)
         out.model_variant = last.model_variant
         self._pub.publish(out)
+
+    def _publish_diagnostics(self) -> None:
+        status = diagnostic_status(self._config, self._stage.policy.bad_share, self._output_error)
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(msg)
 
     def _play(self, decision: Decision, stamp_s: float) -> bool:
         """Start the cue the decision asks for; return whether it started on an output that works."""

@@ -27,6 +27,9 @@ _EPS = 1e-6  # stamps are floats made from sec+nanosec: tolerate rounding at the
 # Stamps that run ahead of the receive clock by more than this between two frames are a clock jump.
 JUMP_S = 5.0
 MAX_WINDOW_FRAMES = 8192  # > 60 s (the longest window) at 120 fps: the window stays bounded whatever the stamps
+# How a face frame counts as bad (the ``bad_rule`` parameter):
+PROBABILITY_RULE = "probability"  # P(emotions mapped to bad) summed reaches bad_probability
+LABEL_RULE = "label"  # the top label is mapped to bad with confidence >= min_confidence (the earlier rule)
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,20 @@ class PolicyConfig:
     """When to cue: every duration in seconds of message stamps; validated on construction."""
 
     window_s: float = setting(2.0, "sliding window for the share of bad frames, seconds of message stamps", 0.1, 60.0)
-    bad_threshold: float = setting(0.6, "share of confident bad face frames in the window that fires a cue", 0.01, 1.0)
+    bad_threshold: float = setting(0.6, "share of bad face frames in the window that fires a cue", 0.01, 1.0)
     release_threshold: float = setting(0.3, "the share must drop below this before another cue (hysteresis)", 0.0, 1.0)
-    min_confidence: float = setting(0.4, "a bad frame counts only with at least this classifier probability", 0.0, 1.0)
+    bad_rule: str = setting(
+        PROBABILITY_RULE,
+        "how a face frame counts as bad: 'probability' (the probabilities of the emotions mapped to bad sum to "
+        "at least bad_probability) or 'label' (the top label is mapped to bad, with at least min_confidence)",
+        choices=(PROBABILITY_RULE, LABEL_RULE),
+    )
+    bad_probability: float = setting(
+        0.35, "rule 'probability': a face frame is bad when P(emotions mapped to bad) reaches this", 0.01, 1.0
+    )
+    min_confidence: float = setting(
+        0.4, "rule 'label': a bad top label counts only with at least this classifier probability", 0.0, 1.0
+    )
     cooldown_s: float = setting(8.0, "minimum time between two cues, seconds of message stamps", 0.0, 3600.0)
     face_lost_s: float = setting(
         0.0, "play the face-lost cue after this long without a face, seconds (0 = off)", 0.0, 3600.0
@@ -58,12 +72,15 @@ class Decision:
     bad_share: float
     cue: bool
     reason: str
+    bad_probability: float = 0.0  # P(emotions mapped to bad) of this frame
 
 
 class CuePolicy:
     """Decides, frame by frame, when the 'bad expression' (or 'face lost') cue should play.
 
-    A cue needs the confident bad frames to be at least ``bad_threshold`` of the face frames in the last
+    A face frame is bad by ``bad_rule``: its probability of the bad category reaches ``bad_probability``
+    (default), or its top label is bad with ``min_confidence``. A cue needs the bad frames to be at least
+    ``bad_threshold`` of the face frames in the last
     ``window_s`` seconds *and* to span at least ``bad_threshold * window_s`` seconds, so a blip right after
     start-up or after a no-face gap cannot fire on a handful of frames. After a cue the policy disarms until
     the share drops below ``release_threshold`` (one cue per bad episode), and ``cooldown_s`` separates cues.
@@ -83,7 +100,7 @@ class CuePolicy:
 
     def _restart_window(self) -> None:
         """Forget the window and the stamp history (the stamps jumped); the cooldown survives on the receive clock."""
-        self._window: Deque[Tuple[float, str, float]] = deque(maxlen=MAX_WINDOW_FRAMES)  # (stamp, category, p)
+        self._window: Deque[Tuple[float, bool]] = deque(maxlen=MAX_WINDOW_FRAMES)  # (stamp, the frame is bad)
         self._armed = True
         self._last_cue: Optional[float] = None
         self._last_stamp: Optional[float] = None
@@ -112,9 +129,11 @@ class CuePolicy:
         category: str,
         busy: bool = False,
         now: Optional[float] = None,
+        bad_probability: float = 0.0,
     ) -> Decision:
         """Take one frame and return the decision for it.
 
+        ``bad_probability``: the frame's summed probability of the emotions mapped to bad (rule 'probability').
         ``busy``: a cue is still playing. ``now``: the receive clock (monotonic seconds) where there is one
         (the node): an unset stamp (0) is replaced by it, and a stamp that jumps (back, or ahead of it)
         restarts the window without shortening the cooldown. Without ``now`` only stamps count, so a replay
@@ -129,13 +148,17 @@ class CuePolicy:
         if self._last_face is None:
             self._last_face = stamp_s
         if has_face:
-            self._window.append((stamp_s, category, confidence))
+            if cfg.bad_rule == PROBABILITY_RULE:
+                is_bad = bad_probability >= cfg.bad_probability - _EPS
+            else:
+                is_bad = category == "bad" and confidence >= cfg.min_confidence
+            self._window.append((stamp_s, is_bad))
             self._last_face = stamp_s
             self._face_lost_done = False
         # The window slides on every stamp, with or without a face; no-face frames never enter it.
         while self._window and self._window[0][0] < stamp_s - cfg.window_s - _EPS:
             self._window.popleft()
-        bad = [s for s, c, p in self._window if c == "bad" and p >= cfg.min_confidence]
+        bad = [s for s, is_bad in self._window if is_bad]
         self.bad_share = share = len(bad) / len(self._window) if self._window else 0.0
         if share < cfg.release_threshold:
             self._armed = True
@@ -143,13 +166,13 @@ class CuePolicy:
             return self._face_lost(stamp_s, busy, now)
         sustained = bool(bad) and bad[-1] - bad[0] >= cfg.bad_threshold * cfg.window_s - _EPS
         if not (self._armed and share >= cfg.bad_threshold - _EPS and sustained):
-            return Decision(category, share, False, BELOW_THRESHOLD)
+            return Decision(category, share, False, BELOW_THRESHOLD, bad_probability)
         held = self._held(stamp_s, busy, now, cooldown=True)
         if held:
-            return Decision(category, share, False, held)
+            return Decision(category, share, False, held, bad_probability)
         self._armed = False
         self._last_cue, self._last_cue_now = stamp_s, now
-        return Decision(category, share, True, PLAYED)
+        return Decision(category, share, True, PLAYED, bad_probability)
 
     def _face_lost(self, stamp_s: float, busy: bool, now: Optional[float]) -> Decision:
         """Decide a no-face frame: nothing, or the one face-lost cue of this absence."""

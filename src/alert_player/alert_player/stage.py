@@ -7,7 +7,7 @@ cue policy. No rclpy, no clock: time is the frame's stamp.
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 from .config import AlertConfig
 from .mapping import NO_CATEGORY, categorize
@@ -42,6 +42,13 @@ def check(frame: Classified) -> None:
         raise ValueError(f"label {frame.label!r} is not among class_names {list(frame.class_names)}")
 
 
+def bad_probability(frame: Classified, mapping: Mapping[str, str]) -> float:
+    """The summed probability of the classes ``mapping`` calls bad (0 without a face); frame already checked."""
+    if not frame.has_face:
+        return 0.0
+    return min(1.0, sum(float(p) for c, p in zip(frame.class_names, frame.probabilities) if mapping.get(c) == "bad"))
+
+
 class DecideStage:
     """Mapping + cue policy over a stream of classified frames; the config can change between two frames."""
 
@@ -71,7 +78,14 @@ class DecideStage:
         except ValueError as exc:
             return Decision(NO_CATEGORY, self.policy.bad_share, False, MALFORMED), str(exc)
         decision = self.policy.update(
-            frame.stamp_s, frame.has_face, frame.label, float(frame.confidence), category, busy=busy, now=now
+            frame.stamp_s,
+            frame.has_face,
+            frame.label,
+            float(frame.confidence),
+            category,
+            busy=busy,
+            now=now,
+            bad_probability=bad_probability(frame, self.mapping),
         )
         return decision, None
 

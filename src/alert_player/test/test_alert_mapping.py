@@ -43,6 +43,7 @@ def test_render_lists_every_category():
 def _values(**changes):
     values = {f"mapping.{e}": c for e, c in DEFAULT_MAPPING.items()}
     values.update(mapping_preset="", window_s=2.0, bad_threshold=0.6, release_threshold=0.3, min_confidence=0.4)
+    values.update(bad_rule="probability", bad_probability=0.35)
     values.update(cooldown_s=8.0, face_lost_s=0.0, cue_wav="", face_lost_wav="", alsa_device="null", volume=1.0)
     values.update(mute=False)
     values.update({k.replace("__", "."): v for k, v in changes.items()})
@@ -64,6 +65,8 @@ def test_config_from_params_and_preset():
         ({"window_s": 0.0}, "window_s=0.0: must be >= 0.1 (range 0.1..60)"),
         ({"bad_threshold": 0.2}, "release_threshold must be < bad_threshold"),
         ({"min_confidence": 1.5}, "min_confidence=1.5: must be <= 1"),
+        ({"bad_probability": 0.0}, "bad_probability=0.0: must be >= 0.01"),
+        ({"bad_rule": "argmax"}, "bad_rule='argmax'"),
         ({"face_lost_s": -2.0}, "face_lost_s=-2.0: must be >= 0"),
         ({"volume": 3.0}, "volume=3.0: must be <= 2"),
         ({"alsa_device": ""}, "alsa_device=''"),

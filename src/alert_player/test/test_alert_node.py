@@ -64,7 +64,9 @@ class Harness:
         if has_face:
             msg.class_names = CLASSES
             msg.probabilities = [0.025] * 5 if probabilities else []
-            if probabilities:
+            if isinstance(probabilities, list):
+                msg.probabilities = probabilities
+            elif probabilities:
                 msg.probabilities[CLASSES.index(label) if label in CLASSES else 0] = confidence
         self.pub.publish(msg)
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
@@ -146,6 +148,21 @@ def test_feedback_for_every_frame_and_one_cue_for_a_sustained_bad_run(graph):
     assert (stamp.sec, round(stamp.nanosec / 1e8)) == (T0 + 2, 2)  # 1.2 s of sad (13 of 21 frames) at 10 Hz
     no_face = h.send(T0 + 3.5, has_face=False)
     assert (no_face.has_face, no_face.category, no_face.reason) == (False, Feedback.CATEGORY_NONE, "no_face")
+
+
+def test_a_neutral_top_label_with_a_high_bad_probability_cues_by_default(tmp_path):
+    """The default rule sums P(fear) + P(sad); the label rule (kept for comparison) would stay silent."""
+    p = [0.25, 0.05, 0.45, 0.2, 0.05]  # fear, happy, neutral, sad, surprise: neutral on top, P(bad) = 0.45
+    with alert_node(tmp_path) as (h, proc):
+        out = [h.send(T0 + i / 10, "neutral", confidence=0.45, probabilities=p) for i in range(20)]
+        assert all(f.category_name == "acceptable" for f in out)
+        assert abs(out[0].bad_probability - 0.45) < 1e-6
+        assert [f.reason for f in out if f.cue_played] == [Feedback.REASON_PLAYED]
+        assert h.set_param("bad_rule", "label") == (True, "")
+        out = [h.send(T0 + 20 + i / 10, "neutral", confidence=0.45, probabilities=p) for i in range(20)]
+        assert not any(f.cue_played for f in out) and out[-1].bad_share == 0.0
+        ok, reason = h.set_param("bad_rule", "argmax")
+        assert not ok and "bad_rule" in reason
 
 
 def test_malformed_message_is_answered_and_the_node_keeps_running(graph):

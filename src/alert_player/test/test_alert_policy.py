@@ -10,20 +10,26 @@ from alert_player.policy import CuePolicy, PolicyConfig
 FPS = 10
 
 
-def frames(t0, seconds, emotion="sad", confidence=0.9, mapping=None):
-    """Frames at FPS from t0 for `seconds`; emotion None = no face."""
+def frames(t0, seconds, emotion="sad", confidence=0.9, mapping=None, p_bad=None):
+    """Frames at FPS from t0 for `seconds`; emotion None = no face.
+
+    Each is (stamp, has_face, emotion, confidence, category, P(bad)); P(bad) defaults to the confidence for a
+    bad emotion, else to the rest of the probability spread evenly over the other four classes.
+    """
     out = []
     for i in range(round(seconds * FPS)):
         t = t0 + i / FPS
         if emotion is None:
-            out.append((t, False, "", 0.0, "none"))
+            out.append((t, False, "", 0.0, "none", 0.0))
         else:
-            out.append((t, True, emotion, confidence, categorize(mapping or DEFAULT_MAPPING, emotion)))
+            category = categorize(mapping or DEFAULT_MAPPING, emotion)
+            default = confidence if category == "bad" else (1 - confidence) / 4
+            out.append((t, True, emotion, confidence, category, default if p_bad is None else p_bad))
     return out
 
 
 def run(policy, seq, busy=False):
-    return [(f[0], policy.update(*f, busy=busy)) for f in seq]
+    return [(f[0], policy.update(*f[:5], busy=busy, bad_probability=f[5])) for f in seq]
 
 
 def cue_times(decisions):
@@ -52,8 +58,24 @@ def test_sustained_bad_gives_exactly_one_cue():
 
 
 def test_low_confidence_bad_frames_do_not_count():
-    out = run(CuePolicy(), frames(0, 5, "sad", confidence=0.3))
+    out = run(CuePolicy(), frames(0, 5, "sad", confidence=0.3, p_bad=0.3))
     assert cue_times(out) == [] and out[-1][1].bad_share == 0.0
+
+
+def test_probability_rule_counts_a_neutral_top_label_with_a_high_bad_probability():
+    """Subtle fear/sad reads as neutral on top; P(fear) + P(sad) still says bad."""
+    seq = frames(0, 5, "neutral", confidence=0.45, p_bad=0.5)
+    out = run(CuePolicy(), seq)
+    assert cue_times(out) == [1.2] and out[-1][1].category == "acceptable" and out[-1][1].bad_probability == 0.5
+    # the threshold is the parameter: just under it, the frame is not bad
+    assert cue_times(run(CuePolicy(PolicyConfig(bad_probability=0.51)), seq)) == []
+
+
+def test_label_rule_keeps_the_earlier_behaviour():
+    label = PolicyConfig(bad_rule="label")
+    assert cue_times(run(CuePolicy(label), frames(0, 5, "neutral", confidence=0.45, p_bad=0.5))) == []
+    assert cue_times(run(CuePolicy(label), frames(0, 5, "sad", confidence=0.41, p_bad=0.0))) == [1.2]
+    assert cue_times(run(CuePolicy(label), frames(0, 5, "sad", confidence=0.39, p_bad=1.0))) == []
 
 
 def test_cooldown_holds_the_next_cue():
@@ -147,7 +169,7 @@ def test_policy_config_is_validated():
 
 def live(policy, seq, clock0=500.0, stamp_of=lambda t: t):
     """Frames received in real time: the receive clock advances with the frame times, stamps may not."""
-    return [(f[0], policy.update(stamp_of(f[0]), *f[1:], now=clock0 + f[0])) for f in seq]
+    return [(f[0], policy.update(stamp_of(f[0]), *f[1:5], now=clock0 + f[0], bad_probability=f[5])) for f in seq]
 
 
 def test_a_stamp_jump_restarts_the_window_but_keeps_the_cooldown():

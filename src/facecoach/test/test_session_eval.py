@@ -251,10 +251,11 @@ class FakeClassifier:
         return np.array([p] * len(faces))
 
 
-def _pipeline(label="sad", confidence=0.9, face=True):
+def _pipeline(label="sad", confidence=0.9, face=True, **policy):
     boxes = [(10, 10, 40, 40)] if face else []
     detector = FaceDetector(DetectorConfig(mode="naive"), raw_detect=lambda *a: boxes)
-    return Pipeline(detector, FakeClassifier(label, confidence), AlertConfig(policy=PolicyConfig(cooldown_s=8.0)))
+    config = AlertConfig(policy=PolicyConfig(cooldown_s=8.0, **policy))
+    return Pipeline(detector, FakeClassifier(label, confidence), config)
 
 
 def test_pipeline_cues_once_per_bad_episode_on_stamps_alone():
@@ -270,7 +271,8 @@ def test_pipeline_cues_once_per_bad_episode_on_stamps_alone():
 
 def test_pipeline_no_face_and_low_confidence_never_cue():
     frame = np.zeros((120, 160, 3), np.uint8)
-    for pipe in (_pipeline(face=False), _pipeline("fear", 0.2)):
+    low = (_pipeline("fear", 0.2, bad_rule="label"), _pipeline("fear", 0.2, bad_probability=0.5))
+    for pipe in (_pipeline(face=False),) + low:
         lines = [pipe.process(frame, round(i * FPS_NS)) for i in range(120)]
         assert not any(x["cue"] for x in lines)
     assert lines[-1]["category"] == "bad" and lines[-1]["reason"] == "below_threshold"

@@ -4,12 +4,28 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..inference import BACKENDS
+from ..labels import CLASSES
 from ..weights import load_model
 from .commands_common import command_line
 from .data import DatasetError, load_faces, subset
 from .evaluate import detector_face_finder, evaluate_variants, format_table, variant_files
 from .export import export_onnx, onnx_max_abs_diff
+
+
+def _coach_defaults() -> dict:
+    """The alert node's defaults: the paper's mapping, its bad-probability threshold and label-rule confidence."""
+    from alert_player.mapping import DEFAULT_MAPPING
+    from alert_player.policy import PolicyConfig
+
+    policy = PolicyConfig()
+    return {
+        "mapping": dict(DEFAULT_MAPPING),
+        "bad_threshold": policy.bad_probability,
+        "min_confidence": policy.min_confidence,
+    }
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -22,7 +38,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{args.data} ({'folder' if Path(args.data).is_dir() else args.split}): {faces.n_images} images, "
         f"{len(faces)} faces; variants {[p.stem for p in files]}"
     )
-    results = evaluate_variants(files, faces, args.latency_runs, not args.no_progress, args.flip_tta, args.backend)
+    coaching = _coach_defaults()
+    if args.bad_threshold is not None:
+        coaching["bad_threshold"] = args.bad_threshold
+    results = evaluate_variants(
+        files, faces, args.latency_runs, not args.no_progress, args.flip_tta, args.backend, coaching
+    )
     doc = {
         "data": str(args.data),
         "split": args.split,
@@ -35,6 +56,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(doc, indent=2))
     print(format_table(results))
     if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_bad_threshold(args: argparse.Namespace) -> int:
+    """The probability rule's recall/precision curve on one split (validation), and the threshold of best F1."""
+    from ..inference import EmotionClassifier, variant_path
+    from .coaching_metrics import average_precision, bad_probability, best_threshold, threshold_curve
+    from .evaluate import predict_probs
+
+    classifier = EmotionClassifier(variant_path(args.models_dir, args.variant), flip_tta=args.flip_tta)
+    faces = load_faces(args.data, args.split)
+    mapping = _coach_defaults()["mapping"]
+    probs = predict_probs(classifier, faces.images, progress=not args.no_progress)
+    curve = threshold_curve(probs, faces.labels, mapping)
+    best = best_threshold(curve)
+    truth = np.array([mapping[CLASSES[i]] == "bad" for i in faces.labels])
+    ap = average_precision(bad_probability(probs, mapping), truth)
+    print(f"{args.variant} on {args.split} ({len(faces)} faces, flip_tta {args.flip_tta}): bad AP {ap:.4f}")
+    print(f"{'P(bad) >=':>10}{'recall':>8}{'prec.':>8}{'F1':>8}")
+    for row in curve[4::5]:
+        mark = "  <- best F1" if row["threshold"] == best else ""
+        print(f"{row['threshold']:>10.2f}{row['recall']:>8.3f}{row['precision']:>8.3f}{row['f1']:>8.3f}{mark}")
+    row = next(r for r in curve if r["threshold"] == best)
+    print(
+        f"best F1 {row['f1']:.3f} at P(bad) >= {best:g} (recall {row['recall']:.3f}, precision {row['precision']:.3f})"
+    )
+    if args.json:
+        doc = {
+            "command": command_line(args),
+            "variant": args.variant,
+            "split": args.split,
+            "flip_tta": args.flip_tta,
+            "mapping": mapping,
+            "bad_average_precision": round(ap, 4),
+            "best_threshold": best,
+            "curve": curve,
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(doc, indent=1))
         print(f"wrote {args.json}")
     return 0
 
@@ -119,7 +180,7 @@ def cmd_eval_calibration(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``eval`` and ``export``."""
+    """Register ``eval``, ``bad-threshold``, ``export`` and the other measuring commands."""
     p = sub.add_parser("eval", help="evaluate weight variants (JSON + table)", description=cmd_eval.__doc__)
     p.add_argument("--data", required=True, help="FER2013 npz, Kaggle csv, or class-named image folders")
     p.add_argument(
@@ -136,8 +197,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend", default="torch", choices=BACKENDS, help="torch: *.safetensors; onnxruntime: *.onnx (CPU)"
     )
+    p.add_argument(
+        "--bad-threshold", type=float, help="the probability rule's P(bad) threshold (default: the alert node's)"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "bad-threshold",
+        help="choose the alert node's P(bad) threshold on the validation split",
+        description=cmd_bad_threshold.__doc__,
+    )
+    p.add_argument("--data", required=True, help="FER2013 npz or Kaggle csv")
+    p.add_argument("--split", default="val", choices=("train", "val", "test"))
+    p.add_argument("--variant", default="baseline")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--flip-tta", action="store_true", help="average with the mirror image (the node's default)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", help="write the curve here (e.g. models/bad_threshold.json)")
+    p.set_defaults(func=cmd_bad_threshold)
 
     p = sub.add_parser("export", help="ONNX export, checked with ONNX Runtime", description=cmd_export.__doc__)
     p.add_argument("--variant", default="all")

@@ -16,6 +16,7 @@ from ..labels import CLASSES
 from ..model import EmotionRecognitionModel, count_macs, count_params
 from ..preprocess import normalize_gray
 from ..weights import WeightFileError
+from .coaching_metrics import coaching_metrics
 from .data import DatasetError, FaceSet
 
 
@@ -79,15 +80,15 @@ def latencies_in_turns(
     return [statistics.median(t) * 1000.0 for t in times]
 
 
-def predict_labels(classifier, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:
-    """Arg-max class indices of an EmotionClassifier (any backend; its flip_tta) for N x 48 x 48 uint8 faces."""
+def predict_probs(classifier, images: np.ndarray, batch: int = 256, progress: bool = False) -> np.ndarray:
+    """Class probabilities of an EmotionClassifier (any backend; its flip_tta) for N x 48 x 48 uint8 faces."""
     from tqdm import tqdm
 
     out = []
     starts = range(0, len(images), batch)
     for i in tqdm(starts, desc="batches", leave=False, disable=not progress, mininterval=0.5):
-        out.append(classifier.predict_inputs(normalize_gray(images[i : i + batch])).argmax(1))
-    return np.concatenate(out) if out else np.zeros((0,), np.int64)
+        out.append(classifier.predict_inputs(normalize_gray(images[i : i + batch])))
+    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
 def classifier_latency_ms(classifier, runs: int = 200, warmup: int = 20) -> float:
@@ -109,8 +110,13 @@ def evaluate_file(
     progress: bool = False,
     flip_tta: bool = False,
     backend: str = "torch",
+    coaching: Optional[Dict[str, object]] = None,
 ) -> Dict[str, object]:
-    """Every number of the eval JSON for one weight file (``.safetensors``, or ``.onnx`` with onnxruntime)."""
+    """Every number of the eval JSON for one weight file (``.safetensors``, or ``.onnx`` with onnxruntime).
+
+    ``coaching``: keyword arguments of :func:`coaching_metrics` (mapping, bad_threshold, min_confidence) to
+    add the coach's view of the predictions.
+    """
     from ..inference import EmotionClassifier
 
     path = Path(path)
@@ -121,11 +127,13 @@ def evaluate_file(
         meta = classifier.meta
         if tuple(meta["classes"]) != tuple(CLASSES):
             raise WeightFileError(f"{path}: class order {meta['classes']} differs from the data's {list(CLASSES)}")
-        predicted = predict_labels(classifier, faces.images, progress=progress)
+        probs = predict_probs(classifier, faces.images, progress=progress)
         latency = classifier_latency_ms(classifier, runs=latency_runs)
     finally:
         torch.set_num_threads(threads)
-    result = classification_metrics(faces.labels, predicted)
+    result = classification_metrics(faces.labels, probs.argmax(1))
+    if coaching is not None:
+        result["coaching"] = coaching_metrics(faces.labels, probs, **coaching)
     result.update(
         n_images=int(faces.n_images),
         n_faces=len(faces),
@@ -159,6 +167,7 @@ def evaluate_variants(
     progress: bool = True,
     flip_tta: bool = False,
     backend: str = "torch",
+    coaching: Optional[Dict[str, object]] = None,
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate several weight files; keys are the variant names (file stems)."""
     from tqdm import tqdm
@@ -167,7 +176,7 @@ def evaluate_variants(
     bar = tqdm(files, desc="variants", disable=not progress)
     for path in bar:
         bar.set_postfix(variant=path.stem)
-        results[path.stem] = evaluate_file(path, faces, latency_runs, progress, flip_tta, backend)
+        results[path.stem] = evaluate_file(path, faces, latency_runs, progress, flip_tta, backend, coaching)
     return results
 
 
@@ -180,6 +189,17 @@ def format_table(results: Dict[str, Dict[str, object]]) -> str:
             f"{name:<14}{100 * r['accuracy']:>8.2f}{100 * r['macro_f1']:>8.2f}{r['n_faces']:>8}{r['params']:>11,}"
             f"{r['macs'] / 1e6:>8.2f}{r['file_bytes'] / 1e6:>8.2f}{r['latency_ms_per_face']:>9.3f}"
         )
+    coached = {n: r["coaching"] for n, r in results.items() if "coaching" in r}
+    if coached:
+        lines.append("")
+        lines.append(f"{'bad (coach)':<14}{'AP':>8}{'recall':>8}{'prec.':>8}{'F1':>8}   rule")
+        for name, c in coached.items():
+            for key, rule in (("bad_probability_rule", "P(bad) >= {threshold:g}"), ("bad_label_rule", "label")):
+                r = c[key]
+                ap = f"{c['bad_average_precision']:>8.3f}" if key == "bad_probability_rule" else " " * 8
+                lines.append(
+                    f"{name:<14}{ap}{r['recall']:>8.3f}{r['precision']:>8.3f}{r['f1']:>8.3f}   {rule.format(**r)}"
+                )
     lines.append("")
     lines.append(f"{'recall %':<14}" + "".join(f"{c:>10}" for c in CLASSES))
     for name, r in results.items():
