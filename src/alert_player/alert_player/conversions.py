@@ -47,14 +47,19 @@ def feedback_msg(msg: Emotion, decision: Decision, cue_played: bool) -> Feedback
     return out
 
 
-def diagnostic_status(config: AlertConfig, bad_share: float, output_error: Optional[str]) -> DiagnosticStatus:
-    """The alert player's /diagnostics entry: how a frame counts as bad, the mapping, the sound output."""
+def diagnostic_status(
+    config: AlertConfig, bad_share: float, output_error: Optional[str], stamp_trouble: str = ""
+) -> DiagnosticStatus:
+    """The alert player's /diagnostics entry: how a frame counts as bad, the mapping, the timeline, the sound."""
     policy = config.policy
     status = DiagnosticStatus(name="facecoach: alert_player", hardware_id=config.alsa_device)
     status.level = DiagnosticStatus.ERROR if output_error else DiagnosticStatus.OK
     status.message = f"sound output fails: {output_error}" if output_error else "coaching"
     if policy.mute:
         status.message += " (muted)"
+    if stamp_trouble and not output_error:
+        status.level = DiagnosticStatus.WARN
+        status.message = f"{stamp_trouble}: timed by the receive clock"
     rule = (
         f"P(bad) >= {policy.bad_probability:g}"
         if policy.bad_rule == "probability"
@@ -67,6 +72,7 @@ def diagnostic_status(config: AlertConfig, bad_share: float, output_error: Optio
         KeyValue(key="bad_threshold", value=f"{policy.bad_threshold:g} of the frames in {policy.window_s:g} s"),
         KeyValue(key="bad_share", value=f"{bad_share:.3f}"),
         KeyValue(key="mapping", value=render_mapping(config.effective_mapping)),
+        KeyValue(key="timeline", value=f"receive clock ({stamp_trouble})" if stamp_trouble else "message stamps"),
         KeyValue(key="alsa_device", value=config.alsa_device),
     ]
     return status

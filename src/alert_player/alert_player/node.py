@@ -47,6 +47,7 @@ class AlertPlayerNode(Node):
         self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
         self._watch = StreamWatch()
         self._last_emotion: Optional[Emotion] = None
+        self._stamp_warned = False
         self.create_timer(0.1, self._watch_input)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -120,6 +121,10 @@ class AlertPlayerNode(Node):
         self._last_emotion = msg
         frame = classified_from_msg(msg)
         decision, malformed = self._stage.decide(frame, busy=self._player.busy, now=now)
+        trouble = self._stage.policy.stamp_trouble
+        if trouble and not self._stamp_warned:
+            self._stamp_warned = True
+            self.get_logger().warning(f"{trouble}: cues are timed by the receive clock from now on")
         if malformed:
             self.get_logger().warning(f"malformed emotion message skipped: {malformed}", throttle_duration_sec=5.0)
             self._pub.publish(feedback_msg(msg, decision, False))
@@ -154,7 +159,8 @@ class AlertPlayerNode(Node):
         self._pub.publish(out)
 
     def _publish_diagnostics(self) -> None:
-        status = diagnostic_status(self._config, self._stage.policy.bad_share, self._output_error)
+        policy = self._stage.policy
+        status = diagnostic_status(self._config, policy.bad_share, self._output_error, policy.stamp_trouble)
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)

@@ -26,6 +26,10 @@ FACE_LOST = "face_lost"
 _EPS = 1e-6  # stamps are floats made from sec+nanosec: tolerate rounding at the exact boundaries
 # Stamps that run ahead of the receive clock by more than this between two frames are a clock jump.
 JUMP_S = 5.0
+# Stamps that go back, freeze or jump this many times within STAMP_TROUBLE_S of receive clock are not a
+# timeline: the policy then runs on the receive clock for the rest of the stream.
+STAMP_TROUBLES = 3
+STAMP_TROUBLE_S = 10.0
 MAX_WINDOW_FRAMES = 8192  # > 60 s (the longest window) at 120 fps: the window stays bounded whatever the stamps
 # How a face frame counts as bad (the ``bad_rule`` parameter):
 PROBABILITY_RULE = "probability"  # P(emotions mapped to bad) summed reaches bad_probability
@@ -96,6 +100,8 @@ class CuePolicy:
         self._last_cue_now: Optional[float] = None  # receive-clock time of the last cue
         self._cooldown_until_now: Optional[float] = None  # set when a clock jump lost the stamp history
         self._last_now: Optional[float] = None
+        self._troubles: Deque[float] = deque(maxlen=STAMP_TROUBLES)  # receive-clock times of stamp troubles
+        self.stamp_trouble = ""  # why the stamps were given up for the receive clock ('' while they are used)
         self._restart_window()
 
     def _restart_window(self) -> None:
@@ -110,15 +116,33 @@ class CuePolicy:
         if self._last_cue_now is not None:
             self._cooldown_until_now = self._last_cue_now + self.config.cooldown_s
 
-    def _jumped(self, stamp_s: float, now: Optional[float]) -> bool:
-        """True when the stamp went back, or (with a receive clock) ran ahead of it by more than JUMP_S."""
+    def _jumped(self, stamp_s: float, now: Optional[float]) -> str:
+        """Why the stamp breaks the timeline ('' when it does not): back, or (with a receive clock) ahead of it
+        by more than JUMP_S, or frozen (the same stamp again while the receive clock moved on).
+        """
         if self._last_stamp is None:
-            return False
+            return ""
         if stamp_s < self._last_stamp - _EPS:
-            return True
+            return "went back"
         if now is None or self._last_now is None:
-            return False
-        return (stamp_s - self._last_stamp) - (now - self._last_now) > JUMP_S
+            return ""
+        if abs(stamp_s - self._last_stamp) <= _EPS and now > self._last_now:
+            return "froze"
+        return "jumped ahead" if (stamp_s - self._last_stamp) - (now - self._last_now) > JUMP_S else ""
+
+    def _trust_stamps(self, trouble: str, now: Optional[float]) -> bool:
+        """Count a stamp trouble; False once they come too often (then the receive clock is the timeline)."""
+        if now is not None:
+            self._troubles.append(now)
+            if len(self._troubles) == STAMP_TROUBLES and now - self._troubles[0] <= STAMP_TROUBLE_S:
+                self.stamp_trouble = (
+                    f"message stamps {trouble} {STAMP_TROUBLES} times in {now - self._troubles[0]:.1f} s"
+                )
+                armed = self._armed  # the same episode goes on: a cue already played keeps it disarmed
+                self._restart_window()  # the receive clock starts a timeline of its own
+                self._armed = armed
+                return False
+        return True
 
     def update(
         self,
@@ -136,13 +160,18 @@ class CuePolicy:
         ``bad_probability``: the frame's summed probability of the emotions mapped to bad (rule 'probability').
         ``busy``: a cue is still playing. ``now``: the receive clock (monotonic seconds) where there is one
         (the node): an unset stamp (0) is replaced by it, and a stamp that jumps (back, or ahead of it)
-        restarts the window without shortening the cooldown. Without ``now`` only stamps count, so a replay
-        at any rate decides the same.
+        restarts the window without shortening the cooldown. Stamps that go back, freeze or jump
+        STAMP_TROUBLES times within STAMP_TROUBLE_S are given up: the receive clock decides from then on,
+        and ``stamp_trouble`` says why. Without ``now`` only stamps count, so a replay at any rate decides
+        the same.
         """
         cfg = self.config
-        if stamp_s <= 0.0 and now is not None:
+        if now is not None and (stamp_s <= 0.0 or self.stamp_trouble):
             stamp_s = now
-        if self._jumped(stamp_s, now):
+        trouble = self._jumped(stamp_s, now)
+        if trouble and not self.stamp_trouble and not self._trust_stamps(trouble, now):
+            stamp_s = now  # given up: the window restarted on the receive clock
+        elif trouble and trouble != "froze":
             self._restart_window()
         self._last_stamp, self._last_now = stamp_s, now
         if self._last_face is None:

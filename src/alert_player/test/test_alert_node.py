@@ -79,6 +79,22 @@ class Harness:
         self.wait_for(arrived, f"feedback for stamp {t}")
         return found[0]
 
+    def send_live(self, t, label, period=0.05):
+        """Publish one Emotion stamped ``t`` (stamps may repeat) and wait for one more Feedback; pace the stream."""
+        t_next = time.monotonic() + period
+        with self.cond:
+            count = len(self.feedback)
+        msg = Emotion(has_face=True, label=label, confidence=0.9, class_names=CLASSES, model_variant="baseline")
+        msg.probabilities = [0.025] * 5
+        msg.probabilities[CLASSES.index(label)] = 0.9
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
+        self.pub.publish(msg)
+        self.wait_for(lambda: len(self.feedback) > count, f"feedback for a frame stamped {t}")
+        with self.cond:
+            out = self.feedback[count]
+        time.sleep(max(0.0, t_next - time.monotonic()))  # a camera's pace: the node's receive clock must advance
+        return out
+
     def set_param(self, name, value):
         """Set one parameter through the standard service; return (successful, reason)."""
         if isinstance(value, str):
@@ -163,6 +179,21 @@ def test_a_neutral_top_label_with_a_high_bad_probability_cues_by_default(tmp_pat
         assert not any(f.cue_played for f in out) and out[-1].bad_share == 0.0
         ok, reason = h.set_param("bad_rule", "argmax")
         assert not ok and "bad_rule" in reason
+
+
+@pytest.mark.parametrize("kind", ["backwards", "frozen", "jumps"])
+def test_stamps_that_go_back_freeze_or_jump_fall_back_to_the_receive_clock(tmp_path, kind):
+    """0 cues in 14 s of 0.9-confidence sad, and not a word, on these stamps; now a cue and one warning."""
+    stamp = {
+        "backwards": lambda i: T0 + 100 - i * 0.05,
+        "frozen": lambda i: T0 + 7.0,
+        "jumps": lambda i: T0 + i * 0.05 + 6.0 * (i // 15),
+    }[kind]
+    with alert_node(tmp_path) as (h, proc):
+        out = [h.send_live(stamp(i), "sad") for i in range(80)]  # 4 s at 20 frames a second
+        assert [f.reason for f in out if f.cue_played] == [Feedback.REASON_PLAYED]
+    log = (tmp_path / next(p.name for p in tmp_path.iterdir() if p.suffix == ".log")).read_text()
+    assert log.count("cues are timed by the receive clock from now on") == 1, log
 
 
 def test_malformed_message_is_answered_and_the_node_keeps_running(graph):

@@ -197,3 +197,27 @@ def test_unset_stamps_use_the_receive_clock_and_the_window_stays_bounded():
     for i in range(20000):
         policy.update(0.0, True, "happy", 0.9, "good", now=float(i) * 1e-4)
     assert len(policy._window) <= 8192
+
+
+@pytest.mark.parametrize(
+    "stamp_of, trouble",
+    [
+        (lambda t: 1000.0 - t, "went back"),  # every stamp earlier than the one before
+        (lambda t: 77.0, "froze"),  # a frozen non-zero stamp
+        (lambda t: t + 6.0 * (round(t * FPS) // 15), "jumped ahead"),  # +6 s every 15 frames
+    ],
+)
+def test_stamps_that_go_back_freeze_or_jump_repeatedly_give_way_to_the_receive_clock(stamp_of, trouble):
+    """These stamps used to silence the coach: 0 cues in 14 s of 0.9-confidence sad."""
+    policy = CuePolicy(PolicyConfig(cooldown_s=8.0))
+    out = live(policy, frames(0, 14, "sad"), stamp_of=stamp_of)
+    assert policy.stamp_trouble.startswith(f"message stamps {trouble} 3 times")
+    cues = cue_times(out)
+    assert cues and cues[0] < 2.0 and all(b - a >= 8.0 for a, b in zip(cues, cues[1:]))  # early, then cooldown
+    assert out[-1][1].bad_share == 1.0
+
+
+def test_a_single_stamp_trouble_keeps_the_stamps():
+    policy = CuePolicy()
+    live(policy, frames(0, 2, "happy") + frames(2, 2, "sad"), stamp_of=lambda t: t if t < 1 else t - 0.5)
+    assert policy.stamp_trouble == ""
