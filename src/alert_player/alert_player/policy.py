@@ -117,8 +117,10 @@ class CuePolicy:
             self._cooldown_until_now = self._last_cue_now + self.config.cooldown_s
 
     def _jumped(self, stamp_s: float, now: Optional[float]) -> str:
-        """Why the stamp breaks the timeline ('' when it does not): back, or (with a receive clock) ahead of it
-        by more than JUMP_S, or frozen (the same stamp again while the receive clock moved on).
+        """Why the stamp breaks the timeline, or '' when it does not.
+
+        It went back, or (with a receive clock) ran ahead of it by more than JUMP_S, or froze (the same
+        stamp again while the receive clock moved on).
         """
         if self._last_stamp is None:
             return ""
