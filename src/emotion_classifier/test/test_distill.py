@@ -120,6 +120,12 @@ def test_train_distils_from_a_soft_labels_file(fer_npz, trained, tmp_path, capsy
     np.savez(bad, probs=np.full((3, 5), 0.2), info=np.array(json.dumps({"data_sha256": "x"})))
     args[args.index(str(soft))] = str(bad)
     assert cli.main(args) == 2 and "made for other data" in capsys.readouterr().err
+    # the pruned variant fine-tunes from the same soft labels
+    pruned = tmp_path / "pruned.safetensors"
+    args = ["prune", "--src", str(out), "--data", str(fer_npz), "--conv-ratio", "0.3", "--fc-ratio", "0.3"]
+    args += ["--finetune-epochs", "2", "--threads", "1", "--soft-labels", str(soft), "--out", str(pruned)]
+    assert cli.main(args + ["--no-progress"]) == 0
+    assert load_model(pruned)[1]["soft_labels"] == soft.name
 
 
 def test_coaching_metrics_on_known_predictions():

@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
+import numpy as np
 from torch import nn
 
+from ..labels import CLASSES
 from ..weights import WeightFileError, load_model
-from .data import file_sha256
+from .data import DatasetError, FaceSet, file_sha256
 
 
 def command_line(args: Optional[argparse.Namespace] = None) -> str:
@@ -24,3 +26,17 @@ def load_float_source(path) -> Tuple[nn.Module, Dict[str, object], str]:
     if int(meta["bits"]) != 32 or meta.get("kernels"):
         raise WeightFileError(f"{path}: source must be a float (32-bit) model, this one is {meta['variant']!r}")
     return model, meta, file_sha256(Path(path))
+
+
+def soft_labels_file(path: str, train_set: FaceSet) -> np.ndarray:
+    """The probabilities of a ``soft-labels`` npz, checked against the training split they must describe."""
+    import json
+
+    try:
+        with np.load(path) as z:
+            probs, info = z["probs"], json.loads(str(z["info"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path}: not a soft-labels file ({exc})") from None
+    if info.get("data_sha256") != train_set.sha256 or probs.shape != (len(train_set), len(CLASSES)):
+        raise DatasetError(f"{path}: made for other data than these {len(train_set)} training faces")
+    return probs

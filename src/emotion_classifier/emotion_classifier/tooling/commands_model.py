@@ -11,8 +11,8 @@ from ..native_int8 import load_native_int8
 from ..preprocess import normalize_gray
 from ..weights import save_model
 from .calibrate import calibrate_int8, save_native_int8
-from .commands_common import command_line, load_float_source
-from .data import load_faces, subset
+from .commands_common import command_line, load_float_source, soft_labels_file
+from .data import DatasetError, load_faces, subset
 from .evaluate import latencies_in_turns
 from .prune import prune_model
 from .sweep import format_sweep, plot_sweep, prune_sweep
@@ -92,9 +92,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     )
     data_sha = src_meta["data_sha256"]
     if args.finetune_epochs > 0:
+        if args.soft_labels and args.train_limit:
+            raise DatasetError("--soft-labels describe the whole training split: leave out --train-limit")
         train_set = subset(load_faces(args.data, "train"), args.train_limit)
+        soft = soft_labels_file(args.soft_labels, train_set) if args.soft_labels else None
         pruned = finetune(
-            pruned, train_set, val_set, args.finetune_epochs, args.lr, args.threads, args.workdir, not args.no_progress
+            pruned,
+            train_set,
+            val_set,
+            args.finetune_epochs,
+            args.lr,
+            args.threads,
+            args.workdir,
+            not args.no_progress,
+            soft_labels=soft,
         )
         data_sha = train_set.sha256
     acc2 = accuracy(pruned, val_set)
@@ -108,6 +119,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         "conv_ratio": args.conv_ratio,
         "fc_ratio": args.fc_ratio,
         "finetune_epochs": args.finetune_epochs,
+        "soft_labels": Path(args.soft_labels).name if args.soft_labels else "",
         "macs": macs,
         "macs_reduction": round(base_macs / macs, 3),
         "val_accuracy": round(acc2, 4),
@@ -171,6 +183,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (a third of training's)")
     p.add_argument("--train-limit", type=int, default=0, help="fine-tune on a random subset of this many faces")
+    p.add_argument("--soft-labels", help="fine-tune distilling from a soft-labels npz (the whole training split)")
     p.add_argument("--val-limit", type=int, default=0, help="report on a random subset of this many faces")
     p.add_argument("--workdir", help="fine-tuning checkpoints (default: a temporary folder)")
     p.add_argument("--threads", type=int, default=0)

