@@ -41,6 +41,12 @@ STRENGTH = 0.5  # how far towards the goal (1 = all the way)
 MARGIN = math.log(2.0)  # after the bias, the hold's neutral is at least twice its next class (geometric means)
 MAX_BIAS = 3.0  # log units: no class is moved by more than a factor of ~20
 MIN_FRAMES = 10  # fewer face frames than this are too few to fit (a third of a second at 30 fps)
+# A hold that does not look like a resting face is refused (a calibration that silences the coach is worse
+# than none): one expression other than neutral holds this share of the hold's mean probability, or the
+# correction moves some class by more than this many log units. Chosen by `facecoach eval-calibration`'s
+# hold check (models/README.md): the share of neutral holds accepted and of fear/sad/happy holds refused.
+HOLD_MAX_OTHER = 0.4
+HOLD_MAX_BIAS = 0.8
 MAX_FILE_BYTES = 64 * 1024
 # Where ~/calibrate writes when calibration_file is '' (the file then becomes calibration_file).
 DEFAULT_FILE = "~/.facecoach/calibration.json"
@@ -152,6 +158,29 @@ def fit(
         float(p[:, i].mean()),
         float(after[:, i].mean()),
     )
+
+
+def check_hold(
+    probabilities: Sequence[Sequence[float]],
+    cal: Calibration,
+    max_other: float = HOLD_MAX_OTHER,
+    max_bias: float = HOLD_MAX_BIAS,
+) -> Optional[str]:
+    """Why the hold behind ``cal`` does not look like a resting face, or None when it does."""
+    names = cal.class_names
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(names))
+    mean = p.mean(axis=0)
+    others = [(float(mean[j]), n) for j, n in enumerate(names) if n != NEUTRAL]
+    share, other = max(others)
+    if share >= max_other:
+        return f"the hold reads as {other} ({share:.0%} of it), not as a resting face"
+    j = int(np.argmax(np.abs(cal.bias)))
+    if abs(cal.bias[j]) > max_bias:
+        return (
+            f"the hold needs a correction of {names[j]} {cal.bias[j]:+.2f}, beyond +-{max_bias:g}: "
+            "it does not look like a resting face"
+        )
+    return None
 
 
 def to_dict(cal: Calibration) -> Dict[str, object]:

@@ -181,3 +181,16 @@ def test_save_into_an_unwritable_place_is_a_calibration_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(CalibrationError, match="cannot write"):
         save(Calibration(CLASSES, (0.0,) * 5), str(blocker / "me.json"))
+
+
+def test_check_hold_refuses_a_hold_that_is_not_a_resting_face():
+    """A hold that fell on a fearful stretch once gave neutral +1.96 and silenced the coach."""
+    from emotion_classifier.calibration import check_hold, fit
+
+    names = ("fear", "happy", "neutral", "sad", "surprise")
+    resting = [[0.08, 0.05, 0.66, 0.17, 0.04]] * 30
+    assert check_hold(resting, fit(resting, names)) is None
+    fearful = [[0.55, 0.02, 0.25, 0.15, 0.03]] * 30
+    assert "reads as fear (55% of it)" in check_hold(fearful, fit(fearful, names))
+    odd = [[0.25, 0.005, 0.35, 0.38, 0.015]] * 30  # no class over 40 %, but the correction is large
+    assert "beyond +-0.8" in check_hold(odd, fit(odd, names))

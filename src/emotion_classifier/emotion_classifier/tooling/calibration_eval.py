@@ -168,6 +168,7 @@ def evaluate_calibration(
                     g = _fit(hold_probs, goal, s)
                     grid_rows[(goal, s)].append(dict(metrics(g.apply(probs[rest]), labels[rest]), kind=kind, hold=mode))
             results[f"{kind}/{mode}"] = {"without": _mean(without), "with": _mean(with_cal), "users": users_out}
+    results_check = hold_check(per_user, labels, hold, seed)
     grid_out = []
     for (goal, s), rows in grid_rows.items():
         entry = {"goal": goal, "strength": s}
@@ -188,8 +189,38 @@ def evaluate_calibration(
         },
         "conditions": [u["conditions"] for u in per_user],
         "results": results,
+        "hold_check": results_check,
         "grid": grid_out,
     }
+
+
+HOLD_CLASSES = ("neutral", "fear", "sad", "happy", "surprise")
+
+
+def hold_check(per_user: List[Dict[str, Any]], labels: np.ndarray, hold: int, seed: int) -> Dict[str, Any]:
+    """The share of holds calibration.check_hold accepts, per expression held and kind of user.
+
+    A hold is ``hold`` faces of one expression, drawn per user; neutral holds should be accepted, the others
+    refused (the user held something else than a resting face, e.g. the hold fell on a fearful stretch).
+    """
+    out: Dict[str, Any] = {
+        "max_other": calibration.HOLD_MAX_OTHER,
+        "max_bias": calibration.HOLD_MAX_BIAS,
+        "accepted": {},
+    }
+    for kind in KINDS:
+        rates = {}
+        for name in HOLD_CLASSES:
+            ids_all = np.flatnonzero(labels == CLASSES.index(name))
+            accepted = 0
+            for u, user in enumerate(per_user):
+                ids = np.random.default_rng([seed, u, 2]).choice(ids_all, size=min(hold, len(ids_all)), replace=False)
+                p = user["probs"][kind][0][ids]
+                cal = calibration.fit(p, CLASSES, min_frames=1)
+                accepted += calibration.check_hold(p, cal) is None
+            rates[name] = accepted / max(1, len(per_user))
+        out["accepted"][kind] = rates
+    return out
 
 
 def format_report(doc: Dict[str, Any]) -> str:
@@ -205,6 +236,16 @@ def format_report(doc: Dict[str, Any]) -> str:
                 f"{key if which == 'without' else '':<26}{which:>8}{100 * m['accuracy']:>7.1f}"
                 f"{100 * m['macro_recall']:>8.1f}   {rec}"
             )
+    check = doc.get("hold_check")
+    if check:
+        lines.append("")
+        lines.append(
+            f"hold check (refuse: one other expression >= {check['max_other']:.0%} of the hold, or a correction "
+            f"beyond +-{check['max_bias']:g}): holds accepted %"
+        )
+        lines.append(f"{'kind':<16}" + "".join(f"{c:>10}" for c in HOLD_CLASSES))
+        for kind, rates in check["accepted"].items():
+            lines.append(f"{kind:<16}" + "".join(f"{100 * rates[c]:>10.0f}" for c in HOLD_CLASSES))
     lines.append("")
     lines.append("grid (hold: both kinds of hold): macro recall % / accuracy % per kind of user")
     lines.append(f"{'goal':>10}{'strength':>9}" + "".join(f"{k:>22}" for k in KINDS))
