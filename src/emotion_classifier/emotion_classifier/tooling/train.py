@@ -298,8 +298,9 @@ def train(
                 "best_epoch": best_epoch,
                 "best_model": best_state,
             },
-            ckpt,
+            ckpt.with_suffix(".part"),
         )
+        ckpt.with_suffix(".part").replace(ckpt)  # a run killed while saving keeps its previous checkpoint
         if epoch + 1 - best_epoch >= cfg.patience:
             print(
                 f"early stop: no validation gain for {cfg.patience} epochs (best {best_acc:.4f} at epoch {best_epoch})"
