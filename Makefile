@@ -1,16 +1,20 @@
 # FaceCoach: `make demo` coaches the bundled sample interview; `make test` runs every test.
-# Both run `make setup` first (idempotent: seconds when nothing changed).
+# demo sets up what the demo needs (`make setup`); test also what only the tests need (`make setup-test`).
+# Both are idempotent: seconds when nothing changed.
 SHELL := /bin/bash
 RUN := source env.sh &&
 
-.PHONY: setup demo test lint bench soak clean
+.PHONY: setup setup-test demo test lint bench soak clean
 setup:
 	@tools/setup.sh
+
+setup-test:
+	@tools/setup.sh --test
 
 demo: setup
 	@$(RUN) bin/facecoach demo
 
-test: setup
+test: setup-test
 	@$(RUN) python -m pytest src test -q -p no:cacheprovider
 
 bench: setup

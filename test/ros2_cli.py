@@ -1,4 +1,4 @@
-"""The real `ros2` command for the tests: a ROS 2 install's, else the overlay `make setup` builds.
+"""The real `ros2` command for the tests: a ROS 2 install's, else the overlay `make setup-test` builds.
 
 Found in this order: a ``ros2`` on PATH that is not one of the overlays (a ROS 2 install: one flavour,
 ``installed``); else ``build/ros2cli-rolling`` and ``build/ros2cli-humble``, which tools/setup.sh builds
@@ -44,12 +44,12 @@ def skip_reason() -> str:
     """Why there is no ros2 to test with, and what to do about it."""
     if SHARED_ROS2CLI.is_dir():
         return (
-            f"no ros2 overlay built from {SHARED_ROS2CLI}: run `make setup` (tools/setup.sh builds "
+            f"no ros2 overlay built from {SHARED_ROS2CLI}: run `make setup-test` (tools/setup.sh --test builds "
             "build/ros2cli-rolling and build/ros2cli-humble; see log in build/ros2cli-*/build.log)"
         )
     return (
         "no ros2 command: install ROS 2 (e.g. ros-humble-ros-base, then `source /opt/ros/humble/setup.bash`), "
-        f"or put the shared ros2-cli sources at {SHARED_ROS2CLI} and run `make setup`"
+        f"or put the shared ros2-cli sources at {SHARED_ROS2CLI} and run `make setup-test`"
     )
 
 

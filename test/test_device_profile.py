@@ -38,7 +38,7 @@ UNIT_TESTS = [
     "src/emotion_classifier/test/test_calibration.py",
 ]
 ATOL = 1e-4
-SETUP_HINT = "create it with: make setup (tools/setup.sh; needs CPython 3.6: pyenv install 3.6.15)"
+SETUP_HINT = "create it with: make setup-test (tools/setup.sh --test; needs CPython 3.6: pyenv install 3.6.15)"
 
 
 @pytest.fixture(scope="module")

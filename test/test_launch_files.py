@@ -1,7 +1,7 @@
 """The launch files under the real `ros2 launch`: their arguments, replay, a camera that cannot open.
 
 Run under every launch flavour there is (test/ros2_cli.py: a ROS 2 install's, else the rolling and
-Humble overlays `make setup` builds from ../shared/ros2-cli; without either these tests skip and say
+Humble overlays `make setup-test` builds from ../shared/ros2-cli; without either these tests skip and say
 what to install). Everything waits on events: output lines of launch, messages, the CLI's answers.
 The live graph, `ros2 param`, `ros2 topic`, respawn and Ctrl-C are in test_ros2_cli.py.
 """

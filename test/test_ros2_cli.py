@@ -1,7 +1,7 @@
 """`ros2 param`, `ros2 topic`, respawn and Ctrl-C on the live graph started by the real `ros2 launch`.
 
 One `ros2 launch facecoach jetson.launch.py` per launch flavour (test/ros2_cli.py: a ROS 2 install's,
-else the rolling and Humble overlays `make setup` builds from ../shared/ros2-cli; without either these
+else the rolling and Humble overlays `make setup-test` builds from ../shared/ros2-cli; without either these
 tests skip and say what to install), on a video file of the sample interview. The tests use it in
 order and the last one ends it with Ctrl-C. ros2cli is the same in every flavour, so its verbs are
 checked under the first; launch's part (respawn, Ctrl-C) under each.

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # One idempotent set-up step: a venv inside the repository with the pinned packages, the fix for
-# the build-machine paths baked into the ROS wheels, a colcon build of the workspace, and the
-# device-profile venv (.venv-device, Python 3.6: tools/setup_device_venv.sh).
+# the build-machine paths baked into the ROS wheels and a colcon build of the workspace (all the demo
+# needs). With --test also what only the tests need: the ros2 CLI overlays and the device-profile venv
+# (.venv-device, Python 3.6: tools/setup_device_venv.sh).
 # Writes nothing outside the repository except pip's cache (and apt's, for alsa-utils when root).
 # A second run with nothing changed takes seconds.
 set -eo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FOR_TESTS=0
+[ "${1:-}" = "--test" ] && FOR_TESTS=1
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 cd "$ROOT"
@@ -77,6 +80,10 @@ fi
 #    build/ros2cli-rolling and build/ros2cli-humble, only when that folder is there and no ROS 2 install's
 #    `ros2` is on PATH; again only when those sources or the venv change. Never fails the set-up: without
 #    it the tests that need `ros2` skip and say why.
+if [ "$FOR_TESTS" = 0 ]; then
+  say "ready (source env.sh to use the workspace by hand)"
+  exit 0
+fi
 ROS2CLI_SRC="$ROOT/../shared/ros2-cli"
 REAL_ROS2=$(command -v ros2 2>/dev/null || true)
 case "$REAL_ROS2" in "$ROOT"/build/ros2cli-*) REAL_ROS2="" ;; esac
