@@ -311,5 +311,6 @@ class EmotionClassifierNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the loader thread with the node."""
-        self._loader.shutdown(wait=False)
+        if hasattr(self, "_loader"):  # also called by rclpy at shutdown when __init__ failed half-way
+            self._loader.shutdown(wait=False)
         super().destroy_node()
