@@ -268,3 +268,71 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
         print(out.decode()[-3000:])
+
+
+# ------------------------------------------------------------------ crafted files (issue 20, item 5)
+
+
+def _crafted(folder: Path) -> dict:
+    """Calibration files made to kill a parser: huge numbers, deep nesting; each also a valid-looking file."""
+    from emotion_classifier import calibration
+    from emotion_classifier.labels import CLASSES
+
+    rng = np.random.default_rng(3)
+    hold = rng.dirichlet([1, 1, 4, 3, 1], 40)  # a neutral hold that reads partly sad
+    good = folder / "good.json"
+    calibration.save(calibration.fit(hold, CLASSES, "baseline", 2.0), str(good))
+    text = good.read_text()
+    huge = "1" + "0" * 4000  # 10**4000: OverflowError in math.isfinite
+    files = {
+        "frames 10**4000": (text.replace('"frames": 40', '"frames": ' + huge), "frames must be a finite number"),
+        "30000-deep JSON": ("[" * 30000 + "]" * 30000, "nested too deeply"),
+        "bias 10**4000": (text.replace('"bias": [', '"bias": [' + huge + ", ", 1), "bias must be a list"),
+        "version 10**4000": (text.replace('"version": 1', '"version": ' + huge), "calibration version"),
+    }
+    paths = {"good": (good, "")}
+    for i, (what, (content, reason)) in enumerate(files.items()):
+        path = folder / f"crafted{i}.json"
+        path.write_text(content)
+        paths[what] = (path, reason)
+    return paths
+
+
+@pytest.mark.parametrize("what", ["frames 10**4000", "30000-deep JSON"])
+def test_a_crafted_calibration_file_at_start_up_leaves_the_classifier_running_uncalibrated(ros_node, tmp_path, what):
+    path, reason = _crafted(tmp_path)[what]
+    cmd = [executable_path("emotion_classifier", "emotion_classifier"), "--ros-args"]
+    cmd += ["-p", f"models_dir:={REPO / 'models'}", "-p", f"calibration_file:={path}"]
+    cmd += ["-r", "__node:=crafted_classifier", "-r", "face:=/k/face", "-r", "emotion:=/k/emotion"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    try:
+        faces = Faces(ros_node, "/k")
+        answer = faces.connect()  # a dead classifier never answers
+        assert answer.label in answer.class_names and proc.poll() is None
+        assert get_parameter(ros_node, "/crafted_classifier", "calibration_file") == str(path)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=20)[0].decode()
+    warned = [line for line in out.splitlines() if "calibration_file refused, running uncalibrated" in line]
+    assert len(warned) == 1 and "[WARN]" in warned[0] and reason in warned[0], out[-3000:]
+    assert "Traceback" not in out and proc.returncode == 0, out[-3000:]
+
+
+def test_crafted_calibration_files_at_run_time_are_refused_and_the_previous_one_kept(ros_node, classifier, tmp_path):
+    files = _crafted(tmp_path)
+    faces = Faces(ros_node)
+    faces.connect()
+    ok, why = set_parameter(ros_node, NODE, "calibration_file", str(files["good"][0]))
+    assert ok, why
+    calibrated = list(faces.one().probabilities)
+    try:
+        for what, (path, reason) in files.items():
+            if what == "good":
+                continue
+            ok, why = set_parameter(ros_node, NODE, "calibration_file", str(path))
+            assert not ok and reason in why and "\n" not in why and len(why) < 400, (what, why)
+            assert classifier.poll() is None, f"the classifier died on {what}"
+            assert get_parameter(ros_node, NODE, "calibration_file") == str(files["good"][0])
+            assert faces.one().probabilities == pytest.approx(calibrated, abs=1e-4), f"{what}: calibration lost"
+    finally:
+        set_parameter(ros_node, NODE, "calibration_file", "")

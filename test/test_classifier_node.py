@@ -27,7 +27,7 @@ def models_dir(tmp_path):
     return d
 
 
-def _start(models_dir, variant="baseline"):
+def _start(models_dir, variant="baseline", *params):
     cmd = [
         executable_path("emotion_classifier", "emotion_classifier"),
         "--ros-args",
@@ -40,6 +40,8 @@ def _start(models_dir, variant="baseline"):
         "-r",
         "emotion:=/t/emotion",
     ]
+    for param in params:
+        cmd += ["-p", param]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -188,3 +190,75 @@ def test_backend_switches_to_onnxruntime_at_runtime_and_refuses_what_it_cannot_r
     finally:
         log = _stop(proc)
     assert "onnxruntime on cpu" in log
+
+
+def _onnx_with_classes(models_dir, classes_by_variant):
+    """baseline.onnx (exported), and copies of it whose metadata names other classes than its 5 outputs."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import json
+
+    from emotion_classifier.tooling.export import export_onnx
+    from emotion_classifier.weights import load_model
+
+    model, info = load_model(models_dir / "baseline.safetensors")
+    export_onnx(model, models_dir / "baseline.onnx", info, opset=13)
+    for variant, classes in classes_by_variant.items():
+        proto = onnx.load(str(models_dir / "baseline.onnx"))
+        entry = next(p for p in proto.metadata_props if p.key == "classes")
+        entry.value = json.dumps(classes)
+        onnx.save(proto, str(models_dir / f"{variant}.onnx"))
+
+
+CRAFTED_CLASSES = {
+    "one_class": ["fear"],  # 1 name for 5 outputs: the first face used to kill the node (IndexError)
+    "six_classes": ["fear", "happy", "neutral", "sad", "surprise", "disgust"],  # mismatched probabilities
+}
+
+
+def test_an_onnx_model_whose_classes_do_not_match_its_outputs_is_refused_and_the_previous_kept(ros_node, models_dir):
+    from facecoach_common.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face
+
+    _onnx_with_classes(models_dir, CRAFTED_CLASSES)
+    got = []
+    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
+    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
+    proc = _start(models_dir, "baseline", "backend:=onnxruntime")
+    try:
+        assert _connect(ros_node, pub, got, _face(1)), "no answer from the classifier"
+        first = got[-1]
+        assert first.model_variant == "baseline" and len(first.probabilities) == len(first.class_names) == 5
+        for i, (variant, classes) in enumerate(CRAFTED_CLASSES.items()):
+            ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", variant)
+            assert not ok and f"does not match its {len(classes)} class names" in why, why
+            assert "\n" not in why
+            assert _exchange(ros_node, pub, got, _face(10 + i)), f"no answer after {variant} was refused"
+            m = got[-1]
+            assert (m.model_variant, list(m.class_names)) == ("baseline", list(first.class_names))
+            assert list(m.probabilities) == pytest.approx(list(first.probabilities), abs=1e-5)
+            assert get_parameter(ros_node, "/emotion_classifier", "model_variant") == "baseline"
+            assert proc.poll() is None
+    finally:
+        log = _stop(proc)
+    assert "Traceback" not in log, log
+
+
+def test_an_onnx_model_whose_classes_do_not_match_its_outputs_at_start_up_is_not_loaded(ros_node, models_dir):
+    from facecoach_common.qos import STREAM_QOS
+    from facecoach_msgs.msg import Emotion, Face
+
+    _onnx_with_classes(models_dir, CRAFTED_CLASSES)
+    got = []
+    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
+    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
+    proc = _start(models_dir, "one_class", "backend:=onnxruntime")
+    try:
+        assert _connect(ros_node, pub, got, _face(1)), "the classifier died"
+        assert (got[-1].model_variant, got[-1].label, list(got[-1].probabilities)) == ("", "", [])
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "baseline")
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(2)) and got[-1].model_variant == "baseline"
+    finally:
+        log = _stop(proc)
+    assert "cannot load model" in log and "does not match its 1 class names" in log and "Traceback" not in log, log

@@ -105,6 +105,52 @@ def test_a_camera_that_cannot_open_ends_the_launch_with_the_reason(flavour):
     assert len(re.findall(r"\[facecoach_single_process-\d+\]: process started", out)) == 1, "respawned"
 
 
+def _ended(launch: Launch, timeout: float) -> str:
+    """Wait for a launch to end by itself; its output (AssertionError with the output's tail if it does not)."""
+    import subprocess
+
+    try:
+        launch.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"ros2 launch still runs after {timeout:.0f} s:\n" + launch.output[-4000:]) from None
+    return launch.output
+
+
+def _started_once(out: str) -> None:
+    """No process of the launch was started twice (a respawn)."""
+    started = re.findall(r"\[(\w+)-\d+\]: process started", out)
+    assert started and len(started) == len(set(started)), f"respawned: {started}\n{out[-3000:]}"
+
+
+@pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_params_file_that_is_not_yaml_ends_the_launch_with_its_reason(flavour, single, tmp_path):
+    """Issue 20 item 7: a bad params_file was an RCLError traceback and exit 1 in every node: a respawn loop."""
+    bad = tmp_path / "params.yaml"
+    bad.write_text("emotion_classifier:\n  ros__parameters: {model_variant: [int8,\n")
+    args = ["facecoach", "jetson.launch.py", f"params_file:={bad}", f"single_process:={single}"]
+    with Launch(flavour, *args) as launch:
+        out = _ended(launch, 60)
+    assert f"cannot start: parameters file {bad} is not valid YAML" in out, out[-3000:]
+    assert "exited with code 2: it cannot start (its error is above); stopping the launch" in out, out[-3000:]
+    assert "Traceback" not in out and "RCLError" not in out, out[-3000:]
+    _started_once(out)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_classifier_configuration_error_ends_the_launch_without_a_traceback(flavour, tmp_path):
+    """Issue 20 item 7: the classifier said its one line, then an AttributeError traceback (exit 1): respawned."""
+    params = tmp_path / "params.yaml"
+    params.write_text("emotion_classifier:\n  ros__parameters:\n    smoothing_frames: 0\n")
+    with Launch(flavour, "facecoach", "jetson.launch.py", f"params_file:={params}") as launch:
+        out = _ended(launch, 90)
+    said = [line for line in out.splitlines() if "[emotion_classifier]: cannot start" in line]
+    assert len(said) == 1 and "smoothing_frames" in said[0], out[-3000:]
+    assert "emotion_classifier exited with code 2: it cannot start" in out, out[-3000:]
+    assert "Traceback" not in out and "AttributeError" not in out, out[-3000:]
+    _started_once(out)
+
+
 # ------------------------------------------------------------------------------------- no ROS needed
 
 

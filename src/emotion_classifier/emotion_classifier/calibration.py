@@ -52,6 +52,7 @@ MAX_FILE_BYTES = 64 * 1024
 DEFAULT_FILE = "~/.facecoach/calibration.json"
 _EPS = 1e-6
 _BIAS_LIMIT = 20.0  # a file's bias beyond this is corrupt, not a calibration
+MAX_FRAMES = 10**9  # a hold of more frames than this (a year at 30 fps) is corrupt, not a calibration
 
 
 class CalibrationError(ValueError):
@@ -214,11 +215,44 @@ def save(cal: Calibration, path: str) -> None:
         raise CalibrationError(f"{path}: cannot write the calibration ({exc.strerror or exc})") from exc
 
 
+def _finite(v: object) -> Optional[float]:
+    """``v`` as a finite float, or None when it is no number (bool, str, ...) or not a finite one.
+
+    JSON integers are unbounded: 10**4000 is an int that ``math.isfinite`` and ``float`` refuse with
+    OverflowError, so the conversion comes first and its failure is an answer, not a crash.
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _number(d: dict, key: str, path: str, kind: type = float) -> float:
-    v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise CalibrationError(f"{path}: {key} must be a finite number >= 0, not {v!r}")
+    v = _finite(d.get(key))
+    if v is None or v < 0 or (kind is int and v > MAX_FRAMES):
+        limit = f" and <= {MAX_FRAMES}" if kind is int else ""
+        raise CalibrationError(f"{path}: {key} must be a finite number >= 0{limit}, not {_short(d.get(key))}")
     return kind(v)
+
+
+def _fraction(d: dict, key: str, path: str) -> float:
+    """A hold's mean probability: a number within [0, 1], or NaN when the file has none (null or absent)."""
+    v = d.get(key)
+    if v is None:
+        return float("nan")
+    f = _finite(v)
+    if f is None or not 0.0 <= f <= 1.0:
+        raise CalibrationError(f"{path}: {key} must be a probability within [0, 1] or null, not {_short(v)}")
+    return f
+
+
+def _short(v: object, limit: int = 40) -> str:
+    """``repr(v)`` cut to ``limit`` characters: a 4000-digit number must not become a 4000-character line."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def from_dict(d: object, path: str = "calibration") -> Calibration:
@@ -226,21 +260,23 @@ def from_dict(d: object, path: str = "calibration") -> Calibration:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise CalibrationError(f'{path}: not a FaceCoach calibration file (no "format": "{FORMAT}")')
     if d.get("version") != VERSION:
-        raise CalibrationError(f"{path}: calibration version {d.get('version')!r}, this FaceCoach reads {VERSION}")
+        raise CalibrationError(
+            f"{path}: calibration version {_short(d.get('version'))}, this FaceCoach reads {VERSION}"
+        )
     names, bias = d.get("class_names"), d.get("bias")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
         raise CalibrationError(f"{path}: class_names must be a list of class names")
     if len(set(names)) != len(names) or NEUTRAL not in names:
-        raise CalibrationError(f"{path}: class_names {names} must be distinct and include {NEUTRAL!r}")
+        raise CalibrationError(f"{path}: class_names {_short(names, 120)} must be distinct and include {NEUTRAL!r}")
     if not isinstance(bias, list) or len(bias) != len(names):
         raise CalibrationError(f"{path}: bias must be a list of {len(names)} numbers, one per class")
     for b in bias:
-        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or abs(b) > _BIAS_LIMIT:
-            raise CalibrationError(f"{path}: bias {b!r} is not a finite number within +-{_BIAS_LIMIT:g}")
+        f = _finite(b)
+        if f is None or abs(f) > _BIAS_LIMIT:
+            raise CalibrationError(f"{path}: bias {_short(b)} is not a finite number within +-{_BIAS_LIMIT:g}")
     variant, created = d.get("model_variant", ""), d.get("created", "")
     if not isinstance(variant, str) or not isinstance(created, str):
         raise CalibrationError(f"{path}: model_variant and created must be strings")
-    before, after = d.get("neutral_before"), d.get("neutral_after")
     return Calibration(
         tuple(names),
         tuple(float(b) for b in bias),
@@ -248,8 +284,8 @@ def from_dict(d: object, path: str = "calibration") -> Calibration:
         int(_number(d, "frames", path, int)),
         _number(d, "seconds", path),
         created,
-        float(before) if isinstance(before, (int, float)) and not isinstance(before, bool) else float("nan"),
-        float(after) if isinstance(after, (int, float)) and not isinstance(after, bool) else float("nan"),
+        _fraction(d, "neutral_before", path),
+        _fraction(d, "neutral_after", path),
     )
 
 
@@ -271,8 +307,10 @@ def load(path: str, class_names: Optional[Sequence[str]] = None) -> Calibration:
         raise CalibrationError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB, not a calibration file")
     try:
         content = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # also an integer beyond Python's digit limit (3.11+)
         raise CalibrationError(f"{path}: not JSON ({exc})") from None
+    except RecursionError:  # [[[[...: the parser recurses once per level
+        raise CalibrationError(f"{path}: JSON nested too deeply, not a calibration file") from None
     cal = from_dict(content, path)
     if class_names is not None:
         try:

@@ -122,7 +122,7 @@ class EmotionClassifierNode(Node):
                 self._set_calibration(self._load_calibration(config.calibration_file, self._classifier))
             except CalibrationError as exc:  # a failure keeps what works: the uncalibrated classifier
                 self._cal_problem = str(exc)
-                self.get_logger().error(f"calibration_file refused, running uncalibrated: {exc}")
+                self.get_logger().warning(f"calibration_file refused, running uncalibrated: {exc}")
 
     def _load_calibration(self, path: str, classifier: Optional[EmotionClassifier]) -> Calibration:
         return calibration.load(path, classifier.class_names if classifier else None)
@@ -311,5 +311,6 @@ class EmotionClassifierNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the loader thread with the node."""
-        self._loader.shutdown(wait=False)
+        if hasattr(self, "_loader"):  # also called by rclpy at shutdown when __init__ failed half-way
+            self._loader.shutdown(wait=False)
         super().destroy_node()

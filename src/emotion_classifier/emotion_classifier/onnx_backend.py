@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from .preprocess import PREPROCESSING
-from .weight_file import WeightFileError
+from .weight_file import WeightFileError, check_classes
 
 ONNX_SUFFIX = ".onnx"
 PROVIDERS = ("cpu", "cuda", "tensorrt")
@@ -66,13 +66,28 @@ class OnnxModel:
         try:
             self.session = _session(ort, str(self.path), options, provider_list(providers, engine_cache_dir))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors on bad files
-            raise WeightFileError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
+            raise WeightFileError(f"{self.path}: not a loadable ONNX model ({_one_line(exc)})") from exc
         self.providers = self.session.get_providers()
         self.meta = self._metadata()
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, PREPROCESSING["size"], PREPROCESSING["size"]]:
             raise WeightFileError(f"{self.path}: expected one N x 3 x 48 x 48 input, found {inputs}")
         self._input = inputs[0].name
+        self._check_output()
+
+    def _check_output(self) -> None:
+        """Refuse a model whose declared output is not N x classes: one logit per class name.
+
+        A symbolic width ('N', 'classes') is checked when the model runs: ``logits`` refuses any other width,
+        and EmotionClassifier runs it once at load, so a mismatch refuses the file instead of the first face.
+        """
+        n = len(self.meta["classes"])
+        outputs = self.session.get_outputs()
+        if len(outputs) != 1:
+            raise WeightFileError(f"{self.path}: expected one N x {n} output (one per class), found {len(outputs)}")
+        declared = list(outputs[0].shape)
+        if len(declared) != 2 or (isinstance(declared[1], int) and declared[1] != n):
+            raise WeightFileError(f"{self.path}: output shape {declared} does not match {_classes(self.meta)}")
 
     def _metadata(self) -> Dict[str, Any]:
         """The weight file's metadata that `facecoach export` copied into the model (JSON values)."""
@@ -83,6 +98,7 @@ class OnnxModel:
             raise WeightFileError(f"{self.path}: metadata is not JSON ({exc})") from exc
         if not isinstance(meta.get("classes"), list) or not meta["classes"]:
             raise WeightFileError(f"{self.path}: no class list in its metadata (was it made by facecoach export?)")
+        check_classes(self.path, meta["classes"])
         if meta.get("preprocessing", PREPROCESSING) != PREPROCESSING:
             raise WeightFileError(f"{self.path}: made for other preprocessing {meta.get('preprocessing')}")
         meta.setdefault("bits", 32)
@@ -91,6 +107,10 @@ class OnnxModel:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """N x classes logits for N x 3 x 48 x 48 float32 inputs."""
         (out,) = self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})
+        if out.shape != (len(x), len(self.meta["classes"])):
+            raise WeightFileError(
+                f"{self.path}: output {out.shape} for {len(x)} faces does not match {_classes(self.meta)}"
+            )
         return out
 
 
@@ -105,6 +125,16 @@ def _session(ort, path: str, options, providers):
         return ort.InferenceSession(path, options, providers=providers, disabled_optimizers=[_QDQ_PROPAGATION])
     except TypeError:  # an onnxruntime without disabled_optimizers
         return ort.InferenceSession(path, options, providers=providers)
+
+
+def _classes(meta: Dict[str, Any]) -> str:
+    """'its 6 class names [...]' for a refusal (cut: a class list can be long)."""
+    return f"its {len(meta['classes'])} class names {str(meta['classes'])[:200]}"
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """The message of an onnxruntime error on one line, cut to ``limit`` characters."""
+    return " ".join(str(exc).split())[:limit]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

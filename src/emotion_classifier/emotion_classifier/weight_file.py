@@ -262,7 +262,16 @@ def read_metadata(path) -> Dict[str, Any]:
         raise WeightFileError(f"{path}: unsupported bit width {meta['bits']}")
     if meta["granularity"] not in GRANULARITIES:
         raise WeightFileError(f"{path}: granularity {meta['granularity']!r}, expected one of {list(GRANULARITIES)}")
-    classes = meta["classes"]
+    check_classes(path, meta["classes"])
+    try:
+        meta["widths"] = check_widths(meta["widths"])
+    except ValueError as exc:
+        raise WeightFileError(f"{path}: {exc}") from None
+    return meta
+
+
+def check_classes(path, classes: object) -> None:
+    """Refuse a class list that is not 1 to MAX_CLASSES distinct, non-empty names (the weight file's or the ONNX's)."""
     if (
         not isinstance(classes, list)
         or not 1 <= len(classes) <= MAX_CLASSES
@@ -270,11 +279,6 @@ def read_metadata(path) -> Dict[str, Any]:
         or len(set(classes)) != len(classes)
     ):
         raise WeightFileError(f"{path}: classes must be 1 to {MAX_CLASSES} distinct names, not {str(classes)[:200]}")
-    try:
-        meta["widths"] = check_widths(meta["widths"])
-    except ValueError as exc:
-        raise WeightFileError(f"{path}: {exc}") from None
-    return meta
 
 
 def read_tensors(path, shapes: Optional[Mapping[str, Sequence[int]]] = None) -> Dict[str, torch.Tensor]:

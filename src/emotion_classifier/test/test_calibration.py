@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +195,90 @@ def test_check_hold_refuses_a_hold_that_is_not_a_resting_face():
     assert "reads as fear (55% of it)" in check_hold(fearful, fit(fearful, names))
     odd = [[0.25, 0.005, 0.35, 0.38, 0.015]] * 30  # no class over 40 %, but the correction is large
     assert "beyond +-0.8" in check_hold(odd, fit(odd, names))
+
+
+# ------------------------------------------------------------------ crafted files (issue 20, item 5)
+
+HUGE = "1" + "0" * 4000  # 10**4000: a JSON integer that float() and math.isfinite() refuse with OverflowError
+
+
+def _good_text(tmp_path):
+    return json.dumps(_good(tmp_path), indent=1)
+
+
+@pytest.mark.parametrize(
+    "craft, message",
+    [
+        (lambda t: t.replace('"frames": 60', '"frames": ' + HUGE), "frames must be a finite number"),
+        (lambda t: t.replace('"frames": 60', '"frames": 1e999'), "frames must be a finite number"),
+        (lambda t: t.replace('"frames": 60', '"frames": 1e300'), "frames must be a finite number"),
+        (lambda t: t.replace('"seconds": 0.0', '"seconds": -' + HUGE), "seconds must be a finite number"),
+        (lambda t: t.replace('"bias": [', '"bias": [' + HUGE + ", ", 1), "bias must be a list of 5|bias 1000"),
+        (lambda t: t.replace('"version": 1', '"version": ' + HUGE), "calibration version 1000"),
+        (lambda t: t.replace('"neutral_before": ', '"neutral_before": ' + HUGE + ', "x": '), "neutral_before"),
+        (lambda t: t.replace('"neutral_after": ', '"neutral_after": "high", "y": '), "neutral_after"),
+        (lambda _: "[" * 30000 + "]" * 30000, "nested too deeply"),
+        (lambda _: '{"a":' * 9000 + "1" + "}" * 9000, "nested too deeply"),
+    ],
+    ids=[
+        "huge-frames",
+        "inf-frames",
+        "many-frames",
+        "huge-seconds",
+        "huge-bias",
+        "huge-version",
+        "huge-neutral",
+        "text-neutral",
+        "deep-list",
+        "deep-object",
+    ],
+)
+def test_a_crafted_file_is_a_calibration_error_in_one_short_line(tmp_path, craft, message):
+    path = tmp_path / "crafted.json"
+    path.write_text(craft(_good_text(tmp_path)))
+    with pytest.raises(CalibrationError) as err:
+        load(str(path))
+    assert re.search(message, str(err.value)), str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < len(str(path)) + 200, str(err.value)
+
+
+def test_whatever_a_file_holds_load_answers_a_calibration_or_a_calibration_error(tmp_path):
+    """Mutated good files (numbers swapped for huge, non-finite, wrong-typed or nested values; cuts; junk)."""
+    rng = np.random.RandomState(5)  # the device profile's numpy (1.19) has default_rng, but keep to the oldest API
+    text = _good_text(tmp_path)
+    values = [
+        HUGE,
+        "-" + HUGE,
+        "1e999",
+        "NaN",
+        "-Infinity",
+        '"x"',
+        "[]",
+        "{}",
+        "null",
+        "true",
+        "[" * 50 + "]" * 50,
+        "-0",
+    ]
+    numbers = [m.span() for m in re.finditer(r"-?\d+(\.\d+)?(e-?\d+)?", text)]
+    path = tmp_path / "mutated.json"
+    outcomes = {"loaded": 0, "refused": 0}
+    for i in range(400):
+        mutated = text
+        for _ in range(rng.randint(1, 3)):
+            start, end = numbers[rng.randint(len(numbers))]
+            if len(mutated) != len(text):  # an earlier mutation moved the offsets: cut or insert instead
+                at = rng.randint(len(mutated))
+                mutated = mutated[:at] + values[rng.randint(len(values))] + mutated[at:]
+            else:
+                mutated = mutated[:start] + values[rng.randint(len(values))] + mutated[end:]
+        if i % 10 == 0:
+            mutated = mutated[: rng.randint(len(mutated))]
+        path.write_text(mutated)
+        try:
+            load(str(path), CLASSES)
+            outcomes["loaded"] += 1
+        except CalibrationError as exc:
+            assert "\n" not in str(exc), str(exc)
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 300, outcomes

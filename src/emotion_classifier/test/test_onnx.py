@@ -98,3 +98,79 @@ def test_static_int8_qdq_keeps_the_labels_and_the_metadata(exported, tmp_path):
     test = faces[32:]
     same = (q.predict_batch(test).argmax(1) == f.predict_batch(test).argmax(1)).mean()
     assert same >= 0.9, f"int8 QDQ agrees with fp32 on {same:.0%} of the faces"
+
+
+# ------------------------------------------------------------------ class list against outputs (issue 20, item 6)
+
+FIVE = ["fear", "happy", "neutral", "sad", "surprise"]
+
+
+def _crafted_onnx(path, classes, width=5, declared_width=None, outputs=1):
+    """A small linear ONNX model, N x 3 x 48 x 48 -> N x ``width``, whose metadata names ``classes``.
+
+    ``declared_width``: what the graph declares as the output's width (default ``width``; a string is a
+    symbolic dimension, known only when the model runs). ``outputs`` > 1 adds copies of the output.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    from emotion_classifier.preprocess import PREPROCESSING
+
+    rng = np.random.default_rng(width)
+    weight = numpy_helper.from_array(rng.normal(0, 0.01, (3 * 48 * 48, width)).astype(np.float32), "w")
+    nodes = [helper.make_node("Flatten", ["x"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["y0"])]
+    declared = width if declared_width is None else declared_width
+    if isinstance(declared, str):  # hide the width from shape inference: reshape to [N, -1] with a computed shape
+        nodes[1].output[0] = "wide"
+        nodes += [
+            helper.make_node("Shape", ["wide"], ["dims"]),
+            helper.make_node("Reshape", ["wide", "dims"], ["y0"]),
+        ]
+    outs = [helper.make_tensor_value_info("y0", TensorProto.FLOAT, ["N", declared])]
+    for i in range(1, outputs):
+        nodes.append(helper.make_node("Identity", ["y0"], [f"y{i}"]))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, ["N", declared]))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 48, 48])
+    model = helper.make_model(
+        helper.make_graph(nodes, "crafted", [x], outs, [weight]), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    model.ir_version = 8
+    for key, value in (("classes", classes), ("preprocessing", PREPROCESSING), ("bits", 32)):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "classes, width, declared, outputs, reason",
+    [
+        (["fear"], 5, None, 1, r"output shape \['N', 5\] does not match its 1 class names"),
+        (FIVE + ["disgust"], 5, None, 1, r"output shape \['N', 5\] does not match its 6 class names"),
+        (FIVE + ["disgust"], 5, "K", 1, r"output \({n}, 5\) for {n} faces does not match its 6 class names"),
+        (["fear"], 5, "K", 1, r"output \({n}, 5\) for {n} faces does not match its 1 class names"),
+        (FIVE, 5, None, 2, "expected one N x 5 output"),
+        ([1, 2, 3, 4, 5], 5, None, 1, "classes must be 1 to"),
+        (["fear", "fear", "happy", "sad", "neutral"], 5, None, 1, "distinct names"),
+    ],
+    ids=["1-for-5", "6-for-5", "6-for-5-symbolic", "1-for-5-symbolic", "two-outputs", "not-names", "repeated"],
+)
+def test_an_onnx_model_whose_class_list_does_not_match_its_outputs_is_refused_at_load(
+    tmp_path, classes, width, declared, outputs, reason
+):
+    from emotion_classifier.inference import EmotionClassifier
+    from emotion_classifier.weight_file import WeightFileError
+
+    path = _crafted_onnx(tmp_path / "crafted.onnx", classes, width, declared, outputs)
+    for flip_tta in (False, True):
+        with pytest.raises(WeightFileError, match=reason.replace("{n}", str(1 + flip_tta))) as err:  # flips: 2N
+            EmotionClassifier(path, backend="onnxruntime", flip_tta=flip_tta)
+        assert "\n" not in str(err.value)
+
+
+def test_a_crafted_onnx_model_that_matches_its_class_list_loads_and_classifies(tmp_path):
+    from emotion_classifier.inference import EmotionClassifier
+
+    for declared in (None, "K"):
+        path = _crafted_onnx(tmp_path / "fine.onnx", FIVE, 5, declared)
+        scores = EmotionClassifier(path, backend="onnxruntime", flip_tta=True).predict(np.full((48, 48), 100, np.uint8))
+        assert scores.class_names == tuple(FIVE) and len(scores.probabilities) == 5 and scores.label in FIVE

@@ -24,7 +24,7 @@ from face_detector.detector import (
 )
 from face_detector.stage import DetectStage, FaceResult, FrameError
 from facecoach_common import ros_params
-from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
+from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image, opencv_decoder_bounded
 from facecoach_common.qos import IMAGE_QOS, STREAM_QOS
 from facecoach_common.settings import from_values, settings_of
 from facecoach_common.stamps import stamp_to_ns
@@ -65,6 +65,11 @@ class FaceDetectorNode(Node):
         self.get_logger().info(
             f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
         )
+        if source in ("compressed", "both") and not opencv_decoder_bounded():
+            self.get_logger().warning(
+                "OpenCV's decoder has no size limit in this process (cv2 was imported before facecoach_common "
+                "could set it): only the frame header check guards against oversized compressed frames"
+            )
 
     def _build(self, values: Dict[str, Any]) -> Tuple[DetectorConfig, RawDetect]:
         config = from_values(DetectorNodeConfig, values).detector

@@ -177,7 +177,12 @@ BAD = [
     (
         "compressed",
         lambda: _with(CompressedImage(format="jpeg"), data=array.array("B", b"\xff\xd8junk" * 50)),
-        "decoded",
+        "no readable image size",
+    ),
+    (
+        "compressed",
+        lambda: _with(CompressedImage(format="tiff"), data=array.array("B", cv2.imencode(".tiff", noise())[1])),
+        "not JPEG or PNG",
     ),
     ("compressed", lambda: CompressedImage(format="jpeg"), "no data"),
 ]

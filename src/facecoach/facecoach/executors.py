@@ -97,13 +97,40 @@ def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] 
         return IsolatingSingleThreadedExecutor()
 
     class IsolatingMultiThreadedExecutor(executors.MultiThreadedExecutor):
-        """The multi-threaded executor re-raises a callback's exception from a later spin_once: report it there."""
+        """The multi-threaded executor re-raises a callback's exception from a later spin_once: report it there.
+
+        rclpy raises only the first finished callback's exception of a spin_once and keeps the others in its
+        list of running callbacks (``_futures``, Humble to Kilted), also after ``shutdown``: each then printed
+        "The following exception was never retrieved" when it was collected. Every finished one is taken
+        here, after each spin_once and at shutdown, and reported once (a task can be in that list twice).
+        """
 
         def spin_once(self, timeout_sec: Optional[float] = None) -> None:
+            raised = None
             try:
                 super().spin_once(timeout_sec)
             except Exception as exc:  # noqa: BLE001 - any callback's error; the executor itself never raises these
+                raised = exc
                 if self.context.ok():  # as above
+                    failures.report("a callback", exc)
+            self._collect(raised)
+
+        def shutdown(self, timeout_sec: Optional[float] = None, **kwargs) -> bool:
+            done = super().shutdown(timeout_sec, **kwargs)
+            self._collect()
+            return done
+
+        def _collect(self, reported: Optional[BaseException] = None) -> None:
+            futures = getattr(self, "_futures", None)
+            if futures is None:
+                return
+            seen = {id(reported)} | {id(e) for e in getattr(reported, "exceptions", ())}  # an ExceptionGroup's
+            finished = {id(f): f for f in list(futures) if f.done()}
+            for future in finished.values():
+                while future in futures:
+                    futures.remove(future)
+                exc = future.exception()  # retrieved: rclpy no longer complains about it
+                if exc is not None and id(exc) not in seen and self.context.ok():
                     failures.report("a callback", exc)
 
     return IsolatingMultiThreadedExecutor(num_threads=threads)

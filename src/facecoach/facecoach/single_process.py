@@ -117,13 +117,20 @@ def run_single_process(
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException
 
+    from facecoach_common.ros_args import RosArgumentsError
+    from facecoach_common.ros_params import init_context
+
     nodes = direct_frames(nodes)
     classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
     logger = rclpy.logging.get_logger(PROCESS_NAME)
     with tempfile.TemporaryDirectory(prefix="facecoach-single-") as tmp:
         # The graph's own parameters first, then what launch passed (params_file, loop, namespace, log level).
         ours = ros_arguments(nodes, write_params_file(graph, nodes, tmp))
-        rclpy.init(args=[sys.argv[0]] + ours + launch_arguments(ros_args))
+        try:
+            init_context([sys.argv[0]] + ours + launch_arguments(ros_args))
+        except RosArgumentsError as exc:  # e.g. launch's params_file is not YAML: exit 2, launch ends
+            logger.error(f"cannot start: {exc}")
+            return 2
         created: list = []
         spinner = None
         code = 0

@@ -5,13 +5,18 @@ and the Jetson's ROS 2 may lack it, so a small tested converter replaces it ever
 """
 
 import array
+import re
 import struct
 from typing import Dict, Optional, Tuple
 
-import cv2
-import numpy as np
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
+from .opencv_limits import MAX_SIDE, bound_decoder
+
+bound_decoder()  # before cv2 is imported: OpenCV reads its limits then (opencv_limits)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 
 # encoding -> channels; all 8-bit, so byte order (is_bigendian) does not matter.
 CHANNELS: Dict[str, int] = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
@@ -22,8 +27,7 @@ _TO_BGR = {
     "bgra8": cv2.COLOR_BGRA2BGR,
     "rgba8": cv2.COLOR_RGBA2BGR,
 }
-# A frame larger than this is refused before any allocation: a corrupt header must not cost gigabytes.
-MAX_SIDE = 8192
+# A frame larger than MAX_SIDE a side is refused before any allocation: a corrupt header must not cost gigabytes.
 _FORMATS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
 
 
@@ -99,50 +103,123 @@ def numpy_to_image(image: np.ndarray, encoding: str = "bgr8", header: Optional[H
     return msg
 
 
-def encoded_size(data: bytes) -> Optional[Tuple[int, int]]:
-    """(width, height) from a PNG or JPEG header without decoding it, or None when it is neither / unreadable."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if data[:2] != b"\xff\xd8":
+# JPEG markers: the frame headers SOF0..SOF15 (0xC4 DHT, 0xC8 JPG and 0xCC DAC share their range) and the ones
+# without a length field (TEM, RST0..RST7).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset([0x01] + list(range(0xD0, 0xD8)))
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# libjpeg's next marker: fill bytes (0xFF...), then a byte that is neither 0xFF nor 0x00 (0xFF 0x00 is a stuffed
+# 0xFF in data); whatever comes before it is skipped, as libjpeg skips it.
+_NEXT_MARKER = re.compile(b"\xff+([^\x00\xff])")
+_MAX_SEGMENTS = 4096
+
+
+def _png_size(data: bytes) -> Optional[Tuple[int, int]]:
+    # The first chunk must be the 13-byte IHDR (libpng refuses anything else): width, height.
+    if len(data) < 24 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
         return None
-    i = 2
-    while i + 4 <= len(data):  # walk the JPEG markers up to the first start-of-frame
-        if data[i] != 0xFF:
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def _jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """The first SOFn's size, found the way libjpeg walks the markers before it; None when there is none.
+
+    libjpeg skips any bytes that are not a marker between two segments (it only warns "extraneous bytes
+    before marker"), so they are skipped here too: a frame header hidden behind junk is still read. libjpeg
+    stops with an error at a scan, the end or a second SOI before a frame header: so does this (None), and
+    after _MAX_SEGMENTS segments (a real file has a few dozen; the walk must stay cheap on a crafted one).
+    """
+    if data[:3] != b"\xff\xd8\xff":  # SOI, then a marker: OpenCV's signature for its JPEG decoder
+        return None
+    i, n = 2, len(data)
+    for _ in range(_MAX_SEGMENTS):
+        found = _NEXT_MARKER.search(data, i)
+        if found is None:
             return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
+        marker, i = found.group(1)[0], found.end()
+        if marker in _STANDALONE:
             continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn: precision, height, width
-            if i + 9 > len(data):
+        if marker in (0xD8, 0xD9, 0xDA):  # a second SOI, EOI or SOS before any frame header
+            return None
+        if i + 2 > n:
+            return None
+        (length,) = struct.unpack(">H", data[i : i + 2])
+        if length < 2:
+            return None
+        if marker in _SOF:  # length, precision, height, width
+            if length < 8 or i + 7 > n:
                 return None
-            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            height, width = struct.unpack(">HH", data[i + 3 : i + 7])
             return int(width), int(height)
-        i += 2 + length
+        i += length
     return None
 
 
+def encoded_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from a PNG or JPEG header without decoding it, or None when it is neither / unreadable."""
+    if data[:8] == _PNG_SIGNATURE:
+        return _png_size(data)
+    return _jpeg_size(data)
+
+
 def compressed_to_numpy(msg: CompressedImage, max_side: int = MAX_SIDE, gray: bool = False) -> np.ndarray:
-    """CompressedImage (jpeg/png) -> BGR uint8 HxWx3 (HxW with ``gray``); the size is checked before decoding."""
+    """CompressedImage (jpeg/png) -> BGR uint8 HxWx3 (HxW with ``gray``); the size is checked before decoding.
+
+    Only a JPEG or PNG whose header gave its size, within ``max_side``, reaches the decoder: a 300-byte file
+    can claim 20000x20000 pixels (1.2 GB decoded), in any format OpenCV reads. Every other format and every
+    header that cannot be read are refused (reason 'format' / 'header'), whatever ``msg.format`` says.
+    """
     raw = bytes(msg.data)
     if not raw:
         raise ImageConversionError("empty", f"compressed image (format {msg.format!r}) has no data")
     size = encoded_size(raw)
-    if size is not None:  # a 5 MB JPEG can claim 20000x20000 pixels: 1.2 GB decoded
-        _check_size(size[0], size[1], max_side)
+    if size is None:
+        if raw[:8] == _PNG_SIGNATURE or raw[:2] == b"\xff\xd8":
+            raise ImageConversionError(
+                "header",
+                f"compressed image ({len(raw)} bytes, format {msg.format!r}): no readable image size in "
+                "its JPEG/PNG header, not decoded",
+            )
+        raise ImageConversionError(
+            "format",
+            f"compressed image ({len(raw)} bytes, format {msg.format!r}, starts {raw[:4].hex()}) is not "
+            "JPEG or PNG: only those are decoded",
+        )
+    _check_size(size[0], size[1], max_side)
     data = np.frombuffer(raw, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV's own size limit (opencv_limits), or a decoder that gave up loudly
+        raise ImageConversionError(
+            "decode",
+            f"compressed image ({data.size} bytes, format {msg.format!r}) refused by OpenCV: "
+            + (str(exc).strip().splitlines() or ["no reason"])[-1],
+        ) from exc
     if image is None:
         raise ImageConversionError(
             "decode", f"compressed image ({data.size} bytes, format {msg.format!r}) cannot be decoded"
         )
     _check_size(image.shape[1], image.shape[0], max_side)
     return image
+
+
+_BOUNDED: Optional[bool] = None
+
+
+def opencv_decoder_bounded() -> bool:
+    """True when this process's OpenCV refuses to decode a frame beyond MAX_SIDE (its limits were set in time).
+
+    Checked once, on a 1 x (MAX_SIDE + 1) PNG: within OpenCV's default limits, beyond ours.
+    """
+    global _BOUNDED
+    if _BOUNDED is None:
+        _, probe = cv2.imencode(".png", np.zeros((1, MAX_SIDE + 1), np.uint8))
+        try:
+            _BOUNDED = cv2.imdecode(probe, cv2.IMREAD_GRAYSCALE) is None
+        except cv2.error:
+            _BOUNDED = True
+    return _BOUNDED
 
 
 def frame_to_bgr(msg, max_side: int = MAX_SIDE) -> np.ndarray:

@@ -15,6 +15,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from .ros_args import RosArgumentsError, check_ros_arguments, rcl_reason
 from .settings import Setting
 
 
@@ -88,16 +89,49 @@ def ignore_interrupts() -> None:
         pass
 
 
+def init_context(args: Any = None) -> None:
+    """``rclpy.init(args=args)``, with arguments it cannot use as a RosArgumentsError in one line.
+
+    A parameters file that is missing or not YAML is found before rcl reads it (its line and column named);
+    anything else rcl refuses (a file that is YAML but no parameters file, a malformed ``-p``/``-r`` rule, a
+    bad log level) comes from rcl's RCLError, whose message is put on one line.
+    """
+    import sys
+
+    import rclpy
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
+    check_ros_arguments(sys.argv if args is None else args)
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as exc:
+        raise RosArgumentsError(rcl_reason(str(exc))) from None
+
+
+def _shutdown_quietly(name: str) -> None:
+    """``rclpy.try_shutdown()``; a failure there (a node's clean-up that raised) is said in one line.
+
+    Jazzy's context destroys the nodes still alive at shutdown, also one whose ``__init__`` failed half-way:
+    its ``destroy_node`` must not turn a configuration error's exit code 2 into a traceback and 1.
+    """
+    import rclpy
+
+    try:
+        rclpy.try_shutdown()
+    except Exception as exc:  # noqa: BLE001 - said, and the exit code stays the one already decided
+        rclpy.logging.get_logger(name).error(f"clean-up at shutdown failed: {type(exc).__name__}: {exc}")
+
+
 def run_node(
     factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,), args: Any = None, slow_factory: bool = False
 ) -> None:
     """The console-script main of every FaceCoach node: init, build, spin until Ctrl-C, clean up.
 
-    A configuration error raised while building the node (one of ``fatal``: bad -p values, a
-    cascade or camera that can never work) is said once, without a traceback, and exits with 2
-    (the launch files end the launch on it: respawning cannot help). Ctrl-C or SIGTERM, at any
-    time, ends it quietly with 0: the first interrupt stops the spin, later ones are ignored while
-    the node cleans up.
+    A configuration error (ROS arguments rcl cannot use, such as a parameters file that is not YAML, or
+    one of ``fatal`` raised while building the node: bad -p values, a cascade or camera that can never
+    work) is said once, without a traceback, and exits with 2 (the launch files end the launch on it:
+    respawning cannot help). Ctrl-C or SIGTERM, at any time, ends it quietly with 0: the first interrupt
+    stops the spin, later ones are ignored while the node cleans up.
 
     ``slow_factory``: the factory takes seconds (it imports torch). DDS discovery starts with a process's first
     node, so a hidden one is made first and discovery runs meanwhile: a restarted node is matched seconds
@@ -108,7 +142,11 @@ def run_node(
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException
 
-    rclpy.init(args=args)
+    try:
+        init_context(args)
+    except RosArgumentsError as exc:  # a parameters file or rule that can never work: no respawn, no traceback
+        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
+        raise SystemExit(2) from None
     try:
         herald = None
         if slow_factory:
@@ -145,5 +183,5 @@ def run_node(
         pass  # Ctrl-C while the node was being built (the classifier loads torch and its weights)
     finally:
         ignore_interrupts()
-        rclpy.try_shutdown()
+        _shutdown_quietly(name)
         ignore_interrupts()  # try_shutdown puts back the handler rclpy found at init

@@ -13,6 +13,8 @@ import signal
 import sys
 from typing import Any, Callable
 
+from .opencv_limits import bound_decoder
+
 
 def _line(name: str) -> bytes:
     return f"[{name}] stopped while starting (Ctrl-C)\n".encode()
@@ -36,8 +38,10 @@ def run_program(name: str, target: str) -> Any:
     KeyboardInterrupt that still escapes ``main`` (one before ``rclpy.init``) ends it with the same line.
     A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
     blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``nohup``, ``cmd &``
-    in a script) is kept as it is.
+    in a script) is kept as it is. OpenCV's decoder limits are set first, before a module imports cv2
+    (``opencv_limits``).
     """
+    bound_decoder()
     inherited = signal.getsignal(signal.SIGINT)
     if inherited is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _stop_at_once(name))

@@ -2,6 +2,8 @@
 
 import array
 import resource
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,6 +22,9 @@ from facecoach_common.image_conversions import (
     numpy_to_compressed,
     numpy_to_image,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "test"))  # the repository's shared test helpers
+from hostile_inputs import jpeg_claiming, tiff_claiming  # noqa: E402
 
 
 def _bgr(h: int = 5, w: int = 7) -> np.ndarray:
@@ -147,6 +152,12 @@ def test_compressed_rejections():
     bad.data = array.array("B", b"\xff\xd8\xff\xe0 definitely not a jpeg" * 4)
     with pytest.raises(ImageConversionError) as err:
         compressed_to_numpy(bad)
+    assert err.value.reason == "header"
+    jpeg = bytes(numpy_to_compressed(_bgr(8, 8), "jpeg").data)
+    sof = jpeg.index(b"\xff\xc0")
+    bad.data = array.array("B", jpeg[: sof + 2 + 17] + b"\xff\xd9")  # a frame header, then no scan
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(bad)
     assert err.value.reason == "decode"
     big = numpy_to_compressed(np.zeros((8, 40, 3), np.uint8), "png")
     with pytest.raises(ImageConversionError) as err:
@@ -204,3 +215,128 @@ def test_a_decompression_bomb_is_refused_from_its_header_before_decoding():
     assert err.value.reason == "too_large" and "20000x20000" in str(err.value)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) / 1024
     assert grown_mib < 200, f"refusing the bomb raised the peak memory by {grown_mib:.0f} MiB"
+
+
+# ------------------------------------------------------------------ decoder bombs (issue 20, item 2)
+
+
+def _compressed(data: bytes, fmt: str = "jpeg") -> CompressedImage:
+    msg = CompressedImage(format=fmt)
+    msg.data = array.array("B", data)
+    return msg
+
+
+def test_a_frame_header_behind_junk_bytes_is_found_and_the_bomb_refused():
+    bomb = jpeg_claiming(20000, 20000)
+    assert len(bomb) == 335 and encoded_size(bomb) == (20000, 20000)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(_compressed(bomb))
+    assert err.value.reason == "too_large" and "20000x20000" in str(err.value)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) / 1024 < 100
+    # The same junk in a frame that fits: found, decoded at the size the header gave.
+    small = jpeg_claiming(8, 8, junk=b"\x12\x34\x00\xff\x00")
+    assert encoded_size(small) == (8, 8) and compressed_to_numpy(_compressed(small)).shape == (8, 8, 3)
+
+
+def test_the_marker_walk_reads_fill_bytes_restart_markers_and_big_segments_as_libjpeg_does():
+    jpeg = bytes(numpy_to_compressed(_bgr(30, 50), "jpeg").data)
+    sof = jpeg.index(b"\xff\xc0")
+    com = b"\xff\xfe\xff\xff" + bytes(65533)  # a 64 KiB comment, such as an EXIF block
+    variants = {
+        "fill bytes": jpeg[:sof] + b"\xff\xff\xff" + jpeg[sof:],
+        "stuffed zero and a restart marker": jpeg[:sof] + b"\xff\x00\xff\xd3" + jpeg[sof:],
+        "big segment": jpeg[:sof] + com + jpeg[sof:],
+    }
+    for what, data in variants.items():
+        assert encoded_size(data) == (50, 30), what
+        assert compressed_to_numpy(_compressed(data)).shape == (30, 50, 3), what
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xd8\xff\xe0\x00\x10" + bytes(14) + b"\xff\xda\x00\x08" + bytes(6),  # a scan before any frame header
+        b"\xff\xd8\xff\xe0\x00\x10" + bytes(14) + b"\xff\xd9",  # the end before any frame header
+        b"\xff\xd8\xff\xe0\x00\x10" + bytes(14) + b"\xff\xd8\xff\xc0",  # a second SOI
+        b"\xff\xd8\xff\xc0\x00\x11\x08\x00",  # a frame header cut short
+        b"\xff\xd8\xff\xe0\x00\x01",  # a segment length below 2
+        b"\xff\xd8\xff" + b"\xfe\x00\x02\xff" * 5000 + b"\xc0\x00\x11\x08\x00\x08\x00\x08",  # 5000 segments first
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00",  # IHDR cut short
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dCgBI" + bytes(17),  # IHDR not first
+    ],
+    ids=["sos", "eoi", "soi", "short-sof", "bad-length", "many-segments", "short-ihdr", "no-ihdr"],
+)
+def test_an_unreadable_header_is_refused_in_one_line_without_decoding(data):
+    assert encoded_size(data) is None
+    with pytest.raises(ImageConversionError) as err:
+        compressed_to_numpy(_compressed(data))
+    assert err.value.reason == "header" and "\n" not in str(err.value)
+
+
+def test_formats_other_than_jpeg_and_png_are_refused_even_small_ones():
+    image = _bgr(16, 16)
+    others = {ext: cv2.imencode(ext, image)[1].tobytes() for ext in (".tiff", ".bmp", ".ppm", ".webp")}
+    others["tiff bomb"] = tiff_claiming(20000, 20000)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for what, data in others.items():
+        with pytest.raises(ImageConversionError) as err:
+            frame_to_detect(_compressed(data, fmt="png"))  # what msg.format says does not matter
+        assert err.value.reason == "format" and "not JPEG or PNG" in str(err.value), what
+        assert "\n" not in str(err.value)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) / 1024 < 100
+
+
+def test_what_is_decoded_is_the_size_the_header_gave():
+    """Mutated JPEGs and PNGs: whatever OpenCV decodes has exactly the size read from the header first."""
+    rng = np.random.default_rng(20)
+    seeds = [bytes(numpy_to_compressed(_bgr(12, 20), fmt).data) for fmt in ("jpeg", "png")]
+    seeds.append(jpeg_claiming(20, 12, junk=b"\x01\x02\x03"))
+    checked = 0
+    for i in range(600):
+        data = bytearray(seeds[i % len(seeds)])
+        for _ in range(int(rng.integers(1, 4))):
+            at = int(rng.integers(2, min(len(data), 200)))
+            if rng.random() < 0.3:
+                data[at:at] = bytes(rng.integers(0, 256, int(rng.integers(1, 4)), dtype=np.uint8))
+            else:
+                data[at] = int(rng.integers(0, 256))
+        size = encoded_size(bytes(data))
+        try:
+            out = compressed_to_numpy(_compressed(bytes(data)), max_side=64, gray=True)
+        except ImageConversionError as exc:
+            assert exc.reason in ("header", "format", "too_large", "size", "decode"), exc
+            continue
+        assert size is not None and out.shape == (size[1], size[0]), (i, size, out.shape)
+        checked += 1
+    assert checked > 100
+
+
+def test_opencv_is_bounded_when_image_conversions_imports_it_and_says_so_when_it_came_too_late(tmp_path):
+    """The second line of defence: OpenCV's own limit, set before cv2 is imported (a fresh interpreter each)."""
+    import subprocess
+
+    bomb = tmp_path / "bomb.jpg"
+    bomb.write_bytes(jpeg_claiming(20000, 20000))
+    decode = (
+        "import resource, numpy as np\n"
+        f"data = np.fromfile({str(bomb)!r}, np.uint8)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)\n"
+        "except cv2.error:\n"
+        "    out = 'refused'\n"
+        "print(ic.opencv_decoder_bounded(), getattr(out, 'shape', out),"
+        " (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    first = "import facecoach_common.image_conversions as ic\nimport cv2\n"
+    late = "import cv2\nimport facecoach_common.image_conversions as ic\n"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OPENCV_IO_MAX")}
+    bounded = subprocess.run([sys.executable, "-c", first + decode], capture_output=True, text=True, env=env)
+    assert bounded.returncode == 0, bounded.stderr
+    ok, out, grown_mib = bounded.stdout.split()
+    assert (ok, out) == ("True", "refused") and int(grown_mib) < 50, bounded.stdout
+    unbounded = subprocess.run(
+        [sys.executable, "-c", late + "print(ic.opencv_decoder_bounded())"], capture_output=True, text=True, env=env
+    )
+    assert unbounded.stdout.split() == ["False"], unbounded.stderr
