@@ -225,8 +225,9 @@ def video(path, seconds: float = 2.0):
 
 def short_bag(path, frames: int = 60):
     """The sample interview's first ``frames`` frames as a bag of their own (sqlite3, version 5)."""
-    from facecoach.bags import BagWriter, messages
     from facecoach.sample import bundled_sample
+    from facecoach_bag.reader import messages
+    from facecoach_bag.writer import BagWriter
 
     writer = BagWriter(path)
     for i, (topic, msgtype, t_ns, raw) in enumerate(messages(bundled_sample())):

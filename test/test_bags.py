@@ -20,19 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facecoach.bags import (
-    METADATA_VERSION,
-    STORAGES,
-    BagError,
-    BagFullError,
-    BagWriter,
-    PartialBag,
-    messages,
-    open_reader,
-    topics,
-    typestore,
-)
 from facecoach.sample import bundled_sample
+from facecoach_bag.errors import BagError, BagFullError, PartialBag
+from facecoach_bag.reader import messages, open_reader, topics
+from facecoach_bag.schema import METADATA_VERSION, STORAGES, typestore
+from facecoach_bag.writer import BagWriter
 
 STRING = "std_msgs/msg/String"
 # The keys Humble's Rosbag2QoS decoder reads from each offered QoS profile (rosbag2_transport/qos.cpp).
@@ -317,7 +309,7 @@ def _publish(node, proc, count, size=8000):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage
 
-    from facecoach.ros_calls import wait_until
+    from facecoach_common.stopping import wait_until
 
     pub = node.create_publisher(
         CompressedImage, "/rec/image", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -338,7 +330,7 @@ def _recorded_count(bag: Path) -> int:
 
 
 def test_kill_9_during_record_keeps_every_message_written(ros_node, tmp_path):
-    from facecoach.ros_calls import wait_until
+    from facecoach_common.stopping import wait_until
 
     proc = _record(tmp_path / "session")
     _publish(ros_node, proc, 40)
@@ -370,8 +362,8 @@ def test_ctrl_c_during_replay_ends_it_quietly(ros_node, tmp_path):
     """Ctrl-C while `facecoach replay` publishes (as in `run --bag`): exit 0, no RCLError traceback."""
     from sensor_msgs.msg import CompressedImage
 
-    from facecoach.ros_calls import wait_until
     from facecoach_common.qos import IMAGE_QOS
+    from facecoach_common.stopping import wait_until
 
     got = []
     ros_node.create_subscription(CompressedImage, "/camera/image_raw/compressed", got.append, IMAGE_QOS)

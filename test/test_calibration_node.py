@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from facecoach.launcher import executable_path
-from facecoach.ros_calls import get_parameter, set_parameter, trigger, wait_until
+from facecoach.ros_calls import get_parameter, set_parameter, trigger
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 # The module's classifier gets its own name: single-process mode's classifier (below) is /emotion_classifier.

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from facecoach.bags import messages
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.replay import Replayer, play_and_drain, start_pipeline
+from facecoach_bag.reader import messages
+from facecoach_bag.replay import Replayer, play_and_drain, start_pipeline
 
 RATE = 1.0
 REPO = Path(__file__).resolve().parents[1]

@@ -57,10 +57,10 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
 
     Nothing is lost to discovery: the bag's first frame comes out, and (nearly) every other one.
     """
-    from facecoach.bags import messages
-    from facecoach.player import WARM_UP_FRAME_ID
-    from facecoach.ros_calls import wait_until
+    from facecoach_bag.player import WARM_UP_FRAME_ID
+    from facecoach_bag.reader import messages
     from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Feedback
 
     frames = 60

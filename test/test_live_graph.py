@@ -5,7 +5,7 @@ import numpy as np
 
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.ros_calls import wait_until
+from facecoach_common.stopping import wait_until
 
 FPS = 30.0
 

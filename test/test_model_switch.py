@@ -8,8 +8,9 @@ from pathlib import Path
 from emotion_classifier.inference import available_variants
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses
-from facecoach.replay import Replayer, start_pipeline
-from facecoach.ros_calls import set_parameter, wait_until
+from facecoach.ros_calls import set_parameter
+from facecoach_bag.replay import Replayer, start_pipeline
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"
@@ -67,6 +68,6 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
 
 
 def replayer_frames():
-    from facecoach.bags import messages
+    from facecoach_bag.reader import messages
 
     return messages(SAMPLE_BAG)

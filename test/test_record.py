@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from facecoach.bags import messages
-from facecoach.ros_calls import wait_until
+from facecoach_bag.reader import messages
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 

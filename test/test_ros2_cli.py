@@ -117,8 +117,8 @@ def test_ros2_topic_echo_and_hz(live):
 
 def test_a_killed_node_respawns(live, ros_node):
     """Breakage 3: kill -9 of the classifier: launch says so, starts it again, emotions flow again."""
-    from facecoach.ros_calls import wait_until
     from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Emotion
 
     started = re.findall(r"\[(emotion_classifier-\d+)\]: process started with pid \[(\d+)\]", live.output)

@@ -19,7 +19,7 @@ import pytest
 
 from facecoach.graph import load_graph
 from facecoach.launcher import GraphProcesses, SingleProcess
-from facecoach.replay import Replayer, start_pipeline
+from facecoach_bag.replay import Replayer, start_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"

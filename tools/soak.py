@@ -51,7 +51,7 @@ def main() -> int:
 
     from facecoach.graph import load_graph
     from facecoach.launcher import GraphProcesses
-    from facecoach.replay import Replayer, start_pipeline
+    from facecoach_bag.replay import Replayer, start_pipeline
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stamps import stamp_to_ns
     from facecoach_msgs.msg import Feedback

@@ -33,7 +33,6 @@ setup(
         "console_scripts": [
             "facecoach = facecoach.cli:main",
             "facecoach_single_process = facecoach.entry:single_process",
-            "facecoach_player = facecoach.entry:player",
         ]
     },
 )

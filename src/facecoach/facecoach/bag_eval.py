@@ -18,9 +18,11 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
+from facecoach_bag.errors import BagError
+from facecoach_bag.reader import image_topic, messages, topics
+from facecoach_bag.schema import IMAGE_TYPES, typestore
 from facecoach_common.stamps import stamp_to_ns
 
-from .bags import IMAGE_TYPES, BagError, image_topic, messages, topics, typestore
 from .pipeline import FrameError, Pipeline, PipelineSettings
 
 BASELINE = "baseline"

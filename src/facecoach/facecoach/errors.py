@@ -29,7 +29,7 @@ class NoAnswer(TimeoutError):
 # The project's error families: (module, class). Each is defined once, in the module that raises it.
 FAMILIES = (
     ("facecoach.graph", "GraphError"),
-    ("facecoach.bags", "BagError"),
+    ("facecoach_bag.errors", "BagError"),
     ("facecoach.launcher", "LaunchError"),
     ("facecoach_common.paths", "ResourceNotFound"),
     ("emotion_classifier.weight_file", "WeightFileError"),

@@ -1,4 +1,4 @@
-"""Talking to running nodes from a short-lived rclpy node: wait for a condition, parameters, Trigger services."""
+"""Talking to running nodes from a short-lived rclpy node: parameters, Trigger services."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 
 from .errors import NoAnswer
-from .stopping import raise_if_stopped
 
 
 @contextmanager
@@ -50,20 +49,6 @@ def _set_sigint(handler) -> None:
         signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread: the caller's main thread owns the signals
         pass
-
-
-def wait_until(node: Node, condition: Callable[[], bool], timeout: float, spin: bool = True) -> bool:
-    """Spin ``node`` until ``condition()`` holds or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if spin:
-            rclpy.spin_once(node, timeout_sec=0.05)
-            raise_if_stopped()
-        else:
-            time.sleep(0.05)
-    return condition()
 
 
 def _value_msg(value) -> ParameterValue:

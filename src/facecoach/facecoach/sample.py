@@ -15,7 +15,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .bags import BagWriter
+from facecoach_bag.writer import BagWriter
 
 # (emotion or None for "no face", seconds): an interview that goes through all five emotions.
 SCRIPT: Tuple[Tuple[Optional[str], float], ...] = (

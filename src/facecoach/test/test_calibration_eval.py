@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from facecoach.bag_eval import read_jsonl
-from facecoach.bags import BagWriter, image_topic, messages, typestore
 from facecoach.commands.session import main
 from facecoach.pipeline import Pipeline, settings_from_graph
+from facecoach_bag.reader import image_topic, messages
+from facecoach_bag.schema import typestore
+from facecoach_bag.writer import BagWriter
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"

@@ -22,7 +22,8 @@ def load_frames(bag, limit: int = 0, topic: str | None = None) -> Tuple[str, Lis
     """The image topic of a bag and its first ``limit`` frames (0 = all), deserialized once."""
     from rclpy.serialization import deserialize_message
 
-    from ..bags import image_topic, messages, ros_class
+    from facecoach_bag.reader import image_topic, messages
+    from facecoach_bag.schema import ros_class
 
     t = image_topic(bag, topic)
     cls = ros_class(t.msgtype)

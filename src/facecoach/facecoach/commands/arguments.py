@@ -26,7 +26,7 @@ def non_negative(option: str, value: Optional[float]) -> None:
 
 def readable_bag(bag) -> None:
     """A bag that opens (its metadata is read; BagError's one line otherwise)."""
-    from ..bags import open_reader
+    from facecoach_bag.reader import open_reader
 
     open_reader(bag).close()
 

@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..bags import DEFAULT_STORAGE, STORAGES
+from facecoach_bag.schema import DEFAULT_STORAGE, STORAGES
+
 from ..sample import SAMPLE_BAG
 
 
 def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = None, wait: float = 10.0) -> int:
     """Replay a bag from a node of this process once subscribers are there (or ``wait`` s passed)."""
-    from ..replay import Replayer
+    from facecoach_bag.replay import Replayer
+
     from ..ros_calls import command_node
 
     with command_node("facecoach_replay") as node:
@@ -46,10 +48,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     import rclpy
 
+    from facecoach_bag.recorder import Recorder
     from facecoach_common.ros_params import ignore_interrupts
 
     from ..graph import load_graph
-    from ..recorder import Recorder
     from ..ros_calls import command_node
     from .arguments import non_negative
 

@@ -15,12 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
+from facecoach_common.stopping import raise_if_stopped, stopped_by_signals
+
 from ..coaching import CLASSIFIER_GONE, CoachingPrinter, feedback_line
 from ..errors import CommandError
 from ..graph import Graph, NodeSpec, load_graph
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
-from ..stopping import raise_if_stopped, stopped_by_signals
 from ..viewer import WindowClosed
 from . import arguments
 from .parser import defer
@@ -270,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_bag(node, procs, args: argparse.Namespace) -> None:
     """`run --bag`: replay once every stage subscribes (or after a minute), until the end (or Ctrl-C)."""
-    from ..replay import Replayer, wait_for_pipeline
+    from facecoach_bag.replay import Replayer, wait_for_pipeline
 
     replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop)
     if not wait_for_pipeline(node, _Supervised(procs), replayer, 60.0):
@@ -283,10 +284,9 @@ def _run_bag(node, procs, args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
+    from facecoach_bag.replay import Replayer, start_pipeline
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
-
-    from ..replay import Replayer, start_pipeline
 
     bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()

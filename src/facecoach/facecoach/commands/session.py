@@ -13,7 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
-from ..bags import BagError
+from facecoach_bag.errors import BagError
+
 from ..errors import CommandError, run_command
 
 EXIT_PARTIAL = 1

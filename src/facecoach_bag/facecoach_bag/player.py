@@ -1,7 +1,7 @@
 """`facecoach_player`: plays a bag into the graph once the graph is ready (replay.launch.py's player).
 
-    ros2 run facecoach facecoach_player BAG [--rate R] [--loop] [--topics T ...]
-    ros2 run facecoach facecoach_player --ready-only    # only wait for the graph (then `ros2 bag play`)
+    ros2 run facecoach_bag facecoach_player BAG [--rate R] [--loop] [--topics T ...]
+    ros2 run facecoach_bag facecoach_player --ready-only    # only wait for the graph (then `ros2 bag play`)
 
 Ready means: the face detector subscribes to an image topic, the classifier (once its weights are
 loaded) and the alert node to theirs, and a warm-up frame has gone through the whole graph to the
@@ -14,7 +14,9 @@ header, so a reader tells them from the bag's. The waiting part runs on the devi
 import argparse
 import sys
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
+
+from facecoach_common.stopping import wait_until
 
 IMAGE_TOPICS = ("/camera/image_raw", "/camera/image_raw/compressed")
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
@@ -35,19 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-only", action="store_true", help="exit 0 once the graph is ready, play nothing")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the graph (exit 1 after)")
     return p
-
-
-def spin_until(node, condition: Callable[[], bool], timeout: float) -> bool:
-    """Spin ``node`` until ``condition()`` or ``timeout`` seconds; return the condition."""
-    import rclpy
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        rclpy.spin_once(node, timeout_sec=min(0.05, left))
-    return True
 
 
 def _missing(node) -> List[str]:
@@ -87,7 +76,7 @@ def wait_for_graph(node, timeout: float) -> str:
     from facecoach_msgs.msg import Feedback
 
     deadline = time.monotonic() + timeout
-    if not spin_until(node, lambda: not _missing(node), timeout):
+    if not wait_until(node, lambda: not _missing(node), timeout):
         return f"the graph is not ready after {timeout:g} s: still no {'; no '.join(_missing(node))}"
     topic = next(t for t in IMAGE_TOPICS if node.count_subscribers(t))
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # as the bag is played
@@ -101,14 +90,14 @@ def wait_for_graph(node, timeout: float) -> str:
     sub = node.create_subscription(Feedback, READY_TOPIC, on_feedback, OBSERVER_QOS)
     try:
         # A frame sent before the detector matched this publisher is lost: wait for the match first.
-        spin_until(node, lambda: pub.get_subscription_count() > 0, max(0.0, deadline - time.monotonic()))
+        wait_until(node, lambda: pub.get_subscription_count() > 0, max(0.0, deadline - time.monotonic()))
         n = 0
         while time.monotonic() < deadline:
             n += 1
             pub.publish(_warm_up_frame(topic, n))
-            if spin_until(node, lambda: bool(through), min(0.5, max(0.0, deadline - time.monotonic()))):
+            if wait_until(node, lambda: bool(through), min(0.5, max(0.0, deadline - time.monotonic()))):
                 # Earlier warm-up frames may still be on their way: let them out before the bag's.
-                while spin_until(node, lambda k=len(through): len(through) > k, 0.3):
+                while wait_until(node, lambda k=len(through): len(through) > k, 0.3):
                     pass
                 node.get_logger().info(f"graph ready: warm-up frame {through[0]} of {n} came out on {READY_TOPIC}")
                 return ""
@@ -138,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         replayer = None
         if args.bag:
-            from .bags import BagError
+            from .errors import BagError
             from .replay import Replayer
 
             try:

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from facecoach.stopping import raise_if_stopped, stopped_by_signals
+from facecoach_common.stopping import raise_if_stopped, stopped_by_signals
 
 
 def _signal_from(module_name: str, sig: int) -> None:

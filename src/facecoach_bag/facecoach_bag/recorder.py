@@ -1,14 +1,14 @@
 """Recording topics of a running graph into rosbag2 bags every distribution plays (`ros2 bag record` stand-in)."""
 
-from __future__ import annotations
-
 import threading
 from typing import Dict, List, Optional, Sequence
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from .bags import DEFAULT_STORAGE, IMAGE_TYPES, INFINITE, BagFullError, BagWriter, ros_class
+from .errors import BagFullError
+from .schema import DEFAULT_STORAGE, IMAGE_TYPES, INFINITE, ros_class
+from .writer import BagWriter
 
 
 def _duration(d) -> dict:

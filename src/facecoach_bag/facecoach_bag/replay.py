@@ -4,8 +4,6 @@
 ``Replayer``: wait for the graph (``start_pipeline``), warm it up, then ``play_and_drain``.
 """
 
-from __future__ import annotations
-
 import sys
 import threading
 import time
@@ -15,8 +13,11 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from .bags import IMAGE_TYPES, BagError, PartialBag, messages, open_reader, ros_class
-from .ros_calls import wait_until
+from facecoach_common.stopping import wait_until
+
+from .errors import BagError, PartialBag
+from .reader import messages, open_reader
+from .schema import IMAGE_TYPES, ros_class
 
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
 WARM_UP_EARLY_S = 10  # warm-up copies are stamped this long before the bag, out of the replayed stretch
