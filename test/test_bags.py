@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facecoach.sample import bundled_sample
 from facecoach_bag.errors import BagError, BagFullError, PartialBag
 from facecoach_bag.reader import messages, open_reader, topics
 from facecoach_bag.schema import METADATA_VERSION, STORAGES, typestore
 from facecoach_bag.writer import BagWriter
+from facecoach_cli.sample import bundled_sample
 
 STRING = "std_msgs/msg/String"
 # The keys Humble's Rosbag2QoS decoder reads from each offered QoS profile (rosbag2_transport/qos.cpp).
@@ -300,7 +300,7 @@ def _record(out, *extra, limit=None):
         if limit:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    cmd = [sys.executable, "-m", "facecoach.cli", "record", str(out), "--topics", "/rec/image", *extra]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "record", str(out), "--topics", "/rec/image", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child)
 
 
@@ -367,7 +367,7 @@ def test_ctrl_c_during_replay_ends_it_quietly(ros_node, tmp_path):
 
     got = []
     ros_node.create_subscription(CompressedImage, "/camera/image_raw/compressed", got.append, IMAGE_QOS)
-    cmd = [sys.executable, "-m", "facecoach.cli", "replay", str(bundled_sample()), "--wait", "30"]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "replay", str(bundled_sample()), "--wait", "30"]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

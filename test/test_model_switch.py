@@ -7,9 +7,9 @@ from pathlib import Path
 
 from emotion_classifier.inference import available_variants
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses
-from facecoach.ros_calls import set_parameter
 from facecoach_bag.replay import Replayer, start_pipeline
+from facecoach_cli.launcher import GraphProcesses
+from facecoach_cli.ros_calls import set_parameter
 from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]

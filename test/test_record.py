@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _record(out, *extra):
-    cmd = [sys.executable, "-m", "facecoach.cli", "record", str(out), "--topics", "/rec/feedback", *extra]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "record", str(out), "--topics", "/rec/feedback", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

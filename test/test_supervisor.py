@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses, SingleProcess
 from facecoach_bag.replay import Replayer, start_pipeline
+from facecoach_cli.launcher import GraphProcesses, SingleProcess
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"
@@ -151,7 +151,7 @@ def test_kill_9_of_a_node_is_reported_at_once_and_coaching_resumes(ros_node, tmp
 
 def test_kill_9_during_the_demo_is_shown_by_the_coaching_printer(tmp_path):
     """`facecoach demo` (what `make demo` runs): the printer shows the death, the gap, the resumption; exit 0."""
-    cmd = [sys.executable, "-m", "facecoach.cli", "demo", "--alsa-device", "null", "--log-dir", str(tmp_path)]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "demo", "--alsa-device", "null", "--log-dir", str(tmp_path)]
     demo = Lines(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_unbuffered()))
     try:
         demo.wait_for(r"^\s+3 s  ")  # three seconds of coaching
@@ -236,7 +236,7 @@ class RunCommand(Lines):
     """`facecoach run --bag …` as a subprocess."""
 
     def __init__(self, tmp_path, *extra, logs=True):
-        cmd = [sys.executable, "-m", "facecoach.cli", "run", "--bag", str(SAMPLE_BAG), "--alsa-device", "null"]
+        cmd = [sys.executable, "-m", "facecoach_cli.cli", "run", "--bag", str(SAMPLE_BAG), "--alsa-device", "null"]
         cmd += (["--log-dir", str(tmp_path)] if logs else []) + list(extra)
         # Started as from a terminal: SIGINT heeded, whatever this test process does with it.
         default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731

@@ -265,7 +265,7 @@ def test_detector_finds_a_real_face(ros, detector):
 
     from facecoach_common.paths import resource
 
-    with AnyReader([resource("facecoach", "sample", "interview")]) as reader:
+    with AnyReader([resource("facecoach_cli", "sample", "interview")]) as reader:
         conn, _t, raw = next(iter(reader.messages()))
         sample = cv2.imdecode(
             np.frombuffer(bytes(reader.deserialize(raw, conn.msgtype).data), np.uint8), cv2.IMREAD_COLOR

@@ -17,7 +17,7 @@ def _signal_from(module_name: str, sig: int) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_outside_rclpy_stops_at_once(sig):
     with stopped_by_signals(), pytest.raises(KeyboardInterrupt):
-        _signal_from("facecoach.commands.run", sig)
+        _signal_from("facecoach_cli.commands.run", sig)
 
 
 def test_a_signal_inside_rclpy_is_raised_once_rclpy_returned():

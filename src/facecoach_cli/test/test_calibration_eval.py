@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecoach.bag_eval import read_jsonl
-from facecoach.commands.session import main
-from facecoach.pipeline import Pipeline, settings_from_graph
 from facecoach_bag.reader import image_topic, messages
 from facecoach_bag.schema import typestore
 from facecoach_bag.writer import BagWriter
+from facecoach_cli.bag_eval import read_jsonl
+from facecoach_cli.commands.session import main
+from facecoach_cli.pipeline import Pipeline, settings_from_graph
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"

@@ -13,7 +13,9 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 
-from .errors import NoAnswer
+
+class NoAnswer(TimeoutError):
+    """A node's service is not there or did not answer in time."""
 
 
 @contextmanager

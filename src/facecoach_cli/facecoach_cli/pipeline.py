@@ -51,7 +51,7 @@ def settings_from_graph(
     graph=None, variant: Optional[str] = None, models_dir: Optional[str] = None
 ) -> PipelineSettings:
     """The settings of the replay graph's nodes (their config defaults merged with the graph's parameters)."""
-    from .graph import load_graph
+    from facecoach.graph import load_graph
 
     graph = graph or load_graph()
     nodes = {n.name: n.parameters for n in graph.nodes_for("replay")}

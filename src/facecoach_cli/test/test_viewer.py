@@ -9,11 +9,11 @@ import argparse
 import numpy as np
 import pytest
 
-from facecoach import launcher, viewer
-from facecoach.cli import main
-from facecoach.commands.run import _checked_nodes
 from facecoach.graph import load_graph
-from facecoach.viewer import WINDOW, Viewer, WindowClosed, display_problem, gui_backend
+from facecoach_cli import launcher, viewer
+from facecoach_cli.cli import main
+from facecoach_cli.commands.run import _checked_nodes
+from facecoach_cli.viewer import WINDOW, Viewer, WindowClosed, display_problem, gui_backend
 
 HEADLESS = "General configuration for OpenCV 4.14.0\n  GUI:                           NONE\n  Media I/O:\n"
 GTK = "General configuration for OpenCV 4.5.4\n  GUI:                           GTK3\n    GTK+:   YES (ver 3.24)\n"

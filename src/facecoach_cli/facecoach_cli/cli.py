@@ -1,7 +1,7 @@
 """The `facecoach` command: run the graph, the demo, replay/record bags, switch models, model tooling.
 
 Each command module registers its own sub-commands (``add_commands``); this module assembles them.
-Errors follow one convention (``facecoach.errors``): a command raises, ``main`` prints
+Errors follow one convention (``facecoach_cli.errors``): a command raises, ``main`` prints
 ``facecoach <command>: <message>`` on stderr and exits with the error's code (2 unless it says otherwise).
 """
 

@@ -27,7 +27,7 @@ SCRIPT: Tuple[Tuple[Optional[str], float], ...] = (
     ("fear", 5.0),
     ("neutral", 3.0),
 )
-SAMPLE_BAG = "sample/interview"  # relative to the repository, and to the facecoach package's share folder
+SAMPLE_BAG = "sample/interview"  # relative to the repository, and to the facecoach_cli package's share folder
 WIDTH, HEIGHT, FACE_PX = 640, 480, 200
 TOPIC = "/camera/image_raw/compressed"
 START_NS = 1_700_000_000_000_000_000  # fixed stamps: the bag is byte-for-byte reproducible
@@ -37,10 +37,10 @@ USABLE_CHECK_S = tuple(np.round(np.linspace(0.0, 7.0, 15), 2))
 
 
 def bundled_sample() -> Path:
-    """The bundled sample interview, installed in share/facecoach/sample/interview (ResourceNotFound if not)."""
+    """The bundled sample interview, installed in share/facecoach_cli/sample/interview (ResourceNotFound if not)."""
     from facecoach_common.paths import resource
 
-    return resource("facecoach", *SAMPLE_BAG.split("/"))
+    return resource("facecoach_cli", *SAMPLE_BAG.split("/"))
 
 
 def background(seed: int = 0) -> np.ndarray:

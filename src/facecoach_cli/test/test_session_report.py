@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from facecoach.bag_eval import read_jsonl, write_jsonl
-from facecoach.commands.session import main
-from facecoach.session_report import summarize
+from facecoach_cli.bag_eval import read_jsonl, write_jsonl
+from facecoach_cli.commands.session import main
+from facecoach_cli.session_report import summarize
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"

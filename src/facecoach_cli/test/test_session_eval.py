@@ -14,11 +14,11 @@ from alert_player.config import AlertConfig
 from alert_player.mapping import DEFAULT_MAPPING
 from alert_player.policy import PolicyConfig
 from face_detector.detector import DetectorConfig, FaceDetector
-from facecoach.bag_eval import read_jsonl, variant_out
-from facecoach.commands.session import eval_bag, main
-from facecoach.pipeline import Pipeline, settings_from_graph, stamp_seconds
 from facecoach_bag.schema import typestore
 from facecoach_bag.writer import BagWriter
+from facecoach_cli.bag_eval import read_jsonl, variant_out
+from facecoach_cli.commands.session import eval_bag, main
+from facecoach_cli.pipeline import Pipeline, settings_from_graph, stamp_seconds
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "sample" / "interview"

@@ -25,7 +25,8 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 import yaml
 
-from .graph import Graph, NodeSpec
+from facecoach.graph import PROCESS_NAME, Graph, LaunchError, NodeSpec, spec_dict
+
 from .supervision import (
     EXIT_CONFIG,
     TAIL_LINES,
@@ -41,7 +42,7 @@ POLL_S = 0.05
 STOP_TIMEOUT_S = 10.0
 # Packages whose programs start through facecoach_common.startup.run_program, which unblocks SIGINT once its
 # handler is set: their processes start with SIGINT held back (see GraphProcesses._spawn).
-HOLDS_SIGINT = ("face_detector", "emotion_classifier", "alert_player", "facecoach")
+HOLDS_SIGINT = ("face_detector", "emotion_classifier", "alert_player", "facecoach", "facecoach_bag")
 
 # Run before the node's program, in the child: die with this process (prctl PR_SET_PDEATHSIG = 1, SIGKILL),
 # or at once if it already died; then become the node (exec keeps the pid).
@@ -55,10 +56,6 @@ _ORPHAN_GUARD = (
     "    sys.exit(1)\n"
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
-
-
-class LaunchError(RuntimeError):
-    """A node could not be started or died."""
 
 
 def _heed_sigint() -> None:
@@ -358,32 +355,3 @@ class SingleProcess(GraphProcesses):
         self, graph: Graph, nodes: List[NodeSpec], log_dir: Optional[Path] = None, extra_args=(), **kw
     ) -> None:
         super().__init__(graph, [replace(n, process=PROCESS_NAME) for n in nodes], log_dir, extra_args, **kw)
-
-
-PROCESS_NAME = "single_process"
-
-
-def spec_dict(spec: NodeSpec) -> dict:
-    """A node spec as JSON data (what a single_process child reads with --spec)."""
-    return {
-        "name": spec.name,
-        "package": spec.package,
-        "executable": spec.executable,
-        "modes": list(spec.modes),
-        "parameters": spec.parameters,
-        "remappings": spec.remappings,
-        "process": spec.process,
-    }
-
-
-def spec_from_dict(d: dict) -> NodeSpec:
-    """The inverse of :func:`spec_dict`."""
-    return NodeSpec(
-        d["name"],
-        d["package"],
-        d["executable"],
-        tuple(d["modes"]),
-        dict(d["parameters"]),
-        dict(d["remappings"]),
-        d.get("process", ""),
-    )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from face_detector.detector import FaceBox
-from facecoach.bench.command import main
-from facecoach.bench.dds import GraphRun
-from facecoach.bench.detector import recall_vs_naive
-from facecoach.bench.frames import summary
-from facecoach.bench.targets import check_targets, format_table
+from facecoach_cli.bench.command import main
+from facecoach_cli.bench.dds import GraphRun
+from facecoach_cli.bench.detector import recall_vs_naive
+from facecoach_cli.bench.frames import summary
+from facecoach_cli.bench.targets import check_targets, format_table
 
 REPO = Path(__file__).resolve().parents[3]
 STAGE = {"median", "p99", "n"}

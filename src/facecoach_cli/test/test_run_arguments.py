@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from facecoach import launcher
-from facecoach.cli import main
+from facecoach_cli import launcher
+from facecoach_cli.cli import main
 
 SAMPLE = str(Path(__file__).resolve().parents[3] / "sample" / "interview")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from facecoach.cli import build_parser
-from facecoach.coaching import CoachingPrinter, feedback_line
-from facecoach.session_report import summarize
+from facecoach_cli.cli import build_parser
+from facecoach_cli.coaching import CoachingPrinter, feedback_line
+from facecoach_cli.session_report import summarize
 
 
 def _fb(t: float, emotion: str, category: str, cue: bool = False):

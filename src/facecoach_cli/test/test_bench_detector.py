@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from face_detector.detector import DetectorConfig
-from facecoach.bench.detector import detect_all, recall_vs_naive
-from facecoach.bench.frames import load_frames
+from facecoach_cli.bench.detector import detect_all, recall_vs_naive
+from facecoach_cli.bench.frames import load_frames
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE_BAG = REPO / "sample" / "interview"

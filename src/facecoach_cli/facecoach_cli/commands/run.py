@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
+from facecoach.graph import Graph, NodeSpec, load_graph
 from facecoach_common.stopping import raise_if_stopped, stopped_by_signals
 
 from ..coaching import CLASSIFIER_GONE, CoachingPrinter, feedback_line
 from ..errors import CommandError
-from ..graph import Graph, NodeSpec, load_graph
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
 from ..viewer import WindowClosed

@@ -28,7 +28,7 @@ def private_domain():
 
 @pytest.fixture(scope="module")
 def frames():
-    from facecoach.bench.frames import load_frames
+    from facecoach_cli.bench.frames import load_frames
 
     return load_frames(SAMPLE_BAG)
 
@@ -36,8 +36,8 @@ def frames():
 def _stream(factory, frames, log_dir):
     import rclpy
 
-    from facecoach.bench.dds import replay_through
     from facecoach.graph import load_graph
+    from facecoach_cli.bench.dds import replay_through
 
     topic, fr = frames
     graph = load_graph()
@@ -56,7 +56,7 @@ def _stream(factory, frames, log_dir):
 
 
 def test_single_process_matches_separate_processes(frames, tmp_path):
-    from facecoach.launcher import PROCESS_NAME, GraphProcesses, SingleProcess
+    from facecoach_cli.launcher import PROCESS_NAME, GraphProcesses, SingleProcess
 
     sep_pids, sep = _stream(GraphProcesses, frames, tmp_path / "separate")
     one_pids, one = _stream(SingleProcess, frames, tmp_path / "single")

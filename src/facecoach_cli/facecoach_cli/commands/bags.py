@@ -48,10 +48,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     import rclpy
 
+    from facecoach.graph import load_graph
     from facecoach_bag.recorder import Recorder
     from facecoach_common.ros_params import ignore_interrupts
 
-    from ..graph import load_graph
     from ..ros_calls import command_node
     from .arguments import non_negative
 

@@ -109,7 +109,8 @@ def graph_benchmark(
     args, bag, topic: str, frames: Sequence[Frame], variants: Sequence[str], variant: str, log_dir: Path
 ) -> Dict[str, Any]:
     """Separate processes (1x, then fast) with memory and model switches, then single-process mode."""
-    from ..graph import load_graph
+    from facecoach.graph import load_graph
+
     from ..launcher import GraphProcesses, SingleProcess
     from ..ros_calls import command_node
 

@@ -225,7 +225,7 @@ def add_commands(subparsers) -> None:
 
 
 def main(argv: List[str] | None = None) -> int:
-    """Run one of these commands on its own (``python -m facecoach.commands.session eval-bag ...``)."""
+    """Run one of these commands on its own (``python -m facecoach_cli.commands.session eval-bag ...``)."""
     parser = argparse.ArgumentParser(prog="facecoach")
     add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return run_command(parser, argv)

@@ -2,8 +2,8 @@
 
 import io
 
-from facecoach.coaching import CoachingPrinter
-from facecoach.supervision import MAX_QUICK_FAILURES, ProcessEvent, RestartPolicy, describe_exit
+from facecoach_cli.coaching import CoachingPrinter
+from facecoach_cli.supervision import MAX_QUICK_FAILURES, ProcessEvent, RestartPolicy, describe_exit
 
 
 def test_a_one_off_death_restarts_at_once_a_crash_loop_backs_off_then_gives_up():
