@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecoach_cli.launcher import executable_path
+from facecoach_cli.children import executable_path
 from facecoach_cli.ros_calls import get_parameter, set_parameter
 from facecoach_common.stopping import wait_until
 

@@ -16,7 +16,8 @@ import time
 import pytest
 
 from facecoach.graph import load_graph
-from facecoach_cli.launcher import GraphProcesses, executable_path
+from facecoach_cli.children import executable_path
+from facecoach_cli.launcher import GraphProcesses
 
 MOMENTS_S = (0.05, 0.3, 1.0, 3.0)
 

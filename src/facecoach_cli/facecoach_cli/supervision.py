@@ -1,6 +1,6 @@
 """Supervision of the graph's processes, the pure part: when to restart, how a death is told.
 
-The launcher (``GraphProcesses``) watches its children with these; nothing here starts a process.
+The supervisor (``supervisor.Supervisor``) watches the launcher's children with these; nothing here starts a process.
 """
 
 import os

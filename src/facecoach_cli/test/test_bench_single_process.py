@@ -56,7 +56,8 @@ def _stream(factory, frames, log_dir):
 
 
 def test_single_process_matches_separate_processes(frames, tmp_path):
-    from facecoach_cli.launcher import PROCESS_NAME, GraphProcesses, SingleProcess
+    from facecoach.graph import PROCESS_NAME
+    from facecoach_cli.launcher import GraphProcesses, SingleProcess
 
     sep_pids, sep = _stream(GraphProcesses, frames, tmp_path / "separate")
     one_pids, one = _stream(SingleProcess, frames, tmp_path / "single")

@@ -51,12 +51,11 @@ def replay_through(
     node, procs, bag, topic: str, frames: Sequence[Frame], rate: float, timeout: float = 120.0
 ) -> GraphRun:
     """Replay the frames through a running graph (``procs``) and collect /facecoach/feedback per stamp."""
+    from facecoach.graph import LaunchError
     from facecoach_bag.replay import Replayer, play_and_drain, start_pipeline
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stamps import stamp_to_ns
     from facecoach_msgs.msg import Feedback
-
-    from ..launcher import LaunchError
 
     run = GraphRun(rate=rate, bag_fps=frame_rate(frames))
     stamps = {f.stamp_ns for f in frames}

@@ -35,13 +35,13 @@ def write_video(frames: Sequence[Frame], path: Path, fps: float) -> Path:
 
 def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0, timeout: float = 120.0):
     """Run the default live graph on a looping video of ``frames`` for ``seconds`` after its first feedback."""
-    from facecoach.graph import load_graph
+    from facecoach.graph import LaunchError, load_graph
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stamps import stamp_to_ns
     from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Feedback
 
-    from ..launcher import GraphProcesses, LaunchError
+    from ..launcher import GraphProcesses
     from ..ros_calls import command_node
 
     fps = frame_rate(frames) or 30.0
