@@ -1,19 +1,14 @@
-"""eval-bag: the pipeline over every frame of a bag, in process and deterministic; results as JSON lines.
+"""eval-bag: the pipeline over every frame of a bag, in process and deterministic, and the summary of a run.
 
-One line per frame in bag order: ``stamp_ns`` (the image header's stamp), ``face``, ``roi`` [x, y, w, h],
-``label``, ``confidence``, ``probabilities``, ``category``, ``cue``, ``reason``, ``bad_share``. A frame the
-live graph would skip (it cannot be decoded, OpenCV fails on it) gets a line with only ``stamp_ns`` and
-``error``; a bag that ends early (truncated or corrupt) gets a last line with ``stamp_ns`` null and ``error``.
-Either makes the result partial. Timings are kept out of the lines so that two runs give identical files.
+Each variant's run is a ``RunResult`` of JSON lines (``eval_results`` says what a line holds); the summary
+compares every variant with the baseline (``agreement_table``). ``eval_compare`` compares a run with and
+without calibration.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -23,6 +18,7 @@ from facecoach_bag.reader import image_topic, messages, topics
 from facecoach_bag.schema import IMAGE_TYPES, typestore
 from facecoach_common.stamps import stamp_to_ns
 
+from .eval_results import RunResult
 from .pipeline import FrameError, Pipeline, PipelineSettings
 
 BASELINE = "baseline"
@@ -36,32 +32,6 @@ class BagFrame:
     frame_id: str
     image: np.ndarray | None
     error: str = ""
-
-
-@dataclass
-class RunResult:
-    """What one variant produced over a bag."""
-
-    variant: str
-    lines: List[Dict[str, Any]] = field(default_factory=list)
-    latency_ms: List[float] = field(default_factory=list)
-    duplicates: int = 0
-    truncated: str = ""
-
-    @property
-    def frames(self) -> List[Dict[str, Any]]:
-        """The decided frames (lines without an error)."""
-        return [x for x in self.lines if "error" not in x]
-
-    @property
-    def errors(self) -> List[Dict[str, Any]]:
-        """The error lines (skipped frames, a truncated bag)."""
-        return [x for x in self.lines if "error" in x]
-
-    @property
-    def partial(self) -> bool:
-        """True when a frame was skipped or the bag ended early."""
-        return bool(self.errors)
 
 
 def pick_topic(bag, topic: str | None = None) -> Tuple[str, str, int]:
@@ -142,49 +112,6 @@ def run_pipelines(
     return results
 
 
-def write_jsonl(path, lines: Sequence[Dict[str, Any]]) -> None:
-    """Write result lines (written to a temporary file first, so a crash leaves no half file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        for line in lines:
-            f.write(json.dumps(line, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def read_jsonl(path) -> List[Dict[str, Any]]:
-    """Read result lines; BagError naming the line when the file is not eval-bag output."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BagError(f"{path}: cannot read results ({exc.strerror})") from exc
-    lines = []
-    for i, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            line = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise BagError(f"{path}:{i}: not a JSON line ({exc.msg})") from exc
-        if not isinstance(line, dict) or "stamp_ns" not in line:
-            raise BagError(f"{path}:{i}: not an eval-bag result line (no stamp_ns)")
-        if "error" not in line:
-            missing = {"face", "label", "category", "cue"} - set(line)
-            if missing:
-                raise BagError(f"{path}:{i}: result line lacks {sorted(missing)}")
-        lines.append(line)
-    return lines
-
-
-def variant_out(out, variant: str) -> Path:
-    """RESULTS.jsonl -> RESULTS.<variant>.jsonl."""
-    out = Path(out)
-    suffix = out.suffix or ".jsonl"
-    return out.with_name(f"{out.stem if out.suffix else out.name}.{variant}{suffix}")
-
-
 def agreement(baseline: RunResult, other: RunResult) -> Dict[str, Any]:
     """Label agreement with the baseline over the frames both decided (no face = the empty label), cues, latency."""
     base = {x["stamp_ns"]: x["label"] for x in baseline.frames}
@@ -236,31 +163,6 @@ def evaluate_bag(
         reason = first.errors[0]["error"] if first.errors else "no frames"
         raise BagError(f"{bag}: no frame of {name} could be evaluated ({reason})")
     return results
-
-
-def stability(frames: Sequence[Dict[str, Any]], segments_file=None, t0_ns: int | None = None) -> Dict[str, Any]:
-    """Label flips a minute over consecutive face frames, and per-frame accuracy against a segments file.
-
-    ``segments_file`` (what make-sample writes beside a bag) names the expression of each stretch, in
-    seconds from ``t0_ns`` (default: the first frame's stamp); frames within 0.3 s of a segment's edges are
-    left out (the drift between two faces).
-    """
-    faces = [x for x in frames if x.get("face")]
-    flips = sum(1 for a, b in zip(faces, faces[1:]) if a["label"] != b["label"])
-    span_s = (frames[-1]["stamp_ns"] - frames[0]["stamp_ns"]) / 1e9 if len(frames) > 1 else 0.0
-    out = {"flips": flips, "flips_per_minute": 60.0 * flips / span_s if span_s > 0 else 0.0, "labelled": 0}
-    if segments_file is None or not frames:
-        return out
-    segments = json.loads(Path(segments_file).read_text())["segments"]
-    t0, hits, labelled = frames[0]["stamp_ns"] if t0_ns is None else t0_ns, 0, 0
-    for x in faces:
-        t = (x["stamp_ns"] - t0) / 1e9
-        seg = next((s for s in segments if s["start_s"] + 0.3 <= t < s["end_s"] - 0.3 and s["emotion"]), None)
-        if seg is not None:
-            labelled += 1
-            hits += x["label"] == seg["emotion"]
-    out.update(labelled=labelled, accuracy=hits / labelled if labelled else float("nan"))
-    return out
 
 
 @dataclass
@@ -322,39 +224,3 @@ def evaluate_calibrated(
         raise BagError(f"{bag}: --calibrate-seconds {seconds:g}: cannot calibrate on the first {seconds:g} s ({why})")
     results[0].variant, results[1].variant = f"{variant} uncalibrated", f"{variant} calibrated"
     return CalibratedRun(results[0], results[1], state["calibration"], state["start"], state["cutoff"])
-
-
-def calibration_comparison(run: CalibratedRun, segments_file=None) -> Dict[str, Any]:
-    """Both runs on the frames after the cut-off: label shares, accuracy (with segments), flips, cues."""
-    out: Dict[str, Any] = {"cutoff_s": (run.cutoff_ns - run.start_ns) / 1e9}
-    for key, r in (("uncalibrated", run.uncalibrated), ("calibrated", run.calibrated)):
-        rest = [x for x in r.frames if x["stamp_ns"] >= run.cutoff_ns]
-        faces = [x for x in rest if x["face"]]
-        shares: Dict[str, float] = {}
-        for x in faces:
-            shares[x["label"]] = shares.get(x["label"], 0) + 1.0 / len(faces)
-        st = stability(rest, segments_file, run.start_ns) if rest else {"flips_per_minute": 0.0, "labelled": 0}
-        out[key] = {
-            "frames": len(rest),
-            "face_frames": len(faces),
-            "label_share": dict(sorted(shares.items())),
-            "cues": sum(1 for x in rest if x["cue"]),
-            "flips_per_minute": st["flips_per_minute"],
-            "labelled": st["labelled"],
-            "accuracy": st.get("accuracy"),
-        }
-    return out
-
-
-def comparison_table(cmp: Dict[str, Any], class_names: Sequence[str]) -> str:
-    """The printed with/without table of :func:`calibration_comparison`."""
-    a, b = cmp["uncalibrated"], cmp["calibrated"]
-    rows = [("face frames", str(a["face_frames"]), str(b["face_frames"]))]
-    for c in class_names:
-        rows.append((f"read as {c}", f"{a['label_share'].get(c, 0.0):.1%}", f"{b['label_share'].get(c, 0.0):.1%}"))
-    if a["labelled"]:
-        rows.append((f"accuracy ({a['labelled']} labelled)", f"{a['accuracy']:.1%}", f"{b['accuracy']:.1%}"))
-    rows.append(("label flips a minute", f"{a['flips_per_minute']:.1f}", f"{b['flips_per_minute']:.1f}"))
-    rows.append(("cues", str(a["cues"]), str(b["cues"])))
-    head = f"{'after ' + format(cmp['cutoff_s'], '.1f') + ' s':<26} {'uncalibrated':>12} {'calibrated':>11}"
-    return "\n".join([head, "-" * len(head)] + [f"{r[0]:<26} {r[1]:>12} {r[2]:>11}" for r in rows])

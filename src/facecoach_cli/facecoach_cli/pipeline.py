@@ -158,7 +158,7 @@ class Pipeline:
 
 
 def result_line(stamp_ns: int, face: FaceResult, frame: Classified, decision) -> Dict[str, Any]:
-    """The eval-bag result line of one frame (the schema bag_eval.read_jsonl checks)."""
+    """The eval-bag result line of one frame (the schema eval_results.read_jsonl checks)."""
     box = face.box
     return {
         "stamp_ns": int(stamp_ns),

@@ -11,8 +11,8 @@ import pytest
 from facecoach_bag.reader import image_topic, messages
 from facecoach_bag.schema import typestore
 from facecoach_bag.writer import BagWriter
-from facecoach_cli.bag_eval import read_jsonl
 from facecoach_cli.commands.session import main
+from facecoach_cli.eval_results import read_jsonl
 from facecoach_cli.pipeline import Pipeline, settings_from_graph
 
 REPO = Path(__file__).resolve().parents[3]

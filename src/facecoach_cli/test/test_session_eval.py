@@ -16,8 +16,8 @@ from alert_player.policy import PolicyConfig
 from face_detector.detector import DetectorConfig, FaceDetector
 from facecoach_bag.schema import typestore
 from facecoach_bag.writer import BagWriter
-from facecoach_cli.bag_eval import read_jsonl, variant_out
 from facecoach_cli.commands.session import eval_bag, main
+from facecoach_cli.eval_results import read_jsonl, variant_out
 from facecoach_cli.pipeline import Pipeline, settings_from_graph, stamp_seconds
 
 REPO = Path(__file__).resolve().parents[3]

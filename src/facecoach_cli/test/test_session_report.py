@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from facecoach_cli.bag_eval import read_jsonl, write_jsonl
 from facecoach_cli.commands.session import main
+from facecoach_cli.eval_results import read_jsonl, write_jsonl
 from facecoach_cli.session_report import summarize
 
 REPO = Path(__file__).resolve().parents[3]

@@ -48,7 +48,9 @@ def eval_bag(
 ) -> int:
     """Run eval-bag and write the results; return the exit code (errors raise)."""
     stream = stream or sys.stdout
-    from ..bag_eval import agreement_table, evaluate_bag, stability, variant_out, write_jsonl
+    from ..bag_eval import agreement_table, evaluate_bag
+    from ..eval_compare import stability
+    from ..eval_results import variant_out, write_jsonl
     from ..pipeline import settings_from_graph
 
     settings = settings_from_graph(variant=None if variant == "all" else variant, models_dir=models_dir)
@@ -94,7 +96,9 @@ def _eval_calibrated(
     bag, settings, variant: str, out, seconds: float, topic, limit: int, progress: bool, stream
 ) -> int:
     """eval-bag --calibrate-seconds: calibrate on the bag's start, compare with and without on the rest."""
-    from ..bag_eval import calibration_comparison, comparison_table, evaluate_calibrated, variant_out, write_jsonl
+    from ..bag_eval import evaluate_calibrated
+    from ..eval_compare import calibration_comparison, comparison_table
+    from ..eval_results import variant_out, write_jsonl
 
     if variant == "all":
         raise CommandError("--calibrate-seconds compares one variant with and without calibration, not --variant all")
@@ -149,7 +153,8 @@ def report(
 ) -> int:
     """Write the session report of a bag (evaluated with the baseline first) or of a results file."""
     stream = stream or sys.stdout
-    from ..bag_eval import BASELINE, read_jsonl
+    from ..bag_eval import BASELINE
+    from ..eval_results import read_jsonl
     from ..session_report import format_summary, write_report
 
     source, out = Path(source), Path(out_dir)
