@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from .bench.command import add_commands as add_bench_commands
-from .commands import bags, calibrate, params, run, session
+from .commands import bags, calibrate, demo, params, run, session
 from .commands.parser import CommandParser
 from .errors import run_command
 from .logs import LOG_DIR_ENV
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     for add in (
+        demo.add_commands,
         run.add_commands,
         bags.add_commands,
         params.add_commands,

@@ -12,7 +12,7 @@ import pytest
 from facecoach.graph import load_graph
 from facecoach_cli import launcher, viewer
 from facecoach_cli.cli import main
-from facecoach_cli.commands.run import _checked_nodes
+from facecoach_cli.commands.supervised import checked_nodes
 from facecoach_cli.viewer import WINDOW, Viewer, WindowClosed, display_problem, gui_backend
 
 HEADLESS = "General configuration for OpenCV 4.14.0\n  GUI:                           NONE\n  Media I/O:\n"
@@ -72,8 +72,8 @@ def _args(**kw) -> argparse.Namespace:
 def test_show_turns_the_detectors_debug_image_on_and_nothing_else(monkeypatch, mode):
     monkeypatch.setattr(viewer, "display_problem", lambda: None)
     graph = load_graph()
-    plain = {n.name: n for n in _checked_nodes(_args(), graph, mode)}
-    shown = {n.name: n for n in _checked_nodes(_args(show=True), graph, mode)}
+    plain = {n.name: n for n in checked_nodes(_args(), graph, mode)}
+    shown = {n.name: n for n in checked_nodes(_args(show=True), graph, mode)}
     assert "debug_image" not in plain["face_detector"].parameters
     assert shown["face_detector"].parameters == {**plain["face_detector"].parameters, "debug_image": True}
     assert {k: v for k, v in shown.items() if k != "face_detector"} == {
