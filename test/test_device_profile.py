@@ -184,7 +184,8 @@ def _bad_files(out: Path) -> list:
 
     import torch
 
-    from emotion_classifier.weight_file import read_header, read_tensors, write_safetensors
+    from emotion_classifier.weight_file import read_header, read_tensors
+    from emotion_classifier.weight_writer import write_safetensors
 
     out.mkdir()
     base = (MODELS / "baseline.safetensors").read_bytes()
