@@ -1,4 +1,4 @@
-"""Ctrl-C while a node process is still starting (importing torch, OpenCV, rclpy) ends it quietly (issue 15).
+"""Ctrl-C while a node process is still starting (importing torch, OpenCV, rclpy) ends it quietly.
 
 Real processes, a real SIGINT at several moments after their start: no traceback, exit code 0. Through the
 launcher (what `facecoach run` stops), which starts its children with SIGINT held back until their program

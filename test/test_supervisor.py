@@ -28,7 +28,7 @@ REPORTED_WITHIN_S = 1.0
 RESUMED_WITHIN_S = 5.0
 # How long a restarted node may take to start (python, rclpy, torch: 2-3.5 s on 2 busy cores). Beyond this
 # the machine is overloaded (measured: 8.5 s beside two other test runs), and the test checks what the
-# supervisor and the graph add to the node's own start instead of the 5 s of the issue.
+# supervisor and the graph add to the node's own start instead of RESUMED_WITHIN_S.
 NORMAL_START_S = 3.5
 INPUT = {  # the topic each victim subscribes to last when it starts
     "face_detector": "/camera/image_raw/compressed",
@@ -80,7 +80,7 @@ class Recorder:
 
 @pytest.mark.parametrize("victim", ["emotion_classifier", "face_detector", "alert_player", "single_process"])
 def test_kill_9_of_a_node_is_reported_at_once_and_coaching_resumes(ros_node, tmp_path, victim):
-    """The done-when of issue 15: reported within a second, feedback again within five, only that node restarted."""
+    """A killed node: reported within a second, feedback again within five, only that node restarted."""
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 

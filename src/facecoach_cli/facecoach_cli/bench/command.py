@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def benchmark(args) -> Dict[str, Any]:
-    """Every measurement of the issue, in one run; returns the JSON document."""
+    """Every measurement, in one run; returns the JSON document."""
     import cv2
     import torch
 
@@ -159,7 +159,7 @@ def add_commands(subparsers) -> None:
     """Register `bench` on the facecoach command's sub-parsers."""
     p = subparsers.add_parser(
         "bench",
-        help="measure every stage, the pipeline and the DDS graph (issue 5 targets)",
+        help="measure every stage, the pipeline and the DDS graph, against the targets",
         description=cmd_bench.__doc__,
     )
     p.add_argument("--json", required=True, help="write the results here")
