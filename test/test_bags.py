@@ -305,7 +305,7 @@ def _record(out, *extra, limit=None):
 
 
 def _publish(node, proc, count, size=8000):
-    """Publish ``count`` JPEG-sized CompressedImages to the recorder once it subscribed."""
+    """Publish ``count`` JPEG-sized CompressedImages to the recorder once it subscribed, as a real stream does."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage
 
@@ -316,11 +316,20 @@ def _publish(node, proc, count, size=8000):
     )
     assert wait_until(node, lambda: pub.get_subscription_count() > 0 or proc.poll() is not None, 60)
     assert proc.poll() is None, proc.communicate()
-    for i in range(count):
-        msg = CompressedImage(format="jpeg", data=bytes([i % 256]) * size)
-        msg.header.stamp.sec = i + 1
-        pub.publish(msg)
-        wait_until(node, lambda: False, 0.01)  # a real stream: ~100 messages a second
+    sent = []
+
+    def send() -> None:
+        if len(sent) < count:
+            i = len(sent)
+            msg = CompressedImage(format="jpeg", data=bytes([i % 256]) * size)
+            msg.header.stamp.sec = i + 1
+            pub.publish(msg)
+            sent.append(i)
+
+    # A camera's stream, 20 frames a second (160 kB/s): the recorder commits some before the file size limit.
+    timer = node.create_timer(0.05, send)
+    assert wait_until(node, lambda: len(sent) == count, 30), f"{len(sent)} of {count} sent"
+    node.destroy_timer(timer)
     return pub
 
 
