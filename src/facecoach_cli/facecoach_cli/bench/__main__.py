@@ -1,4 +1,4 @@
-"""``python -m facecoach.bench --json OUT ...``: the same as ``facecoach bench``."""
+"""``python -m facecoach_cli.bench --json OUT ...``: the same as ``facecoach bench``."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""`facecoach bench`: every measurement in one run, its JSON document and table (``python -m facecoach.bench``)."""
+"""`facecoach bench`: every measurement in one run, its JSON document and table (``python -m facecoach_cli.bench``)."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def add_commands(subparsers) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m facecoach.bench --json OUT ...` (the same as `facecoach bench`)."""
+    """`python -m facecoach_cli.bench --json OUT ...` (the same as `facecoach bench`)."""
     parser = argparse.ArgumentParser(prog="facecoach")
     add_commands(parser.add_subparsers(dest="command", required=True))
     return run_command(parser, ["bench", *(sys.argv[1:] if argv is None else argv)])
