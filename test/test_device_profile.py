@@ -39,6 +39,7 @@ UNIT_TESTS = [
     "src/emotion_classifier/test/test_weights.py",
     "src/emotion_classifier/test/test_weight_file.py",
     "src/emotion_classifier/test/test_calibration.py",
+    "src/facecoach/test/test_bring_up.py",
 ]
 ATOL = 1e-4
 SETUP_HINT = "create it with: make setup (tools/setup.sh; needs CPython 3.6: pyenv install 3.6.15)"
