@@ -274,7 +274,13 @@ def test_a_full_disk_stops_the_writer_with_one_line_and_a_readable_bag(tmp_path,
 
 @pytest.mark.parametrize("storage", STORAGES)
 def test_a_bag_cut_in_half_is_read_up_to_the_cut(tmp_path, storage):
-    _write(tmp_path / "bag", storage, n=100).close()
+    clock = [0.0]
+
+    def tick() -> float:  # time passes with each write, as in a recording: commits (MCAP chunks) along the way
+        clock[0] += 0.1
+        return clock[0]
+
+    _write(tmp_path / "bag", storage, n=100, clock=tick).close()
     file = next(p for p in (tmp_path / "bag").iterdir() if p.suffix in (".db3", ".mcap"))
     os.truncate(file, file.stat().st_size // 2)
     got = []
