@@ -28,5 +28,8 @@ soak: setup
 lint: setup
 	@$(RUN) ruff check src test launch tools && ruff format --check src test launch tools
 
+# `make test` checks the house style first (ruff, as `make lint`), then runs the tests.
+test: lint
+
 clean:
 	rm -rf build install log .venv .venv-device env.sh

@@ -210,7 +210,7 @@ def video(path, seconds: float = 2.0):
     import numpy as np
     from rosbags.highlevel import AnyReader
 
-    from facecoach.sample import bundled_sample
+    from facecoach_cli.sample import bundled_sample
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
     with AnyReader([bundled_sample()]) as reader:
@@ -225,8 +225,9 @@ def video(path, seconds: float = 2.0):
 
 def short_bag(path, frames: int = 60):
     """The sample interview's first ``frames`` frames as a bag of their own (sqlite3, version 5)."""
-    from facecoach.bags import BagWriter, messages
-    from facecoach.sample import bundled_sample
+    from facecoach_bag.reader import messages
+    from facecoach_bag.writer import BagWriter
+    from facecoach_cli.sample import bundled_sample
 
     writer = BagWriter(path)
     for i, (topic, msgtype, t_ns, raw) in enumerate(messages(bundled_sample())):

@@ -20,19 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facecoach.bags import (
-    METADATA_VERSION,
-    STORAGES,
-    BagError,
-    BagFullError,
-    BagWriter,
-    PartialBag,
-    messages,
-    open_reader,
-    topics,
-    typestore,
-)
-from facecoach.sample import bundled_sample
+from facecoach_bag.errors import BagError, BagFullError, PartialBag
+from facecoach_bag.reader import messages, open_reader, topics
+from facecoach_bag.schema import METADATA_VERSION, STORAGES, typestore
+from facecoach_bag.writer import BagWriter
+from facecoach_cli.sample import bundled_sample
 
 STRING = "std_msgs/msg/String"
 # The keys Humble's Rosbag2QoS decoder reads from each offered QoS profile (rosbag2_transport/qos.cpp).
@@ -282,7 +274,13 @@ def test_a_full_disk_stops_the_writer_with_one_line_and_a_readable_bag(tmp_path,
 
 @pytest.mark.parametrize("storage", STORAGES)
 def test_a_bag_cut_in_half_is_read_up_to_the_cut(tmp_path, storage):
-    _write(tmp_path / "bag", storage, n=100).close()
+    clock = [0.0]
+
+    def tick() -> float:  # time passes with each write, as in a recording: commits (MCAP chunks) along the way
+        clock[0] += 0.1
+        return clock[0]
+
+    _write(tmp_path / "bag", storage, n=100, clock=tick).close()
     file = next(p for p in (tmp_path / "bag").iterdir() if p.suffix in (".db3", ".mcap"))
     os.truncate(file, file.stat().st_size // 2)
     got = []
@@ -308,27 +306,36 @@ def _record(out, *extra, limit=None):
         if limit:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    cmd = [sys.executable, "-m", "facecoach.cli", "record", str(out), "--topics", "/rec/image", *extra]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "record", str(out), "--topics", "/rec/image", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child)
 
 
 def _publish(node, proc, count, size=8000):
-    """Publish ``count`` JPEG-sized CompressedImages to the recorder once it subscribed."""
+    """Publish ``count`` JPEG-sized CompressedImages to the recorder once it subscribed, as a real stream does."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage
 
-    from facecoach.ros_calls import wait_until
+    from facecoach_common.stopping import wait_until
 
     pub = node.create_publisher(
         CompressedImage, "/rec/image", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     )
     assert wait_until(node, lambda: pub.get_subscription_count() > 0 or proc.poll() is not None, 60)
     assert proc.poll() is None, proc.communicate()
-    for i in range(count):
-        msg = CompressedImage(format="jpeg", data=bytes([i % 256]) * size)
-        msg.header.stamp.sec = i + 1
-        pub.publish(msg)
-        wait_until(node, lambda: False, 0.01)  # a real stream: ~100 messages a second
+    sent = []
+
+    def send() -> None:
+        if len(sent) < count:
+            i = len(sent)
+            msg = CompressedImage(format="jpeg", data=bytes([i % 256]) * size)
+            msg.header.stamp.sec = i + 1
+            pub.publish(msg)
+            sent.append(i)
+
+    # A camera's stream, 20 frames a second (160 kB/s): the recorder commits some before the file size limit.
+    timer = node.create_timer(0.05, send)
+    assert wait_until(node, lambda: len(sent) == count, 30), f"{len(sent)} of {count} sent"
+    node.destroy_timer(timer)
     return pub
 
 
@@ -338,7 +345,7 @@ def _recorded_count(bag: Path) -> int:
 
 
 def test_kill_9_during_record_keeps_every_message_written(ros_node, tmp_path):
-    from facecoach.ros_calls import wait_until
+    from facecoach_common.stopping import wait_until
 
     proc = _record(tmp_path / "session")
     _publish(ros_node, proc, 40)
@@ -370,12 +377,12 @@ def test_ctrl_c_during_replay_ends_it_quietly(ros_node, tmp_path):
     """Ctrl-C while `facecoach replay` publishes (as in `run --bag`): exit 0, no RCLError traceback."""
     from sensor_msgs.msg import CompressedImage
 
-    from facecoach.ros_calls import wait_until
     from facecoach_common.qos import IMAGE_QOS
+    from facecoach_common.stopping import wait_until
 
     got = []
     ros_node.create_subscription(CompressedImage, "/camera/image_raw/compressed", got.append, IMAGE_QOS)
-    cmd = [sys.executable, "-m", "facecoach.cli", "replay", str(bundled_sample()), "--wait", "30"]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", "replay", str(bundled_sample()), "--wait", "30"]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

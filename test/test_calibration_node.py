@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecoach.launcher import executable_path
-from facecoach.ros_calls import get_parameter, set_parameter, trigger, wait_until
+from facecoach_cli.children import executable_path
+from facecoach_cli.ros_calls import get_parameter, set_parameter, trigger
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 # The module's classifier gets its own name: single-process mode's classifier (below) is /emotion_classifier.
@@ -194,7 +195,7 @@ def test_calibrate_service_file_and_diagnostics(ros_node, classifier, home, tmp_
 
 
 def _facecoach(*args, timeout=60):
-    cmd = [sys.executable, "-m", "facecoach.cli", *args]
+    cmd = [sys.executable, "-m", "facecoach_cli.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
@@ -212,7 +213,7 @@ def test_facecoach_calibrate_command(ros_node, classifier, tmp_path, capsys):
     assert get_parameter(ros_node, NODE, "calibrate_seconds") == 1.5
     assert faces.one().label == "neutral"
 
-    from facecoach.commands.calibrate import calibrate
+    from facecoach_cli.commands.calibrate import calibrate
 
     out = io.StringIO()  # the command's function in this process: no face in view now
     assert calibrate(ros_node, NODE, 1.0, None, 5.0, False, out) == 1

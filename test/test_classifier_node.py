@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecoach.launcher import executable_path
-from facecoach.ros_calls import get_parameter, set_parameter, wait_until
+from facecoach_cli.children import executable_path
+from facecoach_cli.ros_calls import get_parameter, set_parameter
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "models" / "baseline.safetensors"

@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses
-from facecoach.ros_calls import set_parameter
+from facecoach_cli.launcher import GraphProcesses
+from facecoach_cli.ros_calls import set_parameter
 
 REPO = Path(__file__).resolve().parents[1]
 

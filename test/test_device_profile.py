@@ -22,7 +22,10 @@ PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = REPO / "requirements-device-test.txt"
 MODELS = REPO / "models"
 SAMPLE_BAG = REPO / "sample" / "interview"
-RUNTIME_PATHS = [REPO / "src" / p for p in ("facecoach_common", "face_detector", "emotion_classifier", "alert_player")]
+RUNTIME_PATHS = [
+    REPO / "src" / p
+    for p in ("facecoach_common", "face_detector", "emotion_classifier", "alert_player", "facecoach_bag", "facecoach")
+]
 # The runtime's unit tests that import no rclpy and no message package (the device venv has no ROS).
 UNIT_TESTS = [
     "src/facecoach_common/test/test_settings.py",
@@ -36,6 +39,7 @@ UNIT_TESTS = [
     "src/emotion_classifier/test/test_weights.py",
     "src/emotion_classifier/test/test_weight_file.py",
     "src/emotion_classifier/test/test_calibration.py",
+    "src/facecoach/test/test_bring_up.py",
 ]
 ATOL = 1e-4
 SETUP_HINT = "create it with: make setup-test (tools/setup.sh --test; needs CPython 3.6: pyenv install 3.6.15)"
@@ -58,7 +62,7 @@ def _device_env() -> dict:
     keep = ("HOME", "TMPDIR", "USER", "TERM")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["PATH"] = os.pathsep.join([str(VENV / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in RUNTIME_PATHS + [REPO / "src" / "facecoach"])
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in RUNTIME_PATHS)
     # A container without a locale: Python 3.6 then reads and writes files as ASCII (3.7+ switch to UTF-8).
     env["LC_ALL"] = "C"
     env["PYTHONIOENCODING"] = "utf-8"  # only the test output, so that a failure can be read
@@ -102,7 +106,8 @@ def test_runtime_unit_tests_pass_on_the_device_profile(device_python):
 
 _GRAPH = """
 import json, sys
-import facecoach.errors, facecoach.launcher, facecoach.single_process  # the bring-up imports on 3.6
+import facecoach.errors, facecoach.executors, facecoach.single_process  # the bring-up imports on 3.6
+import facecoach_bag.player  # the player replay.launch.py starts
 from facecoach.graph import load_graph
 graph = load_graph(sys.argv[1])
 out = {}
@@ -180,7 +185,8 @@ def _bad_files(out: Path) -> list:
 
     import torch
 
-    from emotion_classifier.weight_file import read_header, read_tensors, write_safetensors
+    from emotion_classifier.weight_file import read_header, read_tensors
+    from emotion_classifier.weight_writer import write_safetensors
 
     out.mkdir()
     base = (MODELS / "baseline.safetensors").read_bytes()

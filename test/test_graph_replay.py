@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from facecoach.bags import messages
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses
-from facecoach.replay import Replayer, play_and_drain, start_pipeline
+from facecoach_bag.reader import messages
+from facecoach_bag.replay import Replayer, play_and_drain, start_pipeline
+from facecoach_cli.launcher import GraphProcesses
 
 RATE = 1.0
 REPO = Path(__file__).resolve().parents[1]
@@ -91,8 +91,8 @@ def test_sample_interview_flows_through_the_graph(ros_node, bag_stamps, tmp_path
 
 def test_eval_bag_takes_the_live_graphs_decisions(ros_node, tmp_path):
     """`facecoach eval-bag` (in process, no DDS) labels and cues the sample like the live graph at 1x."""
-    from facecoach.bag_eval import read_jsonl
-    from facecoach.commands.session import main as session_main
+    from facecoach_cli.commands.session import main as session_main
+    from facecoach_cli.eval_results import read_jsonl
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 

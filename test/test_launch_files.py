@@ -27,7 +27,7 @@ FLAVOURS = flavour_params()
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_launch_files_run_from_the_repository_root_with_every_argument_described(flavour):
-    """Breakage 1 (a root file named like the package) and 4 (int8_native refused by the choices)."""
+    """A root file named like the package does not shadow it, and every variant (int8_native too) passes the choices."""
     graph = load_graph()
     live = ros2(flavour, "launch", "facecoach", "jetson.launch.py", "--show-args", cwd=REPO)
     assert live.returncode == 0, live.stdout + live.stderr
@@ -53,14 +53,14 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
 @pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single, ros_node, tmp_path):
-    """Breakage 5: replay.launch.py without `ros2 bag play`: facecoach_player waits for the graph, then plays.
+    """replay.launch.py without `ros2 bag play`: facecoach_player waits for the graph, then plays.
 
     Nothing is lost to discovery: the bag's first frame comes out, and (nearly) every other one.
     """
-    from facecoach.bags import messages
-    from facecoach.player import WARM_UP_FRAME_ID
-    from facecoach.ros_calls import wait_until
+    from facecoach_bag.player import WARM_UP_FRAME_ID
+    from facecoach_bag.reader import messages
     from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Feedback
 
     frames = 60
@@ -96,7 +96,7 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_camera_that_cannot_open_ends_the_launch_with_the_reason(flavour):
-    """Breakage 3: the camera process exits 2 ("cannot start"): launch stops instead of respawning it."""
+    """The camera process exits 2 ("cannot start"): launch stops instead of respawning it."""
     with Launch(flavour, "facecoach", "jetson.launch.py", "camera_source:=videotestsrc ! appsink") as launch:
         launch.wait(90)
     out = launch.output

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses
-from facecoach.ros_calls import wait_until
+from facecoach_cli.launcher import GraphProcesses
+from facecoach_common.stopping import wait_until
 
 FPS = 30.0
 
@@ -17,7 +17,7 @@ def _video(path, seconds=4.0):
     from facecoach_common.paths import resource
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 480))
-    with AnyReader([resource("facecoach", "sample", "interview")]) as reader:
+    with AnyReader([resource("facecoach_cli", "sample", "interview")]) as reader:
         for i, (conn, _t, raw) in enumerate(reader.messages()):
             if i >= seconds * FPS:
                 break

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from emotion_classifier.inference import available_variants
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses
-from facecoach.replay import Replayer, start_pipeline
-from facecoach.ros_calls import set_parameter, wait_until
+from facecoach_bag.replay import Replayer, start_pipeline
+from facecoach_cli.launcher import GraphProcesses
+from facecoach_cli.ros_calls import set_parameter
+from facecoach_common.stopping import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"
@@ -47,7 +48,8 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
             acks.append((len(got), variant))
         while player.is_alive():
             wait_until(ros_node, lambda: not player.is_alive(), 1.0)
-        wait_until(ros_node, lambda: False, 1.0)  # the last frames in flight
+        last_ns = _last_frame_ns()
+        wait_until(ros_node, lambda: bool(got) and _ns(got[-1]) >= last_ns, 10.0)  # the last frame's emotion
         assert procs.dead() == {} and procs.pids() == pids, "the classifier restarted or died"
 
     # The stream (in publication order: one reliable writer) is one run of messages per variant, in the order of
@@ -67,6 +69,16 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
 
 
 def replayer_frames():
-    from facecoach.bags import messages
+    from facecoach_bag.reader import messages
 
     return messages(SAMPLE_BAG)
+
+
+def _last_frame_ns() -> int:
+    """The header stamp of the bag's last frame (its Emotion carries it)."""
+    from rclpy.serialization import deserialize_message
+
+    from facecoach_bag.schema import ros_class
+
+    *_, (_topic, msgtype, _t_ns, raw) = replayer_frames()
+    return _ns(deserialize_message(raw, ros_class(msgtype)))

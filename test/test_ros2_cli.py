@@ -116,9 +116,9 @@ def test_ros2_topic_echo_and_hz(live):
 
 
 def test_a_killed_node_respawns(live, ros_node):
-    """Breakage 3: kill -9 of the classifier: launch says so, starts it again, emotions flow again."""
-    from facecoach.ros_calls import wait_until
+    """kill -9 of the classifier: launch says so, starts it again, emotions flow again."""
     from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Emotion
 
     started = re.findall(r"\[(emotion_classifier-\d+)\]: process started with pid \[(\d+)\]", live.output)
@@ -138,5 +138,5 @@ def test_loop_argument_reaches_the_camera(live):
 
 
 def test_ctrl_c_ends_the_live_graph_cleanly(live):
-    """Breakage 2: Ctrl-C (SIGINT to the group, then launch's own): no traceback, no 'process has died'."""
+    """Ctrl-C (SIGINT to the group, then launch's own): no traceback, no 'process has died'."""
     ctrl_c_and_check(live, processes=3)

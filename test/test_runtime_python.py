@@ -14,18 +14,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
-# Whole packages: everything a node process imports (emotion_classifier's tooling/ is development-only).
-RUNTIME_PACKAGES = ("facecoach_common", "face_detector", "emotion_classifier", "alert_player")
-NOT_RUNTIME = (SRC / "emotion_classifier" / "emotion_classifier" / "tooling",)
-# src/facecoach holds the bring-up: these modules (and what they import) run on the device; the rest are
-# the development commands (bench, report, eval-bag, sample ...).
-FACECOACH_SEEDS = ("entry", "single_process", "graph", "launcher", "launch_description")
+# The runtime is a package boundary: the bring-up package (what `ros2 launch facecoach ...` runs) and every package
+# of this workspace it depends on, directly or not (package.xml). A runtime package's tooling/ subpackage is
+# development-only (train, quantize, evaluate ...; never imported by a node). The facecoach command
+# (facecoach_cli) depends on the runtime, never the other way round, so it is not part of it.
+BRING_UP = "facecoach"
+DEVELOPMENT_ONLY = "tooling"
 VERSIONS = ("3.6", "3.8", "3.10", "3.12")  # the Nano, Focal, Orin/Jammy, Noble
 # Provided by a backport on 3.6 (requirements-device.txt), so not looked up in pyenv's bare 3.6.
 BACKPORTED = {"3.6": {"dataclasses"}}
@@ -57,47 +57,30 @@ NEW_METHODS = {
 BUILTIN_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 
-def _module_file(package_dir: Path, dotted: str) -> Optional[Path]:
-    base = package_dir.joinpath(*dotted.split(".")) if dotted else package_dir
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+def _runtime_dependencies(package: str) -> Set[str]:
+    """The packages of this workspace that ``package`` needs at run time (depend and exec_depend)."""
+    return {n for n in _declared(package, RUN_TAGS) if (SRC / n / "package.xml").is_file()}
 
 
-def _facecoach_closure() -> List[Path]:
-    """The facecoach modules the seeds import, directly or not (relative or absolute facecoach.* imports)."""
-    package = SRC / "facecoach" / "facecoach"
-    todo = [_module_file(package, s) for s in FACECOACH_SEEDS]
-    seen: Set[Path] = set()
+def runtime_packages() -> List[str]:
+    """The bring-up and what it depends on, transitively: the Python packages whose modules run on the device."""
+    todo, seen = [BRING_UP], set()
     while todo:
-        path = todo.pop()
-        if path is None or path in seen:
-            continue
-        seen.add(path)
-        here = path.parent.relative_to(package).parts
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names: List[str] = []
-            if isinstance(node, ast.ImportFrom) and node.level:
-                parent = here[: len(here) - (node.level - 1)] if node.level > 1 else here
-                prefix = ".".join(parent + ((node.module,) if node.module else ()))
-                names = [prefix] + [f"{prefix}.{a.name}".strip(".") for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("facecoach."):
-                names = [node.module[len("facecoach.") :]]
-            elif isinstance(node, ast.Import):
-                names = [a.name[len("facecoach.") :] for a in node.names if a.name.startswith("facecoach.")]
-            todo.extend(_module_file(package, n) for n in names)
-    return sorted(seen)
+        package = todo.pop()
+        if package not in seen:
+            seen.add(package)
+            todo.extend(_runtime_dependencies(package))
+    return sorted(p for p in seen if (SRC / p / p / "__init__.py").is_file())  # facecoach_msgs has no Python here
 
 
 def runtime_files() -> List[Path]:
-    """Every runtime source file: the four runtime packages, facecoach's bring-up, the launch files."""
+    """Every runtime source file: the runtime packages' modules (but their tooling/), and the launch files."""
     files = []
-    for name in RUNTIME_PACKAGES:
-        for path in sorted((SRC / name / name).rglob("*.py")):
-            if not any(root in path.parents for root in NOT_RUNTIME):
+    for name in runtime_packages():
+        package_dir = SRC / name / name
+        for path in sorted(package_dir.rglob("*.py")):
+            if DEVELOPMENT_ONLY not in path.relative_to(package_dir).parts[:-1]:
                 files.append(path)
-    files += _facecoach_closure()
     files += sorted((REPO / "launch").glob("*.launch.py"))
     return files
 
@@ -126,6 +109,14 @@ def _interpreter(version: str) -> str:
 
 
 def test_the_runtime_is_what_the_nodes_import():
+    assert runtime_packages() == [
+        "alert_player",
+        "emotion_classifier",
+        "face_detector",
+        "facecoach",
+        "facecoach_bag",
+        "facecoach_common",
+    ]
     names = {str(p.relative_to(REPO)) for p in runtime_files()}
     for expected in (
         "src/emotion_classifier/emotion_classifier/weight_file.py",
@@ -138,13 +129,16 @@ def test_the_runtime_is_what_the_nodes_import():
         "src/facecoach_common/facecoach_common/startup.py",
         "src/facecoach/facecoach/single_process.py",
         "src/facecoach/facecoach/graph.py",
-        "src/facecoach/facecoach/launcher.py",
+        "src/facecoach/facecoach/executors.py",
         "src/facecoach/facecoach/launch_description.py",
+        "src/facecoach_bag/facecoach_bag/player.py",
+        "src/facecoach_bag/facecoach_bag/replay.py",
+        "src/facecoach_common/facecoach_common/stopping.py",
         "launch/jetson.launch.py",
     ):
         assert expected in names
     assert not any("/tooling/" in n for n in names)
-    assert not any(n.startswith("src/facecoach/facecoach/bench") for n in names)
+    assert not any(n.startswith("src/facecoach_cli/") for n in names)
 
 
 # Compiles each file given on the command line; prints a JSON list of "file:line: error".
@@ -357,15 +351,19 @@ ROS_PACKAGES = {
 SYSTEM_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-pytest", "alsa-utils"}
 FROM_THE_IMAGE = {"torch"}  # NVIDIA's wheel / the jetson-containers image; README "On the Jetson Nano"
 # Used when installed, imported where they are used: weight_file's numpy reader does without safetensors;
-# the ONNX backend needs onnxruntime (NVIDIA's onnxruntime-gpu wheel on a Jetson: no rosdep key either).
-OPTIONAL = {"safetensors", "onnxruntime"}
+# the ONNX backend needs onnxruntime (NVIDIA's onnxruntime-gpu wheel on a Jetson: no rosdep key either);
+# facecoach_bag reads and writes bags with rosbags (pip, the development machine; the device plays with `ros2 bag`).
+OPTIONAL = {"safetensors", "onnxruntime", "rosbags"}
 
 
-def _declared(package: str) -> Set[str]:
+RUN_TAGS = ("depend", "exec_depend")
+ALL_TAGS = RUN_TAGS + ("build_depend", "buildtool_depend", "test_depend")
+
+
+def _declared(package: str, tags: Sequence[str] = ALL_TAGS) -> Set[str]:
     import xml.etree.ElementTree as ET
 
     root = ET.parse(SRC / package / "package.xml").getroot()
-    tags = ("depend", "exec_depend", "build_depend", "buildtool_depend", "test_depend")
     return {e.text.strip() for tag in tags for e in root.iter(tag)}
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from facecoach import viewer
-from facecoach.cli import main
+from facecoach_cli import viewer
+from facecoach_cli.cli import main
 
 SAMPLE_BAG = Path(__file__).resolve().parents[1] / "sample" / "interview"
 

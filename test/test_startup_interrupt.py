@@ -1,4 +1,4 @@
-"""Ctrl-C while a node process is still starting (importing torch, OpenCV, rclpy) ends it quietly (issue 15).
+"""Ctrl-C while a node process is still starting (importing torch, OpenCV, rclpy) ends it quietly.
 
 Real processes, a real SIGINT at several moments after their start: no traceback, exit code 0. Through the
 launcher (what `facecoach run` stops), which starts its children with SIGINT held back until their program
@@ -16,7 +16,8 @@ import time
 import pytest
 
 from facecoach.graph import load_graph
-from facecoach.launcher import GraphProcesses, executable_path
+from facecoach_cli.children import executable_path
+from facecoach_cli.launcher import GraphProcesses
 
 MOMENTS_S = (0.05, 0.3, 1.0, 3.0)
 

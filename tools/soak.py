@@ -50,8 +50,8 @@ def main() -> int:
     import rclpy
 
     from facecoach.graph import load_graph
-    from facecoach.launcher import GraphProcesses
-    from facecoach.replay import Replayer, start_pipeline
+    from facecoach_bag.replay import Replayer, start_pipeline
+    from facecoach_cli.launcher import GraphProcesses
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stamps import stamp_to_ns
     from facecoach_msgs.msg import Feedback

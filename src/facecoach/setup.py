@@ -4,8 +4,8 @@ from setuptools import find_packages, setup
 
 package_name = "facecoach"
 
-# launch/, config/ and models/ live at the repository's top level (the product card's layout);
-# src/facecoach/{launch,config,models} are symlinks to them, so they install into share/facecoach.
+# launch/ and config/ live at the repository's top level (the product card's layout); src/facecoach/{launch,config}
+# are symlinks to them, so they install into share/facecoach.
 setup(
     name=package_name,
     version="0.1.0",
@@ -15,25 +15,17 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
-        (
-            "share/" + package_name + "/models",
-            glob("models/*.safetensors") + glob("models/*.onnx") + glob("models/*.md"),
-        ),
-        ("share/" + package_name + "/sample", glob("sample/*.json")),
-        ("share/" + package_name + "/sample/interview", glob("sample/interview/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
     maintainer="FaceCoach developers",
     maintainer_email="dev@facecoach.invalid",
-    description="FaceCoach bring-up: graph description, launch files and the facecoach command.",
+    description="FaceCoach bring-up: the graph description, launch files, single-process mode.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "facecoach = facecoach.cli:main",
             "facecoach_single_process = facecoach.entry:single_process",
-            "facecoach_player = facecoach.entry:player",
         ]
     },
 )

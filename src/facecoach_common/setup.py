@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer="FaceCoach developers",
     maintainer_email="dev@facecoach.invalid",
-    description="The base of every FaceCoach node package: typed parameters, QoS, image conversion, stamps, paths.",
+    description="The base of every FaceCoach package: typed parameters, QoS, images, stamps, paths, stopping.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
 )

@@ -232,7 +232,7 @@ def test_sigint_stops_the_node_cleanly(tmp_path):
 
 
 def test_a_cue_on_a_broken_sound_output_is_not_reported_as_played(tmp_path):
-    """aplay failing on the device used to give cue_played=true: now the feedback says audio_failed."""
+    """aplay failing on the device: the feedback says audio_failed, never cue_played=true."""
     with alert_node(tmp_path, "alsa_device:=hw:97,0") as (h, proc):
         out = bad_run(h, T0)
         assert not any(f.cue_played for f in out)

@@ -8,9 +8,9 @@ from facecoach_common.settings import check_settings, setting
 
 
 def default_models_dir() -> str:
-    """Where models_dir '' points: the models/ installed with the facecoach package (the graph's weights)."""
+    """Where models_dir '' points: the weight files installed with this package (share/emotion_classifier/models)."""
     try:
-        return str(share_dir("facecoach") / "models")
+        return str(share_dir("emotion_classifier") / "models")
     except ResourceNotFound as exc:
         raise ValueError(f"models_dir is '' and {exc}; set models_dir to a folder of weight files") from None
 
@@ -23,7 +23,7 @@ class ClassifierConfig:
         "baseline",
         "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4, int8_native)",
     )
-    models_dir: str = setting("", "folder of weight files; '' = the models/ installed with the facecoach package")
+    models_dir: str = setting("", "folder of weight files; '' = the models/ installed with emotion_classifier")
     backend: str = setting(
         "torch",
         "inference engine: torch (<variant>.safetensors on device) or onnxruntime (<variant>.onnx on providers)",

@@ -1,25 +1,18 @@
 """emotion_classifier node: Face crops in, Emotion messages out; weights and the user's calibration switchable.
 
-``~/calibrate`` (std_srvs/Trigger) records the next ``calibrate_seconds`` of face frames (the user holds a
-neutral face), fits the calibration (``calibration.fit``), writes it to ``calibration_file`` ('' = to
-``calibration.DEFAULT_FILE``, which then becomes ``calibration_file``) and applies it. The service is a
-coroutine in its own callback group: it awaits the end of the hold, so frames keep flowing on either executor.
+The ``~/calibrate`` service is ``calibrate_service``'s, the /diagnostics status ``diagnostics``'.
 """
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import Optional
 
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.task import Future
-from std_srvs.srv import Trigger
+from std_msgs.msg import Header
 
 from facecoach_common.image_conversions import ImageConversionError, image_to_numpy
 from facecoach_common.qos import STREAM_QOS
@@ -30,8 +23,10 @@ from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Emotion, Face
 
 from . import calibration
+from .calibrate_service import CalibrateService
 from .calibration import Calibration, CalibrationError
 from .config import ClassifierConfig, default_models_dir
+from .diagnostics import FrameStats, classifier_status
 from .inference import EmotionClassifier, available_variants, variant_path
 from .preprocess import PreprocessError
 from .stage import ClassifyStage
@@ -50,11 +45,8 @@ class EmotionClassifierNode(Node):
         self._config = from_values(ClassifierConfig, declare(self, SETTINGS))
         self._classifier: Optional[EmotionClassifier] = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
-        self._stats_lock = threading.Lock()
+        self._stats = FrameStats()
         self._frame_lock = threading.Lock()
-        self._frames = self._errors = self._dropped = 0
-        self._infer_ms_sum = 0.0
-        self._last_seq_stamp = None
         torch.set_num_threads(self._config.num_threads)
         self._pending: Optional[EmotionClassifier] = None
         self._throttle = PerKindThrottle(2.0)  # bad crops, per kind of problem
@@ -70,7 +62,7 @@ class EmotionClassifierNode(Node):
 
         frames_group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Face, "face", self._on_face, STREAM_QOS, callback_group=frames_group)
-        self.create_service(Trigger, "~/calibrate", self._on_calibrate, callback_group=MutuallyExclusiveCallbackGroup())
+        self._calibrate_service = CalibrateService(self)
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(
             on_set(self, SETTINGS, lambda: values_of(self._config), self._validate, self._apply)
@@ -119,7 +111,7 @@ class EmotionClassifierNode(Node):
             )
         if config.calibration_file:
             try:
-                self._set_calibration(self._load_calibration(config.calibration_file, self._classifier))
+                self.apply_calibration(self._load_calibration(config.calibration_file, self._classifier))
             except CalibrationError as exc:  # a failure keeps what works: the uncalibrated classifier
                 self._cal_problem = str(exc)
                 self.get_logger().warning(f"calibration_file refused, running uncalibrated: {exc}")
@@ -127,7 +119,8 @@ class EmotionClassifierNode(Node):
     def _load_calibration(self, path: str, classifier: Optional[EmotionClassifier]) -> Calibration:
         return calibration.load(path, classifier.class_names if classifier else None)
 
-    def _set_calibration(self, cal: Optional[Calibration]) -> None:
+    def apply_calibration(self, cal: Optional[Calibration]) -> None:
+        """Use ``cal`` from the next frame on (None: uncalibrated)."""
         with self._frame_lock:
             self._stage.calibration = cal
         self._cal_problem = ""
@@ -183,53 +176,30 @@ class EmotionClassifierNode(Node):
         if self._pending_cal is not None or not config.calibration_file:
             if self._stage.calibration is not None and not config.calibration_file:
                 self.get_logger().info("calibration off (calibration_file '')")
-            self._set_calibration(self._pending_cal)
+            self.apply_calibration(self._pending_cal)
             self._pending_cal = None
         self._config = config
 
-    # ---------------------------------------------------------------- calibration
-    async def _on_calibrate(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        """Record a neutral hold of calibrate_seconds, fit, save and apply; the reply says how it went."""
-        seconds, classifier = self._config.calibrate_seconds, self._classifier
-        if classifier is None:
-            response.success, response.message = False, "no model loaded: nothing to calibrate"
-            return response
-        self.get_logger().info(f"calibrating: recording {seconds:g} s of the user's neutral face")
-        hold_over: Future = Future()
+    # ---------------------------------------------------------------- what ~/calibrate uses
+    @property
+    def config(self) -> ClassifierConfig:
+        """The configuration in use (the parameters' values)."""
+        return self._config
+
+    @property
+    def classifier(self) -> Optional[EmotionClassifier]:
+        """The classifier in use (None until a model loaded)."""
+        return self._classifier
+
+    def start_recording(self) -> None:
+        """Record the probabilities of the next face frames (between two frames)."""
         with self._frame_lock:
             self._stage.start_recording()
-        timer = self.create_timer(seconds, lambda: hold_over.done() or hold_over.set_result(True))
-        try:
-            await hold_over  # frames are classified (and recorded) meanwhile, in their own callback group
-        finally:
-            timer.cancel()
-            self.destroy_timer(timer)
-            with self._frame_lock:
-                recorded = self._stage.stop_recording()
-        response.success, response.message = self._calibrate(recorded, seconds, classifier)
-        if response.success:
-            self.get_logger().info(f"calibration: {response.message}")
-        else:
-            self.get_logger().warning(f"not calibrated: {response.message}")
-        return response
 
-    def _calibrate(self, recorded: list, seconds: float, classifier: EmotionClassifier) -> tuple:
-        if self._classifier is not classifier:
-            return False, "the model changed during the hold; calibrate again"
-        path = os.path.expanduser(self._config.calibration_file or calibration.DEFAULT_FILE)
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        try:
-            cal = calibration.fit(recorded, classifier.class_names, classifier.variant, seconds, created)
-            calibration.save(cal, path)
-        except CalibrationError as exc:
-            return False, str(exc)
-        if path != self._config.calibration_file:  # '' before: the default file is now the parameter's value
-            result = self.set_parameters([Parameter("calibration_file", value=path)])[0]
-            if not result.successful:
-                return False, f"saved to {path} but not applied: {result.reason}"
-        else:
-            self._set_calibration(cal)
-        return True, f"{cal.summary()}; saved to {path}"
+    def stop_recording(self) -> list:
+        """Stop recording; what was recorded."""
+        with self._frame_lock:
+            return self._stage.stop_recording()
 
     # ---------------------------------------------------------------- frames
     def _on_face(self, face: Face) -> None:
@@ -242,7 +212,7 @@ class EmotionClassifierNode(Node):
         if classifier is None:  # still one Emotion per frame: unlabelled, the alert node reports it
             self.get_logger().warning("no model loaded; frames go out unlabelled", throttle_duration_sec=5.0)
             self._pub.publish(out)
-            self._count(dropped=True)
+            self._stats.count(dropped=True)
             return
         out.model_variant = classifier.variant
         out.class_names = list(classifier.class_names)
@@ -260,54 +230,24 @@ class EmotionClassifierNode(Node):
                 if self._throttle.due(getattr(exc, "reason", "preprocess")):
                     self.get_logger().warning(f"bad face crop, no label: {exc}")
                 self._pub.publish(out)
-                self._count(error=True)
+                self._stats.count(error=True)
                 return
             out.inference_ms = (time.perf_counter() - t0) * 1000
             out.label, out.confidence = scores.label, scores.confidence
             out.probabilities = list(scores.probabilities)
         self._pub.publish(out)
-        self._count(infer_ms=out.inference_ms)
-
-    def _count(self, infer_ms: float = 0.0, error: bool = False, dropped: bool = False) -> None:
-        with self._stats_lock:
-            self._frames += 1
-            self._errors += error
-            self._dropped += dropped
-            self._infer_ms_sum += infer_ms
+        self._stats.count(infer_ms=out.inference_ms)
 
     def _publish_diagnostics(self) -> None:
-        with self._stats_lock:
-            frames, errors, dropped, ms = self._frames, self._errors, self._dropped, self._infer_ms_sum
-            self._frames = self._errors = self._dropped = 0
-            self._infer_ms_sum = 0.0
-        period = self._config.diagnostics_period_s
-        c = self._classifier
-        device = c.device if c else self._config.device
-        status = DiagnosticStatus(name="facecoach: emotion_classifier", hardware_id=device)
-        cal = self._stage.calibration
-        status.level = DiagnosticStatus.OK if c else DiagnosticStatus.ERROR
-        status.message = (f"running {c.variant}" + (", calibrated" if cal else "")) if c else "no model loaded"
-        if c and self._cal_problem:
-            status.level = DiagnosticStatus.WARN
-            status.message += f"; calibration_file refused: {self._cal_problem}"
-        done = max(1, frames - errors - dropped)
-        status.values = [
-            KeyValue(key="variant", value=c.variant if c else ""),
-            KeyValue(key="backend", value=c.backend if c else self._config.backend),
-            KeyValue(key="device", value=device),
-            KeyValue(key="fps", value=f"{frames / period:.1f}"),
-            KeyValue(key="inference_ms_mean", value=f"{ms / done:.2f}"),
-            KeyValue(key="dropped_frames", value=str(dropped + errors)),
-            KeyValue(key="calibration_file", value=self._config.calibration_file),
-            KeyValue(key="calibration", value=cal.summary() if cal else "off"),
-            KeyValue(key="calibration_bias", value=cal.bias_text() if cal else ""),
-        ]
-        self._diag_pub.publish(DiagnosticArray(header=self._stamp_header(), status=[status]))
-
-    def _stamp_header(self):
-        from std_msgs.msg import Header
-
-        return Header(stamp=self.get_clock().now().to_msg())
+        status = classifier_status(
+            self._stats.take(),
+            self._config.diagnostics_period_s,
+            self._classifier,
+            self._config,
+            self._stage.calibration,
+            self._cal_problem,
+        )
+        self._diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
 
     def destroy_node(self) -> None:
         """Stop the loader thread with the node."""

@@ -1,8 +1,8 @@
 """The weight file on disk: safetensors tensors plus JSON metadata, read without running code.
 
-Every variant (float, quantized, native int8) is one such file. This module only writes and reads
-it and checks the metadata every variant shares; ``weights`` and ``native_int8`` turn the tensors
-into models. Runtime code: Python 3.6 syntax, PyTorch >= 1.10 calls.
+Every variant (float, quantized, native int8) is one such file. This module only reads it and checks
+the metadata every variant shares (``weight_writer`` writes it); ``weights`` and ``native_int8`` turn the
+tensors into models. Runtime code: Python 3.6 syntax, PyTorch >= 1.10 calls.
 
 The format (https://github.com/huggingface/safetensors): an 8-byte little-endian header length N,
 N bytes of JSON (``{name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}``), then the
@@ -54,17 +54,6 @@ DTYPES = {
     "F16": "<f2",
     "F32": "<f4",
     "F64": "<f8",
-}
-_TORCH_TO_DTYPE = {
-    torch.bool: "BOOL",
-    torch.uint8: "U8",
-    torch.int8: "I8",
-    torch.int16: "I16",
-    torch.int32: "I32",
-    torch.int64: "I64",
-    torch.float16: "F16",
-    torch.float32: "F32",
-    torch.float64: "F64",
 }
 
 
@@ -186,54 +175,6 @@ def _numpy_read(path: Path, header: Header) -> Dict[str, torch.Tensor]:
         # A native-byte-order copy: aligned and writable, as torch.from_numpy wants.
         out[name] = torch.from_numpy(flat.astype(dtype.newbyteorder("="), copy=True).reshape(t.shape))
     return out
-
-
-def _numpy_write(tensors: Mapping[str, torch.Tensor], metadata: Dict[str, str], path: Path) -> None:
-    """Write a safetensors file with numpy (the fallback when safetensors is not installed)."""
-    # Widest dtypes first, then by name, as safetensors orders them, so every tensor stays aligned.
-    arrays = []
-    for name, tensor in tensors.items():
-        if tensor.dtype not in _TORCH_TO_DTYPE:
-            raise ValueError(f"{name}: dtype {tensor.dtype} cannot be written")
-        dtype = _TORCH_TO_DTYPE[tensor.dtype]
-        array = tensor.detach().cpu().contiguous().numpy().astype(np.dtype(DTYPES[dtype]), copy=False)
-        arrays.append((-array.dtype.itemsize, name, dtype, array))
-    arrays.sort(key=lambda a: a[:2])
-    header: Dict[str, Any] = {"__metadata__": metadata} if metadata else {}
-    at = 0
-    for _, name, dtype, array in arrays:
-        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [at, at + array.nbytes]}
-        at += array.nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)  # safetensors pads the header with spaces to 8 bytes
-    with path.open("wb") as fh:
-        fh.write(struct.pack("<Q", len(raw)) + raw)
-        for *_, array in arrays:
-            fh.write(array.tobytes())
-
-
-def write_safetensors(tensors: Mapping[str, torch.Tensor], metadata: Dict[str, str], path) -> None:
-    """Write a plain safetensors file: the safetensors package when it is installed, else numpy."""
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        _numpy_write(tensors, metadata, Path(path))
-    else:
-        save_file(dict(tensors), str(path), metadata=metadata)
-
-
-def write_weight_file(tensors: Dict[str, torch.Tensor], metadata: Dict[str, Any], path) -> Path:
-    """Write tensors and JSON-encoded metadata atomically (a temporary file renamed), readable by all."""
-    missing = [k for k in REQUIRED_META if k not in metadata]
-    if missing:
-        raise ValueError(f"metadata lacks {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    write_safetensors(tensors, {k: json.dumps(v) for k, v in metadata.items()}, tmp)
-    tmp.chmod(0o644)  # safetensors writes 0600; weight files are meant to be shared
-    tmp.replace(path)
-    return path
 
 
 def read_metadata(path) -> Dict[str, Any]:

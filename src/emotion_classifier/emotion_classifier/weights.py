@@ -26,8 +26,8 @@ from .weight_file import (
     WeightFileError,
     read_metadata,
     read_tensors,
-    write_weight_file,
 )
+from .weight_writer import write_weight_file
 
 CODE_DTYPE = {16: torch.int16, 8: torch.int8, 4: torch.uint8}
 

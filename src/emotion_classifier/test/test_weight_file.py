@@ -14,10 +14,11 @@ import pytest
 import torch
 from emotion_testutil import SMALL, meta
 
-from emotion_classifier import native_int8, weight_file, weights
+from emotion_classifier import native_int8, weight_file, weight_writer, weights
 from emotion_classifier.inference import EmotionClassifier
 from emotion_classifier.model import EmotionRecognitionModel
-from emotion_classifier.weight_file import WeightFileError, read_header, read_metadata, read_tensors, write_safetensors
+from emotion_classifier.weight_file import WeightFileError, read_header, read_metadata, read_tensors
+from emotion_classifier.weight_writer import write_safetensors
 from emotion_classifier.weights import load_model, save_model
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -105,7 +106,7 @@ def test_numpy_writer_is_read_by_safetensors(tmp_path):
         "empty": torch.zeros(0, 3),
     }
     path = tmp_path / "np.safetensors"
-    weight_file._numpy_write(tensors, {"note": "numpy"}, path)
+    weight_writer._numpy_write(tensors, {"note": "numpy"}, path)
     back = load_file(str(path))
     with safe_open(str(path), framework="pt") as fh:
         assert fh.metadata() == {"note": "numpy"}

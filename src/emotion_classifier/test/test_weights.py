@@ -8,7 +8,8 @@ import torch
 from emotion_testutil import SMALL, meta
 
 from emotion_classifier.model import EmotionRecognitionModel
-from emotion_classifier.weight_file import read_header, read_tensors, write_safetensors
+from emotion_classifier.weight_file import read_header, read_tensors
+from emotion_classifier.weight_writer import write_safetensors
 from emotion_classifier.weights import (
     QMAX,
     WeightFileError,

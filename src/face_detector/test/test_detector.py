@@ -221,7 +221,7 @@ def sample_frames(stride=1):
     from facecoach_common.paths import resource
 
     try:
-        bag = resource("facecoach", "sample", "interview")
+        bag = resource("facecoach_cli", "sample", "interview")
     except LookupError as exc:
         pytest.skip(f"the bundled sample is not installed: {exc}")
     frames = []

@@ -270,7 +270,7 @@ def test_detector_finds_a_real_face(ros, detector):
 
     from facecoach_common.paths import resource
 
-    with AnyReader([resource("facecoach", "sample", "interview")]) as reader:
+    with AnyReader([resource("facecoach_cli", "sample", "interview")]) as reader:
         conn, _t, raw = next(iter(reader.messages()))
         sample = cv2.imdecode(
             np.frombuffer(bytes(reader.deserialize(raw, conn.msgtype).data), np.uint8), cv2.IMREAD_COLOR
@@ -383,8 +383,8 @@ def test_camera_hands_frames_to_a_detector_in_its_process_without_serializing(ro
 
 
 def test_camera_outlives_a_failing_frame_and_a_stall_of_its_file(ros, tmp_path):
-    """A sink that raises once and stalls once: the grab thread logs both and goes on (it used to die on the
-    second log line: rclpy refuses a call site whose severity changes), and the file restarts its timeline."""
+    """A sink that raises once and stalls once: the grab thread logs both and goes on (rclpy refuses a log call
+    site whose severity changes, which would end the thread at the second line), and the file restarts its timeline."""
     from rclpy.parameter import Parameter as P
 
     from face_detector.camera_node import CameraNode

@@ -6,8 +6,3 @@ from facecoach_common.startup import run_program
 def single_process() -> int:
     """``facecoach_single_process``: nodes of the graph in one process (facecoach.single_process.main)."""
     return run_program("single_process", "facecoach.single_process:main")
-
-
-def player() -> int:
-    """``facecoach_player``: the bag player node (facecoach.player.main)."""
-    return run_program("facecoach_player", "facecoach.player:main")

@@ -1,15 +1,18 @@
-"""The facecoach command's one error convention.
+"""The one error convention of FaceCoach's programs (facecoach_single_process here, the facecoach command).
 
-A command that cannot do its job raises: a ``CommandError``, or an error of a project family (a bad
-graph description, bag, weight file or data set, a node that does not start or does not answer).
-``run_command`` alone catches them and prints one line, ``facecoach <command>: <message>``, on stderr,
-with no traceback, and returns the error's exit code (2 unless it says otherwise). An outcome that is
-not an error (a refused parameter change, a partial result) is the command's own output and exit code.
+A program that cannot do its job raises: a ``CommandError``, or an error of a project family (a bad
+graph description, weight file, cascade, a process that cannot be started; the facecoach command adds its
+own, see facecoach_cli.errors). ``run_command`` alone catches them and prints one line,
+``<program> <command>: <message>``, on stderr, with no traceback, and returns the error's exit code (2 unless
+it says otherwise). An outcome that is not an error (a refused parameter change, a partial result) is the
+program's own output and exit code.
 """
 
 import argparse
 import sys
 from typing import Optional, Sequence, Tuple, Type
+
+Families = Sequence[Tuple[str, str]]
 
 EXIT_ERROR = 2
 
@@ -22,37 +25,33 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-class NoAnswer(TimeoutError):
-    """A node's service is not there or did not answer in time."""
-
-
-# The project's error families: (module, class). Each is defined once, in the module that raises it.
-FAMILIES = (
+# The error families of the runtime: (module, class). Each is defined once, in the module that raises it.
+FAMILIES: Families = (
     ("facecoach.graph", "GraphError"),
-    ("facecoach.bags", "BagError"),
-    ("facecoach.launcher", "LaunchError"),
+    ("facecoach.graph", "LaunchError"),
     ("facecoach_common.paths", "ResourceNotFound"),
     ("emotion_classifier.weight_file", "WeightFileError"),
-    ("emotion_classifier.tooling.data", "DatasetError"),
     ("face_detector.detector", "DetectorError"),
 )
 
 
-def command_errors() -> Tuple[Type[BaseException], ...]:
+def command_errors(families: Families = FAMILIES) -> Tuple[Type[BaseException], ...]:
     """The exceptions ``run_command`` turns into one line.
 
     A family's error can only have been raised once its module was imported, so only the families of
     modules already loaded are looked up: reporting an error imports nothing (no torch, no OpenCV).
     """
-    found: list = [CommandError, NoAnswer]
-    for module, name in FAMILIES:
+    found: list = [CommandError]
+    for module, name in families:
         cls = getattr(sys.modules.get(module), name, None)
         if cls is not None:
             found.append(cls)
     return tuple(found)
 
 
-def run_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> int:
+def run_command(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None, families: Families = FAMILIES
+) -> int:
     """Parse ``argv`` (default: the command line) and run its command's ``func``; return the exit status.
 
     Parsing is inside: the options of `run` and `demo` come from the graph description, read only then.
@@ -62,7 +61,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] =
     try:
         args = parser.parse_args(argv)
         return args.func(args)
-    except command_errors() as exc:
+    except command_errors(families) as exc:
         if args is None:  # a sub-command's options could not be read (commands.parser): its name comes first
             command = next((a for a in argv if not a.startswith("-")), None)
         else:

@@ -8,7 +8,7 @@ import time
 import traceback
 from typing import Callable, Dict, Optional, Tuple
 
-from .launcher import PROCESS_NAME, LaunchError
+from .graph import PROCESS_NAME, LaunchError
 
 DEFAULT_THREADS = 4  # multi executor: one per stage plus one for parameter services
 EXECUTORS = ("single", "multi")

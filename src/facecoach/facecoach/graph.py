@@ -1,6 +1,8 @@
 """The graph description (config/facecoach.yaml): one source for the launch files and `facecoach run`.
 
-Plain Python (no rclpy, no launch): loads the YAML, picks the nodes of a mode, applies overrides.
+Plain Python (no rclpy, no launch): loads the YAML, picks the nodes of a mode, applies overrides, and passes a
+resolved node spec on to the process that runs it (``spec_dict`` / ``spec_from_dict``, the --spec file of
+facecoach_single_process).
 """
 
 import os
@@ -13,10 +15,15 @@ import yaml
 MODES = ("live", "replay")
 GRAPH_FILE = "facecoach.yaml"
 GRAPH_ENV = "FACECOACH_GRAPH"
+PROCESS_NAME = "single_process"  # the process that runs every node of the graph (--single-process)
 
 
 class GraphError(ValueError):
     """The graph description is invalid."""
+
+
+class LaunchError(RuntimeError):
+    """A process of the graph cannot be started (a missing executable, a node this host does not know)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,32 @@ class Graph:
     def params_file_content(self, nodes: List[NodeSpec]) -> Dict[str, Any]:
         """A ROS 2 parameters file (``node: {ros__parameters: {...}}``) for these nodes."""
         return {n.name: {"ros__parameters": dict(n.parameters)} for n in nodes if n.parameters}
+
+
+def spec_dict(spec: NodeSpec) -> dict:
+    """A node spec as JSON data (what a single_process child reads with --spec)."""
+    return {
+        "name": spec.name,
+        "package": spec.package,
+        "executable": spec.executable,
+        "modes": list(spec.modes),
+        "parameters": spec.parameters,
+        "remappings": spec.remappings,
+        "process": spec.process,
+    }
+
+
+def spec_from_dict(d: dict) -> NodeSpec:
+    """The inverse of :func:`spec_dict`."""
+    return NodeSpec(
+        d["name"],
+        d["package"],
+        d["executable"],
+        tuple(d["modes"]),
+        dict(d["parameters"]),
+        dict(d["remappings"]),
+        d.get("process", ""),
+    )
 
 
 def default_graph_path() -> Path:

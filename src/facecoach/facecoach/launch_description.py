@@ -184,14 +184,14 @@ def _players() -> List[Any]:
     ours, theirs = UnlessCondition(use_ros2_bag), IfCondition(use_ros2_bag)
     common = dict(_common(), respawn=False)  # a played bag is not played again by a respawn
     player = Node(
-        package="facecoach",
+        package="facecoach_bag",
         executable="facecoach_player",
         arguments=[bag, "--rate", rate, "--loop", loop],
         condition=ours,
         **common,
     )
     waiter = Node(
-        package="facecoach", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
+        package="facecoach_bag", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
     )
     play = ["ros2", "bag", "play", bag, "--rate", rate]
 

@@ -24,8 +24,7 @@ import yaml
 
 from .errors import CommandError, run_command
 from .executors import DEFAULT_EXECUTOR, DEFAULT_THREADS, EXECUTORS, CallbackFailures, make_executor
-from .graph import MODES, Graph, NodeSpec, load_graph
-from .launcher import PROCESS_NAME, LaunchError, spec_from_dict
+from .graph import MODES, PROCESS_NAME, Graph, LaunchError, NodeSpec, load_graph, spec_from_dict
 
 CAMERA, DETECTOR = ("face_detector", "camera"), ("face_detector", "face_detector")
 # (package, executable) of a graph node -> "module:Class" of its node, and the name the class gives itself.

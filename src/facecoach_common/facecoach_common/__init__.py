@@ -1,1 +1,1 @@
-"""The base every FaceCoach node package uses: settings, parameters, QoS, image conversion, stamps, paths."""
+"""The base every FaceCoach package uses: settings, parameters, QoS, image conversion, stamps, paths, stopping."""

@@ -2,7 +2,7 @@
 
 A console script imports its node module before calling ``main``, and the classifier's module imports torch,
 which takes seconds: a SIGINT then (a terminal's Ctrl-C, or ``ros2 launch``/``facecoach run`` stopping the
-graph) used to end the process with a KeyboardInterrupt traceback from deep inside the import. The console
+graph) would end the process with a KeyboardInterrupt traceback from deep inside the import. The console
 scripts therefore point at small entry functions (each package's ``entry.py``) that call ``run_program``
 before anything heavy is imported.
 """

@@ -200,7 +200,7 @@ def test_encoded_size_reads_jpeg_and_png_headers():
 
 
 def test_a_decompression_bomb_is_refused_from_its_header_before_decoding():
-    """A small JPEG whose header claims 20000x20000 used to be decoded first (2.7 GB peak in eval-bag)."""
+    """A small JPEG whose header claims 20000x20000 is refused before decoding (2.7 GB peak in eval-bag otherwise)."""
     import struct
 
     data = bytearray(numpy_to_compressed(_bgr(16, 16), "jpeg").data)

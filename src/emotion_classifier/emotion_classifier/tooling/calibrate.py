@@ -16,7 +16,8 @@ from torch import nn
 from ..model import EmotionRecognitionModel, layer_widths
 from ..native_int8 import CONV_NAMES, FC_NAMES, KERNELS, NativeInt8Model, build_native_int8, select_engine
 from ..preprocess import PREPROCESSING
-from ..weight_file import FORMAT, write_weight_file
+from ..weight_file import FORMAT
+from ..weight_writer import write_weight_file
 
 
 def export_tensors(qmodel: nn.Module) -> Dict[str, torch.Tensor]:

@@ -1,7 +1,0 @@
-"""``python -m facecoach.bench --json OUT ...``: the same as ``facecoach bench``."""
-
-import sys
-
-from .command import main
-
-sys.exit(main())

@@ -1,0 +1,8 @@
+"""The console script: Ctrl-C is quiet from its first line (see facecoach_common.startup)."""
+
+from facecoach_common.startup import run_program
+
+
+def player() -> int:
+    """``facecoach_player``: the bag player node (facecoach_bag.player.main)."""
+    return run_program("facecoach_player", "facecoach_bag.player:main")

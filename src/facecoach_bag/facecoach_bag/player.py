@@ -1,0 +1,160 @@
+"""`facecoach_player`: plays a bag into the graph once the graph is ready (replay.launch.py's player).
+
+    ros2 run facecoach_bag facecoach_player BAG [--rate R] [--loop] [--topics T ...]
+    ros2 run facecoach_bag facecoach_player --ready-only    # only wait for the graph (then `ros2 bag play`)
+
+Ready means: the face detector subscribes to an image topic, the classifier (once its weights are
+loaded) and the alert node to theirs, and a warm-up frame has gone through the whole graph to the
+feedback topic, so no message of the bag is lost to discovery. The warm-up frames are black, stamped
+at time 0 + n ns with frame_id ``facecoach_warm_up``: their Face/Emotion/Feedback messages carry that
+header, so a reader tells them from the bag's. The waiting part runs on the device's Python 3.6 (where
+`ros2 bag play` plays); playing a bag itself needs rosbags (the development machine).
+"""
+
+import argparse
+import sys
+import time
+from typing import List, Optional, Sequence
+
+from facecoach_common.stopping import wait_until
+
+IMAGE_TOPICS = ("/camera/image_raw", "/camera/image_raw/compressed")
+PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
+READY_TOPIC = "/facecoach/feedback"
+WARM_UP_FRAME_ID = "facecoach_warm_up"
+EXIT_NOT_READY, EXIT_BAD_BAG = 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The player's options (ROS arguments after --ros-args are rclpy's)."""
+    p = argparse.ArgumentParser(prog="facecoach_player", description=__doc__.splitlines()[0])
+    p.add_argument("bag", nargs="?", help="the bag to play (a rosbag2 folder); not with --ready-only")
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor (> 0)")
+    p.add_argument(
+        "--loop", nargs="?", const="true", default="false", choices=["true", "false"], help="play it again and again"
+    )
+    p.add_argument("--topics", nargs="+", help="play only these topics")
+    p.add_argument("--ready-only", action="store_true", help="exit 0 once the graph is ready, play nothing")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the graph (exit 1 after)")
+    return p
+
+
+def _missing(node) -> List[str]:
+    """What the graph still lacks before a frame can go all the way through, in words."""
+    missing = []
+    if not any(node.count_subscribers(t) for t in IMAGE_TOPICS):
+        missing.append(f"a subscriber of {' or '.join(IMAGE_TOPICS)} (the face detector)")
+    for topic in PIPELINE_TOPICS:
+        if not node.count_subscribers(topic):
+            missing.append(f"a subscriber of {topic}")
+    if not node.count_publishers(READY_TOPIC):
+        missing.append(f"a publisher of {READY_TOPIC} (the alert node)")
+    return missing
+
+
+def _warm_up_frame(topic: str, n: int):
+    """A black 640x480 frame for ``topic`` (raw or JPEG), stamped 0 + n ns with the warm-up frame_id."""
+    import numpy as np
+    from std_msgs.msg import Header
+
+    from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
+
+    header = Header(frame_id=WARM_UP_FRAME_ID)
+    header.stamp.nanosec = n
+    frame = np.zeros((480, 640, 3), np.uint8)
+    if topic.endswith("compressed"):
+        return numpy_to_compressed(frame, "jpeg", 80, header)
+    return numpy_to_image(frame, "bgr8", header)
+
+
+def wait_for_graph(node, timeout: float) -> str:
+    """Wait for the graph's subscribers, then send warm-up frames until one comes out; '' or why not."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_msgs.msg import Feedback
+
+    deadline = time.monotonic() + timeout
+    if not wait_until(node, lambda: not _missing(node), timeout):
+        return f"the graph is not ready after {timeout:g} s: still no {'; no '.join(_missing(node))}"
+    topic = next(t for t in IMAGE_TOPICS if node.count_subscribers(t))
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # as the bag is played
+    pub = node.create_publisher(CompressedImage if topic.endswith("compressed") else Image, topic, qos)
+    through: List[int] = []
+
+    def on_feedback(msg) -> None:
+        if msg.header.frame_id == WARM_UP_FRAME_ID:
+            through.append(msg.header.stamp.nanosec)
+
+    sub = node.create_subscription(Feedback, READY_TOPIC, on_feedback, OBSERVER_QOS)
+    try:
+        # A frame sent before the detector matched this publisher is lost: wait for the match first.
+        wait_until(node, lambda: pub.get_subscription_count() > 0, max(0.0, deadline - time.monotonic()))
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            pub.publish(_warm_up_frame(topic, n))
+            if wait_until(node, lambda: bool(through), min(0.5, max(0.0, deadline - time.monotonic()))):
+                # Earlier warm-up frames may still be on their way: let them out before the bag's.
+                while wait_until(node, lambda k=len(through): len(through) > k, 0.3):
+                    pass
+                node.get_logger().info(f"graph ready: warm-up frame {through[0]} of {n} came out on {READY_TOPIC}")
+                return ""
+        return f"the graph is not ready after {timeout:g} s: no warm-up frame came out on {READY_TOPIC}"
+    finally:
+        node.destroy_subscription(sub)
+        node.destroy_publisher(pub)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console script `facecoach_player`."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.utilities import remove_ros_args
+
+    from facecoach_common.ros_params import ignore_interrupts
+
+    argv = list(sys.argv if argv is None else argv)
+    args = build_parser().parse_args(remove_ros_args(argv)[1:])
+    if bool(args.bag) == args.ready_only:
+        build_parser().error("give a bag to play, or --ready-only")
+    if not args.rate > 0:
+        build_parser().error(f"--rate must be > 0, not {args.rate}")
+    rclpy.init(args=argv)
+    node = rclpy.create_node("facecoach_player")
+    logger = node.get_logger()
+    try:
+        replayer = None
+        if args.bag:
+            from .errors import BagError
+            from .replay import Replayer
+
+            try:
+                replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop == "true", topics=args.topics)
+            except BagError as exc:
+                logger.fatal(f"cannot play: {exc}")
+                return EXIT_BAD_BAG
+            if replayer.partial:
+                logger.warning(f"a damaged bag: its readable part is played ({replayer.partial})")
+        logger.info("waiting for the graph (face detector, classifier, alert node)")
+        problem = wait_for_graph(node, args.timeout)
+        if problem:
+            logger.error(problem)
+            return EXIT_NOT_READY
+        logger.info("the graph is ready" if replayer is None else f"playing {args.bag} at {args.rate:g}x")
+        if replayer is not None:
+            n = replayer.play()
+            logger.info(f"played {n} messages" + (" (the readable part)" if replayer.partial else ""))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        ignore_interrupts()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        ignore_interrupts()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

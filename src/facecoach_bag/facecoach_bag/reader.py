@@ -1,0 +1,132 @@
+"""Reading rosbag2 bags: metadata versions 5-9, sqlite3 and MCAP, whole or cut short (plain Python, no rclpy).
+
+rosbags reads a complete bag. When metadata.yaml is missing, unreadable or behind its storage (a recorder that
+was killed), the storage files are read instead (``salvage``); when the storage itself is cut short or corrupt,
+every readable message is yielded and then PartialBag (a BagError) says what was lost.
+"""
+
+import sqlite3
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence
+
+from .errors import BagError, PartialBag
+from .salvage import SalvageReader
+from .schema import IMAGE_TYPES, Topic
+
+
+def _storage_files(folder: Path) -> List[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".db3", ".mcap") and p.is_file())
+
+
+def _roll_back_hot_journal(db: Path) -> None:
+    """A writer killed mid-commit leaves ``x.db3-journal``: roll it back, so readers see the last commit.
+
+    Readers that open the file immutable (rosbags) or read-only would otherwise read half a transaction.
+    """
+    if not (db.with_name(db.name + "-journal").exists() or db.with_name(db.name + "-wal").exists()):
+        return
+    try:
+        conn = sqlite3.connect(str(db))
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a read rolls back the hot journal
+        conn.close()
+    except sqlite3.Error:
+        pass  # a read-only copy or a corrupt file: the salvage reader says what it can read
+
+
+def _stored_count(reader) -> Optional[int]:
+    """Messages the storage files of an open rosbags reader hold (None when it cannot tell)."""
+    storages = getattr(getattr(reader, "storage", None), "storages", None)
+    if not storages:
+        return None
+    try:
+        return sum(s.metadata.message_count for s in storages)
+    except AttributeError:
+        return None
+
+
+def open_reader(path):
+    """Open a bag folder (or its .db3/.mcap file) for reading: ``.connections``, ``.messages()``, ``.close()``.
+
+    ``.partial`` is None for a complete bag, else what is wrong with it (its readable part is still read;
+    ``messages`` raises PartialBag after it). BagError when nothing of it can be read.
+    """
+    from rosbags.rosbag2 import Reader
+
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"{path}: no such bag")
+    if path.is_file():
+        if path.suffix not in (".mcap", ".db3"):
+            raise BagError(f"{path}: not a bag (a rosbag2 folder, or its .db3 or .mcap file)")
+        if (path.parent / "metadata.yaml").exists():
+            path = path.parent
+        else:
+            return SalvageReader(path.parent, [path], "no metadata.yaml beside it")
+    files = _storage_files(path)
+    for f in files:
+        if f.suffix == ".db3":
+            _roll_back_hot_journal(f)
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:  # rosbags raises ReaderError, FileNotFoundError and others
+        if not files:
+            raise BagError(f"{path}: unreadable bag ({exc})") from exc
+        return SalvageReader(path, files, f"it does not open as a whole ({exc})")
+    stored = _stored_count(reader)
+    if stored is not None and stored != reader.message_count:
+        listed = reader.message_count
+        reader.close()
+        # Every stored message is read: the writer was stopped before it could update metadata.yaml.
+        return SalvageReader(path, files, f"metadata.yaml lists {listed} messages, the storage holds {stored}")
+    reader.partial = None
+    return reader
+
+
+def topics(path) -> List[Topic]:
+    """The topics of a bag with their types and message counts."""
+    reader = open_reader(path)
+    try:
+        return [Topic(c.topic, c.msgtype, c.msgcount) for c in reader.connections]
+    finally:
+        reader.close()
+
+
+def image_topic(path, wanted: Optional[str] = None) -> Topic:
+    """The image topic to use: ``wanted``, else the bag's only Image/CompressedImage topic."""
+    found = [t for t in topics(path) if t.msgtype in IMAGE_TYPES]
+    if wanted:
+        match = [t for t in found if t.name == wanted]
+        if not match:
+            raise BagError(f"{path}: no image topic {wanted!r}; image topics: {[t.name for t in found]}")
+        return match[0]
+    if len(found) != 1:
+        raise BagError(f"{path}: {len(found)} image topics {[t.name for t in found]}; pick one with --topic")
+    return found[0]
+
+
+def messages(path, topic_names: Optional[Sequence[str]] = None) -> Iterator[tuple]:
+    """(topic, msgtype, log_time_ns, raw CDR bytes) of a bag in order.
+
+    A damaged bag yields its readable part, then raises PartialBag (a BagError) saying what was lost.
+    """
+    reader = open_reader(path)
+    try:
+        conns = [c for c in reader.connections if not topic_names or c.topic in topic_names]
+        if topic_names:
+            missing = set(topic_names) - {c.topic for c in conns}
+            if missing:
+                raise BagError(f"{path}: topics not in the bag: {sorted(missing)}")
+        n = 0
+        try:
+            for conn, t_ns, raw in reader.messages(connections=conns):
+                n += 1
+                yield conn.topic, conn.msgtype, t_ns, bytes(raw)
+        except BagError:
+            raise
+        except Exception as exc:
+            raise PartialBag(
+                f"{path}: partial bag: {n} messages read, then it is truncated or corrupt ({exc})"
+            ) from exc
+    finally:
+        reader.close()

@@ -1,0 +1,70 @@
+"""`facecoach run`: the graph as separate processes (or one), live or on a bag, supervised until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from facecoach.graph import load_graph
+from facecoach_common.stopping import stopped_by_signals
+
+from ..viewer import WindowClosed
+from .supervised import (
+    Supervised,
+    add_common_options,
+    check_alive,
+    checked_nodes,
+    graph_class,
+    publish_diagnostics,
+    replay,
+    ros_node,
+    spin_while,
+    window,
+)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C (or the end of the bag)."""
+    graph = load_graph()
+    mode = "replay" if args.bag else "live"
+    nodes = checked_nodes(args, graph, mode)
+    how = "one process" if args.single_process else "separate processes"
+    print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)", flush=True)
+    try:
+        with stopped_by_signals(), ros_node("facecoach_run") as node, window(node, nodes, args.show):
+            with graph_class(args)(graph, nodes, log_dir=args.log_dir) as procs:
+                print(f"[facecoach] processes: {procs.pids()}", flush=True)
+                publish_diagnostics(node, procs)
+                if args.bag:
+                    _run_bag(node, procs, args)
+                else:
+                    spin_while(node, lambda: True, procs)
+    except KeyboardInterrupt:
+        print("[facecoach] stopped; every node stopped", flush=True)
+    except WindowClosed as exc:
+        print(f"[facecoach] {exc}: stopped; every node stopped", flush=True)
+    return 0
+
+
+def _run_bag(node, procs, args: argparse.Namespace) -> None:
+    """`run --bag`: replay once every stage subscribes (or after a minute), until the end (or Ctrl-C)."""
+    from facecoach_bag.replay import Replayer, wait_for_pipeline
+
+    replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop)
+    if not wait_for_pipeline(node, Supervised(procs), replayer, 60.0):
+        check_alive(procs)
+        print("[facecoach] warning: the graph is not subscribed after 60 s; replaying anyway", flush=True)
+    print(f"[facecoach] replaying {args.bag} at {args.rate}x" + (" (looping; Ctrl-C stops)" if args.loop else ""))
+    replay(node, replayer, procs, lambda: replayer.published, threading.Event(), idle_s=0.0)
+    print(f"[facecoach] replayed {replayer.published} messages", flush=True)
+
+
+def add_commands(subparsers) -> None:
+    """Register `run` on the facecoach command's sub-parsers."""
+    p = subparsers.add_parser("run", help="start the graph: live camera, or --bag to replay a recorded interview")
+    p.add_argument("--bag", help="replay this bag instead of the camera")
+    p.add_argument("--rate", type=float, default=1.0, help="replay speed factor (> 0)")
+    p.add_argument("--loop", action="store_true", help="replay the bag again and again, until Ctrl-C")
+    p.add_argument("--log-dir", help="write node output to files here instead of the terminal")
+    add_common_options(p)
+    p.set_defaults(func=cmd_run)

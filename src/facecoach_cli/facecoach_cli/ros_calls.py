@@ -1,0 +1,146 @@
+"""Talking to running nodes from a short-lived rclpy node: parameters, Trigger services."""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Tuple
+
+import rclpy
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.node import Node
+
+
+class NoAnswer(TimeoutError):
+    """A node's service is not there or did not answer in time."""
+
+
+@contextmanager
+def command_node(name: str, **init: Any) -> Iterator[Node]:
+    """An rclpy context (``rclpy.init(**init)``) and a node for one command, torn down in order however it ends.
+
+    rclpy.spin_once's global executor keeps its wait half-run between calls, holding the entities it waits on;
+    left so (Ctrl-C can stop it anywhere), destroy_node waits for them for ever, so that executor is shut down
+    first. A Ctrl-C during the teardown is ignored; SIGINT's handler is then put back as it was before.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    rclpy.init(**init)
+    try:
+        node = rclpy.create_node(name)
+    except BaseException:
+        rclpy.try_shutdown()
+        raise
+    try:
+        yield node
+    finally:
+        _set_sigint(signal.SIG_IGN)
+        try:
+            if rclpy.ok():  # else rclpy's Ctrl-C handler shut the context, and that executor with it, down
+                rclpy.get_global_executor().shutdown()
+            node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            _set_sigint(before if before is not None else signal.SIG_DFL)
+
+
+def _set_sigint(handler) -> None:
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: the caller's main thread owns the signals
+        pass
+
+
+def _value_msg(value) -> ParameterValue:
+    if isinstance(value, bool):
+        return ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    if isinstance(value, int):
+        return ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    if isinstance(value, float):
+        return ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
+
+
+def _ready(client, name: str, wait: float) -> None:
+    """NoAnswer unless ``client``'s service ``name`` appears within ``wait`` seconds."""
+    if not client.wait_for_service(timeout_sec=wait):
+        raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+
+
+def _call(node: Node, srv_type, name: str, request, timeout: float):
+    """Call a service: ``timeout`` seconds for it to appear, and as long for the answer."""
+    client = node.create_client(srv_type, name)
+    try:
+        _ready(client, name, timeout)
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+        if not future.done():
+            raise NoAnswer(f"{name} did not answer within {timeout} s")
+        return future.result()
+    finally:
+        node.destroy_client(client)
+
+
+def set_parameter(node: Node, target: str, name: str, value, timeout: float = 30.0) -> Tuple[bool, str]:
+    """Set one parameter of a running node through its standard service, as `ros2 param set` does.
+
+    Returns (successful, reason); NoAnswer when the node's service is not there or silent.
+    """
+    req = SetParameters.Request(parameters=[ParameterMsg(name=name, value=_value_msg(value))])
+    result = _call(node, SetParameters, f"{target}/set_parameters", req, timeout).results[0]
+    return result.successful, result.reason
+
+
+def get_parameter(node: Node, target: str, name: str, timeout: float = 10.0) -> Optional[Any]:
+    """Read one parameter of a running node (None when it is not set)."""
+    res = _call(node, GetParameters, f"{target}/get_parameters", GetParameters.Request(names=[name]), timeout)
+    v = res.values[0] if res.values else None
+    if v is None or v.type == ParameterType.PARAMETER_NOT_SET:
+        return None
+    return {
+        ParameterType.PARAMETER_BOOL: v.bool_value,
+        ParameterType.PARAMETER_INTEGER: v.integer_value,
+        ParameterType.PARAMETER_DOUBLE: v.double_value,
+        ParameterType.PARAMETER_STRING: v.string_value,
+    }.get(v.type, v)
+
+
+def wait_for_service(node: Node, srv_type, name: str, wait: float) -> None:
+    """NoAnswer unless service ``name`` appears within ``wait`` seconds."""
+    client = node.create_client(srv_type, name)
+    try:
+        _ready(client, name, wait)
+    finally:
+        node.destroy_client(client)
+
+
+def trigger(
+    node: Node,
+    name: str,
+    timeout: float,
+    wait: float = 10.0,
+    on_spin: Optional[Callable[[float], None]] = None,
+) -> Tuple[bool, str]:
+    """Call a std_srvs/Trigger service: (success, message); NoAnswer when absent for ``wait`` s or silent.
+
+    ``on_spin(elapsed_s)`` is called while the answer is awaited (a progress display).
+    """
+    from std_srvs.srv import Trigger
+
+    client = node.create_client(Trigger, name)
+    try:
+        _ready(client, name, wait)
+        t0 = time.monotonic()
+        future = client.call_async(Trigger.Request())
+        while not future.done() and time.monotonic() - t0 < timeout:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if on_spin is not None:
+                on_spin(time.monotonic() - t0)
+        if not future.done():
+            raise NoAnswer(f"{name} did not answer within {timeout} s")
+        result = future.result()
+        return result.success, result.message
+    finally:
+        node.destroy_client(client)

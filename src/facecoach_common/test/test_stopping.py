@@ -1,0 +1,36 @@
+"""A stop signal that lands inside rclpy waits for rclpy to return; elsewhere it stops at once."""
+
+import os
+import signal
+
+import pytest
+
+from facecoach_common.stopping import raise_if_stopped, stopped_by_signals
+
+
+def _signal_from(module_name: str, sig: int) -> None:
+    """Send ``sig`` to this process from code whose module is ``module_name`` (the handler runs there)."""
+    code = compile("os.kill(os.getpid(), sig)\nfor _ in range(1000): pass\n", "<" + module_name + ">", "exec")
+    exec(code, {"__name__": module_name, "os": os, "sig": sig})
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_outside_rclpy_stops_at_once(sig):
+    with stopped_by_signals(), pytest.raises(KeyboardInterrupt):
+        _signal_from("facecoach_cli.commands.run", sig)
+
+
+def test_a_signal_inside_rclpy_is_raised_once_rclpy_returned():
+    with stopped_by_signals():
+        _signal_from("rclpy.executors", signal.SIGTERM)  # no KeyboardInterrupt in the middle of rclpy
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_stopped()
+        raise_if_stopped()  # raised once only
+
+
+def test_the_handlers_are_put_back():
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    with stopped_by_signals():
+        _signal_from("rclpy.node", signal.SIGINT)
+    raise_if_stopped()  # what was kept inside does not outlive the block
+    assert {s: signal.getsignal(s) for s in before} == before
