@@ -42,6 +42,10 @@ UNIT_TESTS = [
     "src/facecoach/test/test_bring_up.py",
 ]
 ATOL = 1e-4
+# int8_native runs fbgemm's integer kernels, which pick their code path by CPU (AVX2, AVX512, VNNI) and
+# version: torch 1.10 and today's torch may requantize a value one step apart on the same machine, which
+# moves a probability by up to ~1e-2. The labels must still agree.
+INT8_KERNEL_ATOL = 0.05
 SETUP_HINT = "create it with: make setup-test (tools/setup.sh --test; needs CPython 3.6: pyenv install 3.6.15)"
 
 
@@ -247,7 +251,8 @@ def test_committed_variants_classify_the_same_faces_on_the_device_profile(device
             assert (got.argmax(1) == ref.argmax(1)).all(), f"{variant} flip_tta={flip}: another label"
             diff = float(np.abs(got - ref).max())
             print(f"{variant} flip_tta={flip}: {len(faces)} faces, same labels, max |dp| {diff:.1e}")
-            assert diff <= ATOL, f"{variant} flip_tta={flip}: probabilities differ by {diff:.2e}"
+            tol = INT8_KERNEL_ATOL if variant == "int8_native" else ATOL
+            assert diff <= tol, f"{variant} flip_tta={flip}: probabilities differ by {diff:.2e}"
     errors = json.loads((tmp_path / "errors.json").read_text())
     for path in bad:
         with pytest.raises(WeightFileError) as here:
