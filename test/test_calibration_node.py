@@ -31,14 +31,14 @@ def _crop():
     return np.dstack([img] * 3)
 
 
-def _face(stamp_ns: int):
+def _face(stamp_ns: int, crop=None):
     from facecoach_common.image_conversions import numpy_to_image
     from facecoach_msgs.msg import Face
 
     msg = Face(has_face=True)
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
     msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height = 100, 100, 80, 80
-    msg.crop = numpy_to_image(_crop())
+    msg.crop = numpy_to_image(_crop() if crop is None else crop)
     return msg
 
 
@@ -61,6 +61,8 @@ def classifier(home, ros_domain):
         "calibrate_seconds:=1.0",
         "-p",
         "diagnostics_period_s:=0.2",
+        "-p",
+        "calibrate_check:=false",  # the generated crop is not a face; the check has its own test on real faces
         "-r",
         f"__node:={NODE[1:]}",
         "-r",
@@ -78,11 +80,11 @@ def classifier(home, ros_domain):
 class Faces:
     """Publishes face frames at ~50 Hz from a thread while the test's node spins (a neutral hold)."""
 
-    def __init__(self, node, prefix="/c") -> None:
+    def __init__(self, node, prefix="/c", crop=None) -> None:
         from facecoach_common.qos import STREAM_QOS
         from facecoach_msgs.msg import Emotion, Face
 
-        self.node, self.got, self.n = node, [], 0
+        self.node, self.got, self.n, self.crop = node, [], 0, crop
         node.create_subscription(Emotion, f"{prefix}/emotion", self.got.append, STREAM_QOS)
         self.pub = node.create_publisher(Face, f"{prefix}/face", STREAM_QOS)
         self._stop = threading.Event()
@@ -92,7 +94,7 @@ class Faces:
         """Send one frame and return the Emotion that answers it."""
         self.n += 1
         stamp = self.n * 20_000_000
-        self.pub.publish(_face(stamp))
+        self.pub.publish(_face(stamp, self.crop))
         ok = wait_until(self.node, lambda: any(_ns(m) == stamp for m in self.got), timeout)
         assert ok, "no answer from the classifier"
         return next(m for m in self.got if _ns(m) == stamp)
@@ -110,7 +112,7 @@ class Faces:
         def run():
             while not self._stop.wait(0.02):
                 self.n += 1
-                self.pub.publish(_face(self.n * 20_000_000))
+                self.pub.publish(_face(self.n * 20_000_000, self.crop))
 
         self._stop.clear()
         self._thread = threading.Thread(target=run, daemon=True)
@@ -240,6 +242,7 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
     bad.write_text("{")
     cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
     cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=3.0"]
+    cmd += ["-p", "calibrate_check:=false"]  # the generated crop is not a face
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     diags = []
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
@@ -337,3 +340,59 @@ def test_crafted_calibration_files_at_run_time_are_refused_and_the_previous_one_
             assert faces.one().probabilities == pytest.approx(calibrated, abs=1e-4), f"{what}: calibration lost"
     finally:
         set_parameter(ros_node, NODE, "calibration_file", "")
+
+
+def _sample_face(seconds: float):
+    """The face crop of the bundled sample interview at ``seconds`` (real FER2013 test faces)."""
+    import cv2
+    from rosbags.highlevel import AnyReader
+
+    from face_detector.detector import DetectorConfig, FaceDetector, crop_face
+
+    segments = json.loads((REPO / "sample" / "interview.segments.json").read_text())
+    frame_no = round(seconds * segments["fps"])
+    with AnyReader([REPO / "sample" / "interview"]) as reader:
+        for i, (conn, _t, raw) in enumerate(reader.messages()):
+            if i == frame_no:
+                msg = reader.deserialize(raw, conn.msgtype)
+                frame = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+                box = FaceDetector(DetectorConfig(mode="naive")).detect(frame)
+                assert box is not None, f"no face in the sample at {seconds} s"
+                return cv2.resize(crop_face(frame, box, 96, 0.1), (48, 48), interpolation=cv2.INTER_AREA)
+    raise AssertionError(f"the sample has no frame at {seconds} s")
+
+
+def test_a_hold_on_a_fearful_face_is_refused_and_a_neutral_one_accepted(ros_node, tmp_path):
+    """A calibration taken on a fear stretch used to be saved (neutral +1.96) and silenced the coach."""
+    cal_file = tmp_path / "cal.json"
+    cmd = [
+        executable_path("emotion_classifier", "emotion_classifier"),
+        "--ros-args",
+        "-p",
+        f"models_dir:={REPO / 'models'}",
+    ]
+    cmd += ["-p", "calibrate_seconds:=1.0", "-p", f"calibration_file:={cal_file}", "-r", "__node:=check_classifier"]
+    cmd += ["-r", "face:=/k/face", "-r", "emotion:=/k/emotion"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for seconds, what in ((21.0, "fear"), (2.0, "neutral")):
+            faces = Faces(ros_node, prefix="/k", crop=_sample_face(seconds))
+            assert faces.connect().label == what
+            with faces:
+                ok, message = trigger(ros_node, "/check_classifier/calibrate", timeout=30.0, wait=10.0)
+            if what == "fear":
+                assert not ok and "not as a resting face" in message and "--force" in message, message
+                assert not cal_file.exists()  # nothing saved
+                assert set_parameter(ros_node, "/check_classifier", "calibrate_check", False) == (True, "")
+                with faces:
+                    forced, message = trigger(ros_node, "/check_classifier/calibrate", timeout=30.0, wait=10.0)
+                assert forced and cal_file.exists(), message  # the user's explicit choice
+                cal_file.unlink()
+                assert set_parameter(ros_node, "/check_classifier", "calibrate_check", True) == (True, "")
+                assert set_parameter(ros_node, "/check_classifier", "calibration_file", str(cal_file))[0]
+            else:
+                assert ok and cal_file.exists(), message
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        print(out.decode()[-3000:])

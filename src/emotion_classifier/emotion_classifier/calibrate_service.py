@@ -1,7 +1,8 @@
 """The classifier node's ``~/calibrate`` service (std_srvs/Trigger): fit the classifier to the user's neutral face.
 
 It records the next ``calibrate_seconds`` of face frames (the user holds a neutral face), fits the calibration
-(``calibration.fit``), writes it to ``calibration_file`` ('' = to ``calibration.DEFAULT_FILE``, which then
+(``calibration.fit``), refuses a hold that does not look like a resting face (``calibration.check_hold``,
+unless ``calibrate_check`` is false), writes it to ``calibration_file`` ('' = to ``calibration.DEFAULT_FILE``, which then
 becomes ``calibration_file``) and applies it. The service is a coroutine in its own callback group: it awaits
 the end of the hold, so frames keep flowing on either executor.
 """
@@ -63,6 +64,12 @@ class CalibrateService:
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             cal = calibration.fit(recorded, classifier.class_names, classifier.variant, seconds, created)
+            problem = calibration.check_hold(recorded, cal) if node.config.calibrate_check else None
+            if problem:
+                return False, (
+                    f"{problem}; nothing saved, the previous calibration stays. Hold a relaxed, neutral face "
+                    "and calibrate again (or force it: facecoach calibrate --force)"
+                )
             calibration.save(cal, path)
         except CalibrationError as exc:
             return False, str(exc)

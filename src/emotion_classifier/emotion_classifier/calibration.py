@@ -43,7 +43,7 @@ MAX_BIAS = 3.0  # log units: no class is moved by more than a factor of ~20
 MIN_FRAMES = 10  # fewer face frames than this are too few to fit (a third of a second at 30 fps)
 # A hold that does not look like a resting face is refused (a calibration that silences the coach is worse
 # than none): one expression other than neutral holds this share of the hold's mean probability, or the
-# correction moves some class by more than this many log units. Chosen by `facecoach eval-calibration`'s
+# correction raises neutral, or lowers another expression, by more than this many log units. Chosen by `facecoach eval-calibration`'s
 # hold check (models/README.md): the share of neutral holds accepted and of fear/sad/happy holds refused.
 HOLD_MAX_OTHER = 0.4
 HOLD_MAX_BIAS = 0.8
@@ -175,10 +175,16 @@ def check_hold(
     share, other = max(others)
     if share >= max_other:
         return f"the hold reads as {other} ({share:.0%} of it), not as a resting face"
-    j = int(np.argmax(np.abs(cal.bias)))
-    if abs(cal.bias[j]) > max_bias:
+    # Only a correction that would silence the coach counts: neutral raised, or another expression lowered.
+    # A hold that reads as very neutral gets neutral lowered, which makes the coach more sensitive, not less.
+    silencing = [(b, n) for n, b in zip(names, cal.bias) if n == NEUTRAL] + [
+        (-b, n) for n, b in zip(names, cal.bias) if n != NEUTRAL
+    ]
+    size, name = max(silencing)
+    if size > max_bias:
+        bias = cal.bias[names.index(name)]
         return (
-            f"the hold needs a correction of {names[j]} {cal.bias[j]:+.2f}, beyond +-{max_bias:g}: "
+            f"the hold needs a correction of {name} {bias:+.2f}, beyond {max_bias:g} log units: "
             "it does not look like a resting face"
         )
     return None

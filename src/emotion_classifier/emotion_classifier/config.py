@@ -50,6 +50,11 @@ class ClassifierConfig:
         "the user's calibration (facecoach calibrate, ~/calibrate): a per-class bias applied to every face; '' = off",
     )
     calibrate_seconds: float = setting(5.0, "how long ~/calibrate records the user's neutral hold, seconds", 1.0, 30.0)
+    calibrate_check: bool = setting(
+        True,
+        "~/calibrate refuses a hold that does not look like a resting face (one other expression >= 40 % of it, "
+        "or a correction beyond 0.8 log units) and keeps the previous calibration; false accepts any hold",
+    )
     diagnostics_period_s: float = setting(1.0, "period of /diagnostics reports, seconds", 0.1, 60.0)
 
     def __post_init__(self) -> None:

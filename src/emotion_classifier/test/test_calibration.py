@@ -193,8 +193,10 @@ def test_check_hold_refuses_a_hold_that_is_not_a_resting_face():
     assert check_hold(resting, fit(resting, names)) is None
     fearful = [[0.55, 0.02, 0.25, 0.15, 0.03]] * 30
     assert "reads as fear (55% of it)" in check_hold(fearful, fit(fearful, names))
-    odd = [[0.25, 0.005, 0.35, 0.38, 0.015]] * 30  # no class over 40 %, but the correction is large
-    assert "beyond +-0.8" in check_hold(odd, fit(odd, names))
+    odd = [[0.35, 0.05, 0.2, 0.35, 0.05]] * 30  # no class over 40 %, but neutral would be raised by 0.93
+    assert "beyond 0.8 log units" in check_hold(odd, fit(odd, names))
+    confident = [[0.01, 0.01, 0.96, 0.01, 0.01]] * 30  # very neutral: neutral lowered, the others raised
+    assert check_hold(confident, fit(confident, names)) is None
 
 
 # ------------------------------------------------------------------ crafted files (issue 20, item 5)

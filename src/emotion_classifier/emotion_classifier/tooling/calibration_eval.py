@@ -240,8 +240,8 @@ def format_report(doc: Dict[str, Any]) -> str:
     if check:
         lines.append("")
         lines.append(
-            f"hold check (refuse: one other expression >= {check['max_other']:.0%} of the hold, or a correction "
-            f"beyond +-{check['max_bias']:g}): holds accepted %"
+            f"hold check (refuse: one other expression >= {check['max_other']:.0%} of the hold, or neutral raised / "
+            f"another expression lowered by > {check['max_bias']:g} log units): holds accepted %"
         )
         lines.append(f"{'kind':<16}" + "".join(f"{c:>10}" for c in HOLD_CLASSES))
         for kind, rates in check["accepted"].items():

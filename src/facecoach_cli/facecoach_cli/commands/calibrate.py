@@ -27,8 +27,12 @@ def _progress(seconds: float, stream):
     return show
 
 
-def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, stream=None) -> int:
-    """Calibrate the classifier ``target`` from ``node``; print the outcome and return the exit code."""
+def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, stream=None, force=False) -> int:
+    """Calibrate the classifier ``target`` from ``node``; print the outcome and return the exit code.
+
+    ``force``: accept a hold that does not look like a resting face (the node's calibrate_check is off
+    for this one calibration).
+    """
     from std_srvs.srv import Trigger
 
     from emotion_classifier import calibration
@@ -50,7 +54,15 @@ def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, st
         for n in range(COUNTDOWN_S, 0, -1):
             print(f"  starting in {n} ...", file=stream, flush=True)
             time.sleep(1.0)  # the user's countdown, in this short-lived command: no executor to block
-    ok, message = trigger(node, service, timeout=seconds + 30.0, wait=wait, on_spin=_progress(seconds, stream))
+    if force:
+        ok, why = set_parameter(node, target, "calibrate_check", False, timeout=wait + 10)
+        if not ok:
+            raise CommandError(f"--force: refused by {target}: {why}")
+    try:
+        ok, message = trigger(node, service, timeout=seconds + 30.0, wait=wait, on_spin=_progress(seconds, stream))
+    finally:
+        if force:
+            set_parameter(node, target, "calibrate_check", True, timeout=wait + 10)
     print(file=stream)
     if not ok:
         print(f"facecoach calibrate: not calibrated: {message}", file=sys.stderr)
@@ -80,7 +92,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.wait <= 0:
         raise CommandError(f"--wait {args.wait:g}: must be > 0")
     with command_node("facecoach_calibrate") as node:
-        return calibrate(node, args.node, args.seconds, args.file, args.wait, not args.no_countdown)
+        return calibrate(
+            node, args.node, args.seconds, args.file, args.wait, not args.no_countdown, force=args.force
+        )
 
 
 def add_commands(subparsers) -> None:
@@ -102,4 +116,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--node", default="/emotion_classifier", help="the classifier (default: /emotion_classifier)")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the classifier's service")
     p.add_argument("--no-countdown", action="store_true", help="start the hold at once (no 3-2-1)")
+    p.add_argument(
+        "--force", action="store_true", help="accept a hold that does not look like a resting face (not advised)"
+    )
     p.set_defaults(func=cmd_calibrate)
