@@ -2,8 +2,8 @@
 
 It records the next ``calibrate_seconds`` of face frames (the user holds a neutral face), fits the calibration
 (``calibration.fit``), refuses a hold that does not look like a resting face (``calibration.check_hold``,
-unless ``calibrate_check`` is false), writes it to ``calibration_file`` ('' = to ``calibration.DEFAULT_FILE``, which then
-becomes ``calibration_file``) and applies it. The service is a coroutine in its own callback group: it awaits
+unless ``calibrate_check`` is false), writes it to ``calibration_file`` ('' = to ``calibration.DEFAULT_FILE``,
+which then becomes ``calibration_file``) and applies it. The service is a coroutine in its own callback group: it awaits
 the end of the hold, so frames keep flowing on either executor.
 """
 

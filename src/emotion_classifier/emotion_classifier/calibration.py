@@ -43,8 +43,9 @@ MAX_BIAS = 3.0  # log units: no class is moved by more than a factor of ~20
 MIN_FRAMES = 10  # fewer face frames than this are too few to fit (a third of a second at 30 fps)
 # A hold that does not look like a resting face is refused (a calibration that silences the coach is worse
 # than none): one expression other than neutral holds this share of the hold's mean probability, or the
-# correction raises neutral, or lowers another expression, by more than this many log units. Chosen by `facecoach eval-calibration`'s
-# hold check (models/README.md): the share of neutral holds accepted and of fear/sad/happy holds refused.
+# correction raises neutral, or lowers another expression, by more than this many log units. Chosen by
+# `facecoach eval-calibration`'s hold check (models/README.md): the share of neutral holds accepted and of
+# fear/sad/happy/surprise holds refused.
 HOLD_MAX_OTHER = 0.4
 HOLD_MAX_BIAS = 0.8
 MAX_FILE_BYTES = 64 * 1024

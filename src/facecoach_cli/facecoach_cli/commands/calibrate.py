@@ -92,9 +92,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.wait <= 0:
         raise CommandError(f"--wait {args.wait:g}: must be > 0")
     with command_node("facecoach_calibrate") as node:
-        return calibrate(
-            node, args.node, args.seconds, args.file, args.wait, not args.no_countdown, force=args.force
-        )
+        return calibrate(node, args.node, args.seconds, args.file, args.wait, not args.no_countdown, force=args.force)
 
 
 def add_commands(subparsers) -> None:
