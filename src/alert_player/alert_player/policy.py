@@ -77,6 +77,7 @@ class Decision:
     cue: bool
     reason: str
     bad_probability: float = 0.0  # P(emotions mapped to bad) of this frame
+    bad_frame: bool = False  # the frame counts as bad by the bad_rule
 
 
 class CuePolicy:
@@ -178,6 +179,7 @@ class CuePolicy:
         self._last_stamp, self._last_now = stamp_s, now
         if self._last_face is None:
             self._last_face = stamp_s
+        is_bad = False
         if has_face:
             if cfg.bad_rule == PROBABILITY_RULE:
                 is_bad = bad_probability >= cfg.bad_probability - _EPS
@@ -197,13 +199,13 @@ class CuePolicy:
             return self._face_lost(stamp_s, busy, now)
         sustained = bool(bad) and bad[-1] - bad[0] >= cfg.bad_threshold * cfg.window_s - _EPS
         if not (self._armed and share >= cfg.bad_threshold - _EPS and sustained):
-            return Decision(category, share, False, BELOW_THRESHOLD, bad_probability)
+            return Decision(category, share, False, BELOW_THRESHOLD, bad_probability, is_bad)
         held = self._held(stamp_s, busy, now, cooldown=True)
         if held:
-            return Decision(category, share, False, held, bad_probability)
+            return Decision(category, share, False, held, bad_probability, is_bad)
         self._armed = False
         self._last_cue, self._last_cue_now = stamp_s, now
-        return Decision(category, share, True, PLAYED, bad_probability)
+        return Decision(category, share, True, PLAYED, bad_probability, is_bad)
 
     def _face_lost(self, stamp_s: float, busy: bool, now: Optional[float]) -> Decision:
         """Decide a no-face frame: nothing, or the one face-lost cue of this absence."""

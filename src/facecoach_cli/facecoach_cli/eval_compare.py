@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
+
+from alert_player.mapping import DEFAULT_MAPPING
 
 from .bag_eval import CalibratedRun
 
 
-def stability(frames: Sequence[Dict[str, Any]], segments_file=None, t0_ns: int | None = None) -> Dict[str, Any]:
+def stability(
+    frames: Sequence[Dict[str, Any]],
+    segments_file=None,
+    t0_ns: int | None = None,
+    mapping: Dict[str, str] | None = None,
+) -> Dict[str, Any]:
     """Label flips a minute over consecutive face frames, and per-frame accuracy against a segments file.
+
+    With segments also the coaching metrics (:func:`coaching`) under ``mapping`` (default: the paper's).
 
     ``segments_file`` (what make-sample writes beside a bag) names the expression of each stretch, in
     seconds from ``t0_ns`` (default: the first frame's stamp); frames within 0.3 s of a segment's edges are
@@ -24,14 +33,55 @@ def stability(frames: Sequence[Dict[str, Any]], segments_file=None, t0_ns: int |
         return out
     segments = json.loads(Path(segments_file).read_text())["segments"]
     t0, hits, labelled = frames[0]["stamp_ns"] if t0_ns is None else t0_ns, 0, 0
+    truth: List[str] = []
     for x in faces:
         t = (x["stamp_ns"] - t0) / 1e9
         seg = next((s for s in segments if s["start_s"] + 0.3 <= t < s["end_s"] - 0.3 and s["emotion"]), None)
         if seg is not None:
             labelled += 1
             hits += x["label"] == seg["emotion"]
+            truth.append(seg["emotion"])
+        else:
+            truth.append("")
     out.update(labelled=labelled, accuracy=hits / labelled if labelled else float("nan"))
+    out["coaching"] = coaching(faces, truth, mapping or DEFAULT_MAPPING)
     return out
+
+
+def _scores(predicted: Sequence[bool], actual: Sequence[bool]) -> Dict[str, float]:
+    tp = sum(1 for p, a in zip(predicted, actual) if p and a)
+    recall = tp / max(1, sum(actual))
+    precision = tp / max(1, sum(predicted))
+    return {"recall": recall, "precision": precision, "support": sum(actual)}
+
+
+def coaching(faces: Sequence[Dict[str, Any]], truth: Sequence[str], mapping: Dict[str, str]) -> Dict[str, Any]:
+    """What the coach made of the labelled face frames, against the segments' expressions.
+
+    Recall and precision of each category shown, and of the frames bad by the alert node's rule (``bad_frame``).
+    """
+    rows = [(x, mapping[t]) for x, t in zip(faces, truth) if t]
+    out: Dict[str, Any] = {}
+    for cat in ("good", "acceptable", "bad"):
+        out[cat] = _scores([x["category"] == cat for x, _ in rows], [c == cat for _, c in rows])
+    out["bad_frames"] = _scores([bool(x.get("bad_frame")) for x, _ in rows], [c == "bad" for _, c in rows])
+    return out
+
+
+def coaching_line(st: Dict[str, Any]) -> str:
+    """One printed line of the coaching metrics ('' without labelled frames)."""
+    c = st.get("coaching")
+    if not c or not st.get("labelled"):
+        return ""
+    cats = ", ".join(
+        f"{cat} {c[cat]['recall']:.0%}/{c[cat]['precision']:.0%}"
+        for cat in ("good", "acceptable", "bad")
+        if c[cat]["support"]
+    )
+    bad = c["bad_frames"]
+    return (
+        f"coaching (recall/precision): {cats}; bad frames by the alert rule {bad['recall']:.0%}/{bad['precision']:.0%}"
+    )
 
 
 def calibration_comparison(run: CalibratedRun, segments_file=None) -> Dict[str, Any]:

@@ -1,7 +1,9 @@
 """eval-bag's results: one JSON line per frame, the file they are written to and read back from.
 
 One line per frame in bag order: ``stamp_ns`` (the image header's stamp), ``face``, ``roi`` [x, y, w, h],
-``label``, ``confidence``, ``probabilities``, ``category``, ``cue``, ``reason``, ``bad_share``. A frame the
+``label``, ``confidence``, ``probabilities``, ``category``, ``cue``, ``reason``, ``bad_share``,
+``bad_probability`` (the frame's summed probability of the emotions mapped to bad) and ``bad_frame`` (the
+frame counts as bad by the alert node's bad_rule). A frame the
 live graph would skip (it cannot be decoded, OpenCV fails on it) gets a line with only ``stamp_ns`` and
 ``error``; a bag that ends early (truncated or corrupt) gets a last line with ``stamp_ns`` null and ``error``.
 Either makes the result partial. Timings are kept out of the lines so that two runs give identical files.

@@ -171,4 +171,6 @@ def result_line(stamp_ns: int, face: FaceResult, frame: Classified, decision) ->
         "cue": bool(decision.cue),
         "reason": decision.reason,
         "bad_share": round(float(decision.bad_share), 6),
+        "bad_probability": round(float(decision.bad_probability), 6),
+        "bad_frame": bool(decision.bad_frame),
     }

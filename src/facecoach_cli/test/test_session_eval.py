@@ -25,6 +25,7 @@ SAMPLE = REPO / "sample" / "interview"
 MODELS = REPO / "models"
 FPS_NS = 10**9 / 30
 KEYS = {"stamp_ns", "face", "roi", "label", "confidence", "probabilities", "category", "cue", "reason", "bad_share"}
+KEYS |= {"bad_probability", "bad_frame"}
 
 needs_sample = pytest.mark.skipif(
     not (SAMPLE / "metadata.yaml").is_file() or not (MODELS / "baseline.safetensors").is_file(),
@@ -37,6 +38,19 @@ def sample_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "results.jsonl"
     code = eval_bag(SAMPLE, "baseline", out, progress=False)
     return code, out
+
+
+@needs_sample
+def test_sample_coaching_metrics_against_its_segments(sample_results):
+    """eval-bag's coaching metrics: per category, and the frames bad by the alert rule, against the segments."""
+    from facecoach_cli.eval_compare import coaching_line, stability
+
+    lines = read_jsonl(sample_results[1])
+    st = stability(lines, REPO / "sample" / "interview.segments.json")
+    c = st["coaching"]
+    assert c["bad"]["support"] > 0 and c["good"]["support"] > 0 and c["acceptable"]["support"] > 0
+    assert c["bad_frames"]["recall"] >= 0.9 and c["bad_frames"]["precision"] >= 0.9
+    assert coaching_line(st).startswith("coaching (recall/precision): good ")
 
 
 @needs_sample
@@ -57,6 +71,9 @@ def test_sample_every_frame_has_a_complete_line(sample_results):
             assert math.isclose(sum(x["probabilities"]), 1.0, abs_tol=1e-4)
             assert x["confidence"] == max(x["probabilities"])
             assert x["category"] == mapping[x["label"]]
+            bad = sum(p for c, p in zip(sorted(mapping), x["probabilities"]) if mapping[c] == "bad")
+            assert math.isclose(x["bad_probability"], bad, abs_tol=1e-5)
+            assert x["bad_frame"] == (x["bad_probability"] >= settings.alert.policy.bad_probability - 1e-6)
         else:
             assert x["label"] == "" and x["category"] == "none" and x["roi"] == [0, 0, 0, 0]
     # The sample holds a 2 s stretch without a face (13-15 s): whatever the model, the detector must see it.

@@ -49,7 +49,7 @@ def eval_bag(
     """Run eval-bag and write the results; return the exit code (errors raise)."""
     stream = stream or sys.stdout
     from ..bag_eval import agreement_table, evaluate_bag
-    from ..eval_compare import stability
+    from ..eval_compare import coaching_line, stability
     from ..eval_results import variant_out, write_jsonl
     from ..pipeline import settings_from_graph
 
@@ -76,6 +76,8 @@ def eval_bag(
             f"{st['flips_per_minute']:.1f} label flips a minute{acc}",
             file=stream,
         )
+        if coaching_line(st):
+            print(f"[facecoach] {r.variant}: {coaching_line(st)}", file=stream)
     if variant == "all":
         print(agreement_table(results), file=stream)
     first = results[0]
