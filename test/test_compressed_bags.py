@@ -46,7 +46,9 @@ def rle_frame(size: int, declared: bool = True, byte: int = 0) -> bytes:
 def _image(i: int) -> bytes:
     ts = typestore()
     cls = ts.types[IMAGE]
-    header = ts.types["std_msgs/msg/Header"](stamp=ts.types["builtin_interfaces/msg/Time"](sec=1, nanosec=i), frame_id="cam")
+    header = ts.types["std_msgs/msg/Header"](
+        stamp=ts.types["builtin_interfaces/msg/Time"](sec=1, nanosec=i), frame_id="cam"
+    )
     pixels = np.full(32 * 24 * 3, i % 256, np.uint8)
     msg = cls(header=header, height=24, width=32, encoding="bgr8", is_bigendian=0, step=96, data=pixels)
     return ts.serialize_cdr(msg, IMAGE)
@@ -81,7 +83,9 @@ def message_bomb(path: Path, size: int, declared: bool = True) -> Path:
     bag = compressed_bag(path, "message")
     db = sqlite3.connect(str(_storage_file(bag)))
     with db:
-        db.execute("UPDATE messages SET data = ? WHERE id = (SELECT min(id) FROM messages)", (rle_frame(size, declared),))
+        db.execute(
+            "UPDATE messages SET data = ? WHERE id = (SELECT min(id) FROM messages)", (rle_frame(size, declared),)
+        )
     db.close()
     return bag
 

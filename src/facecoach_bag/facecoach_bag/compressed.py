@@ -112,18 +112,16 @@ def inflated_size(path: Path, bound: int) -> int:
         return _measure(f, bound)
 
 
-def _storage_problem(path: Path, size: int, storage: str) -> str:
-    """Why the inflated start of ``path`` is no ``storage`` file of ``size`` bytes ('' when it may be)."""
-    with path.open("rb") as f:
-        head = _head(f)
+def _storage_problem(head: bytes, storage: str, size: Optional[int] = None) -> str:
+    """Why an inflated start ``head`` is no ``storage`` file (of ``size`` bytes, when known); '' when it may be."""
     if storage == "sqlite3":
         if not head.startswith(SQLITE_MAGIC) or len(head) < 100:
             return "it inflates to no sqlite3 file"
         page_size = int.from_bytes(head[16:18], "big")
         page_size = 65536 if page_size == 1 else page_size
         pages, valid = int.from_bytes(head[28:32], "big"), head[24:28] == head[92:96]
-        if valid and pages and pages * page_size != size:
-            return f"its sqlite3 header says {pages * page_size} bytes, its zstd frames {size}"
+        if size is not None and valid and pages and pages * page_size != size:
+            return f"its sqlite3 header says {pages * page_size} bytes, its zstd data {size}"
     elif storage == "mcap" and not head.startswith(MCAP_MAGIC):
         return "it inflates to no MCAP file"
     return ""
@@ -140,8 +138,12 @@ def check_compressed_files(folder: Path, paths: Sequence[Path], message_count: i
     total = 0
     for path in paths:
         try:
-            size = inflated_size(path, min(bound, max(free, 0)) - total)
-            problem = _storage_problem(path, size, storage)
+            with path.open("rb") as f:
+                head = _head(f)
+            # The start first (a few bytes): garbage is refused before its size is measured.
+            problem = _storage_problem(head, storage)
+            size = 0 if problem else inflated_size(path, min(bound, max(free, 0)) - total)
+            problem = problem or _storage_problem(head, storage, size)
         except (ValueError, _zstd().ZstdError) as exc:
             raise BagError(f"{path}: unreadable compressed bag file ({exc})") from None
         if problem:

@@ -78,10 +78,7 @@ def _type_mismatch(reader) -> str:
     for storage in getattr(getattr(reader, "storage", None), "storages", None) or ():
         for conn in getattr(storage, "connections", ()):
             if conn.topic in listed and listed[conn.topic] != conn.msgtype:
-                return (
-                    f"metadata.yaml says {conn.topic} is {listed[conn.topic]}, "
-                    f"its storage file holds {conn.msgtype}"
-                )
+                return f"metadata.yaml says {conn.topic} is {listed[conn.topic]}, its storage file holds {conn.msgtype}"
     return ""
 
 

@@ -137,7 +137,6 @@ class Replayer:
             if not self.loop or self.stop_event.is_set():
                 return self.published
 
-
     def check_played(self) -> None:
         """BagError when a pass played to its end replayed nothing of a bag that lists messages.
 
