@@ -214,15 +214,34 @@ def test_a_message_compressed_bomb_stops_replay_in_bounded_memory(tmp_path):
 # ------------------------------------------------------------------------------------ lying metadata
 
 
-def test_a_replay_of_a_bag_whose_metadata_lies_about_its_types_fails_in_one_line(tmp_path):
-    """metadata.yaml says CompressedImage, the storage holds Image: not "replayed 0 messages" and exit 0."""
-    bag = tmp_path / "bag"
-    w = BagWriter(bag)
+def lying_bag(path: Path, true: str, lie: str) -> Path:
+    """A bag of 30 images whose metadata.yaml says ``lie`` where its storage holds ``true``."""
+    w = BagWriter(path)
     for i in range(30):
         w.write(TOPIC, IMAGE, 1_000_000_000 + i * 33_000_000, _image(i))
     w.close()
-    meta = bag / "metadata.yaml"
-    meta.write_text(meta.read_text().replace(IMAGE, "sensor_msgs/msg/CompressedImage"))
+    meta = path / "metadata.yaml"
+    meta.write_text(meta.read_text().replace(true, lie))
+    return path
+
+
+def test_a_bag_whose_metadata_lies_about_its_types_is_refused_when_opened(tmp_path):
+    bag = lying_bag(tmp_path / "bag", IMAGE, "sensor_msgs/msg/CompressedImage")
+    with pytest.raises(BagError, match="lies about its topics: .* is sensor_msgs/msg/CompressedImage, its storage"):
+        open_reader(bag)
+
+
+def test_a_replay_of_a_bag_whose_metadata_lies_about_its_types_fails_in_one_line(tmp_path):
+    """metadata.yaml says CompressedImage, the storage holds Image: not "replayed 0 messages" and exit 0."""
+    bag = lying_bag(tmp_path / "bag", IMAGE, "sensor_msgs/msg/CompressedImage")
     code, out, _rss = run_facecoach("replay", bag, "--wait", "0.1")
     assert code != 0 and len(_error_lines(out)) == 1 and "replayed 0" not in out, out
     assert "sensor_msgs/msg/Image" in out, out
+
+
+def test_a_replay_that_plays_nothing_of_a_bag_that_lists_messages_fails_in_one_line(tmp_path):
+    """metadata.yaml names a topic the storage does not hold (rosbags reads it as empty): exit 2, one line."""
+    bag = lying_bag(tmp_path / "bag", TOPIC, "/camera/other")
+    code, out, _rss = run_facecoach("replay", bag, "--wait", "0.1")
+    assert code == 2 and len(_error_lines(out)) == 1 and "replayed 0" not in out, out
+    assert "nothing replayed: it lists 30 messages" in out, out
