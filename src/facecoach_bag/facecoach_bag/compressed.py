@@ -193,10 +193,9 @@ class InflatingReader:
         self.connections = reader.connections
         self.partial = getattr(reader, "partial", None)
 
-    @property
-    def message_count(self) -> int:
-        """Messages of the bag."""
-        return self._reader.message_count
+    def __getattr__(self, name: str):
+        """Everything else (message_count, duration, ...) is the wrapped reader's."""
+        return getattr(self._reader, name)
 
     def messages(self, connections=()) -> Iterator[tuple]:
         """(connection, log time ns, inflated raw); BagError at a message that inflates too far."""
