@@ -245,3 +245,12 @@ def test_a_replay_that_plays_nothing_of_a_bag_that_lists_messages_fails_in_one_l
     code, out, _rss = run_facecoach("replay", bag, "--wait", "0.1")
     assert code == 2 and len(_error_lines(out)) == 1 and "replayed 0" not in out, out
     assert "nothing replayed: it lists 30 messages" in out, out
+
+
+def test_a_message_compressed_bag_read_from_its_storage_alone_is_inflated_too(tmp_path):
+    """A stale metadata.yaml (5 messages stored, 3 listed) sends the bag to the salvage reader: still inflated."""
+    bag = compressed_bag(tmp_path / "bag", "message")
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    meta["rosbag2_bagfile_information"]["message_count"] = 3
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    assert [raw for _t, _m, _ns, raw in messages(bag)] == [_image(i) for i in range(5)]
