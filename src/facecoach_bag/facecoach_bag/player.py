@@ -145,6 +145,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logger.info("the graph is ready" if replayer is None else f"playing {args.bag} at {args.rate:g}x")
         if replayer is not None:
             n = replayer.play()
+            try:
+                replayer.check_played()
+            except BagError as exc:
+                logger.fatal(f"cannot play: {exc}")
+                return EXIT_BAD_BAG
             logger.info(f"played {n} messages" + (" (the readable part)" if replayer.partial else ""))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -6,9 +6,12 @@ every readable message is yielded and then PartialBag (a BagError) says what was
 """
 
 import sqlite3
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Iterator, List, Optional, Sequence
 
+import yaml
+
+from .compressed import InflatingReader, check_compressed_files
 from .errors import BagError, PartialBag
 from .salvage import SalvageReader
 from .schema import IMAGE_TYPES, Topic
@@ -44,6 +47,41 @@ def _stored_count(reader) -> Optional[int]:
         return None
 
 
+def _compression(folder: Path) -> str:
+    """The compression mode metadata.yaml states ('' for none); a file-compressed bag is checked first.
+
+    rosbags inflates a file-compressed bag into the temporary folder as it opens it: the sizes are checked
+    before (BagError when they are more than its messages can fill or than the disk has free).
+    """
+    try:
+        info = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))["rosbag2_bagfile_information"]
+        mode = str(info.get("compression_mode") or "").lower()
+    except Exception:  # noqa: BLE001 - no or a broken metadata.yaml: rosbags says what is wrong with it
+        return ""
+    mode = "" if mode == "none" else mode
+    if mode == "file":
+        try:
+            paths = [folder / PurePath(str(x)).name for x in info["relative_file_paths"]]
+            count, storage = int(info["message_count"]), str(info["storage_identifier"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BagError(f"{folder}: unreadable bag (metadata.yaml of a compressed bag: {exc!r})") from None
+        check_compressed_files(folder, [p for p in paths if p.is_file()], count, storage)
+    return mode
+
+
+def _type_mismatch(reader) -> str:
+    """How metadata.yaml's topic types disagree with the storage files' ('' when they agree).
+
+    rosbags matches messages by type: a topic whose metadata.yaml type is not its storage's reads as empty.
+    """
+    listed = {c.topic: c.msgtype for c in reader.connections}
+    for storage in getattr(getattr(reader, "storage", None), "storages", None) or ():
+        for conn in getattr(storage, "connections", ()):
+            if conn.topic in listed and listed[conn.topic] != conn.msgtype:
+                return f"metadata.yaml says {conn.topic} is {listed[conn.topic]}, its storage file holds {conn.msgtype}"
+    return ""
+
+
 def open_reader(path):
     """Open a bag folder (or its .db3/.mcap file) for reading: ``.connections``, ``.messages()``, ``.close()``.
 
@@ -66,21 +104,31 @@ def open_reader(path):
     for f in files:
         if f.suffix == ".db3":
             _roll_back_hot_journal(f)
+    mode = _compression(path)
     try:
         reader = Reader(path)
         reader.open()
     except Exception as exc:  # rosbags raises ReaderError, FileNotFoundError and others
         if not files:
             raise BagError(f"{path}: unreadable bag ({exc})") from exc
-        return SalvageReader(path, files, f"it does not open as a whole ({exc})")
+        salvage = SalvageReader(path, files, f"it does not open as a whole ({exc})")
+        return InflatingReader(salvage) if mode == "message" else salvage
+    mismatch = _type_mismatch(reader)
+    if mismatch:
+        reader.close()
+        raise BagError(f"{path}: metadata.yaml lies about its topics: {mismatch}")
+    if mode == "message":
+        # rosbags would inflate each message without a limit: it hands them over as stored, we inflate them.
+        reader.storage.metadata = reader.storage.metadata._replace(compression_mode=None)
     stored = _stored_count(reader)
     if stored is not None and stored != reader.message_count:
         listed = reader.message_count
         reader.close()
         # Every stored message is read: the writer was stopped before it could update metadata.yaml.
-        return SalvageReader(path, files, f"metadata.yaml lists {listed} messages, the storage holds {stored}")
+        salvage = SalvageReader(path, files, f"metadata.yaml lists {listed} messages, the storage holds {stored}")
+        return InflatingReader(salvage) if mode == "message" else salvage
     reader.partial = None
-    return reader
+    return InflatingReader(reader) if mode == "message" else reader
 
 
 def topics(path) -> List[Topic]:

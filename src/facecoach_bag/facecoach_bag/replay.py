@@ -48,6 +48,7 @@ class Replayer:
         self.on_send = on_send
         reader = open_reader(bag)
         self.msgtypes = {c.topic: c.msgtype for c in reader.connections if not topics or c.topic in topics}
+        self.listed = sum(c.msgcount for c in reader.connections if c.topic in self.msgtypes)  # what it says it holds
         self.partial: Optional[str] = getattr(reader, "partial", None)  # what a damaged bag lost
         reader.close()
         if not self.msgtypes:
@@ -57,6 +58,7 @@ class Replayer:
         self.publishers = {t: node.create_publisher(ros_class(m), t, qos) for t, m in self.msgtypes.items()}
         self._context = node.context
         self.published = 0
+        self.passes = 0  # passes played to their end
         self.stop_event = threading.Event()
 
     def _pass(self) -> Iterator[Tuple[str, int, bytes]]:
@@ -129,8 +131,21 @@ class Replayer:
                 if self.partial != str(exc):  # once, not on every pass of a loop
                     print(f"[facecoach] warning: {exc}", file=sys.stderr)
                 self.partial = str(exc)
+            self.passes += 1
+            if not self.published:
+                return 0  # nothing of it is readable: looping would spin; check_played says so
             if not self.loop or self.stop_event.is_set():
                 return self.published
+
+    def check_played(self) -> None:
+        """BagError when a pass played to its end replayed nothing of a bag that lists messages.
+
+        A metadata.yaml that lists other types than its storage holds, or a bag whose every message is
+        unreadable, would otherwise "replay 0 messages" and look like success.
+        """
+        if self.passes and not self.published and self.listed:
+            why = self.partial or "none of them could be read"
+            raise BagError(f"{self.bag}: nothing replayed: it lists {self.listed} messages ({why})")
 
 
 def wait_for_pipeline(node: Node, procs, replayer: Replayer, timeout: float) -> bool:

@@ -27,6 +27,7 @@ def play_bag(bag, rate: float, loop: bool, topics: Optional[Sequence[str]] = Non
                 print(f"[facecoach] warning: no subscriber after {wait} s; replaying anyway", file=sys.stderr)
             print(f"[facecoach] replaying {bag} at {rate}x" + (" (looping; Ctrl-C stops)" if loop else ""))
             n = replayer.play()
+            replayer.check_played()
             print(f"[facecoach] replayed {n} messages" + (f" ({replayer.partial})" if replayer.partial else ""))
         except KeyboardInterrupt:
             pass

@@ -56,6 +56,7 @@ def _run_bag(node, procs, args: argparse.Namespace) -> None:
         print("[facecoach] warning: the graph is not subscribed after 60 s; replaying anyway", flush=True)
     print(f"[facecoach] replaying {args.bag} at {args.rate}x" + (" (looping; Ctrl-C stops)" if args.loop else ""))
     replay(node, replayer, procs, lambda: replayer.published, threading.Event(), idle_s=0.0)
+    replayer.check_played()
     print(f"[facecoach] replayed {replayer.published} messages", flush=True)
 
 
