@@ -10,6 +10,7 @@ from emotion_testutil import TRAIN_EPOCHS, make_faces
 
 from emotion_classifier.labels import CLASSES
 from emotion_classifier.tooling import cli
+from emotion_classifier.tooling.augment import augment
 from emotion_classifier.tooling.coaching_metrics import (
     average_precision,
     best_threshold,
@@ -22,7 +23,7 @@ from emotion_classifier.tooling.teacher import (
     fetch_fer_tflite,
     soft_labels,
 )
-from emotion_classifier.tooling.train import TrainConfig, augment, soft_target_loss
+from emotion_classifier.tooling.train import TrainConfig, soft_target_loss
 from emotion_classifier.weights import load_model
 
 PAPER = {"fear": "bad", "happy": "good", "neutral": "acceptable", "sad": "bad", "surprise": "acceptable"}

@@ -1,8 +1,8 @@
 """Static int8 for ONNX Runtime: QDQ, per-channel 7-bit weights, activations calibrated on training faces.
 
 The first block (conv, ReLU, max-pool) stays float: its convolution has 3 input channels, where ONNX Runtime's
-integer kernels are no faster than its blocked float ones (the int8 model was 1.78x the fp32 one in the
-README's bench run with it quantized).
+integer kernels are no faster than its blocked float ones (quantizing it made the int8 model slower in
+`make bench`).
 
 PyTorch's eager int8 needs fbgemm (x86) or QNNPACK, which NVIDIA's Jetson wheels lack; ONNX Runtime's
 integer kernels (MLAS) run on x86 and ARM CPUs alike, so this is the int8 that runs on the device's CPU.
