@@ -279,13 +279,13 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
 
 def _crafted(folder: Path) -> dict:
     """Calibration files made to kill a parser: huge numbers, deep nesting; each also a valid-looking file."""
-    from emotion_classifier import calibration
+    from emotion_classifier import calibration, calibration_file
     from emotion_classifier.labels import CLASSES
 
     rng = np.random.default_rng(3)
     hold = rng.dirichlet([1, 1, 4, 3, 1], 40)  # a neutral hold that reads partly sad
     good = folder / "good.json"
-    calibration.save(calibration.fit(hold, CLASSES, "baseline", 2.0), str(good))
+    calibration_file.save(calibration.fit(hold, CLASSES, "baseline", 2.0), str(good))
     text = good.read_text()
     huge = "1" + "0" * 4000  # 10**4000: OverflowError in math.isfinite
     files = {

@@ -22,7 +22,7 @@ from facecoach_common.stamps import stamp_seconds, stamp_to_ns
 from facecoach_common.throttle import PerKindThrottle
 from facecoach_msgs.msg import Emotion, Face
 
-from . import calibration
+from . import calibration_file
 from .calibrate_service import CalibrateService
 from .calibration import Calibration, CalibrationError
 from .config import ClassifierConfig, default_models_dir
@@ -117,7 +117,7 @@ class EmotionClassifierNode(Node):
                 self.get_logger().warning(f"calibration_file refused, running uncalibrated: {exc}")
 
     def _load_calibration(self, path: str, classifier: Optional[EmotionClassifier]) -> Calibration:
-        return calibration.load(path, classifier.class_names if classifier else None)
+        return calibration_file.load(path, classifier.class_names if classifier else None)
 
     def apply_calibration(self, cal: Optional[Calibration]) -> None:
         """Use ``cal`` from the next frame on (None: uncalibrated)."""

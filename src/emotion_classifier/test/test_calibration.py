@@ -6,8 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from emotion_classifier import calibration
-from emotion_classifier.calibration import Calibration, CalibrationError, fit, load, save
+from emotion_classifier import calibration, calibration_file
+from emotion_classifier.calibration import Calibration, CalibrationError, fit
+from emotion_classifier.calibration_file import load, save
 from emotion_classifier.labels import CLASSES
 
 NEUTRAL = CLASSES.index("neutral")
@@ -158,7 +159,7 @@ def test_bad_files_are_refused_in_one_line(tmp_path):
     cases["not json"][0].write_text("bias: [1, 2]")
     cases["binary"][0].write_bytes(b"\xff\xfe\x00garbage")
     cases["empty"][0].write_text("")
-    cases["huge"][0].write_text(" " * (calibration.MAX_FILE_BYTES + 10))
+    cases["huge"][0].write_text(" " * (calibration_file.MAX_FILE_BYTES + 10))
     cases["a list"][0].write_text("[1, 2, 3]")
     for what, (path, message) in cases.items():
         with pytest.raises(CalibrationError, match=message) as err:

@@ -98,14 +98,14 @@ class Pipeline:
         """
         import torch
 
-        from emotion_classifier import calibration
+        from emotion_classifier import calibration_file
         from emotion_classifier.inference import EmotionClassifier
 
         torch.set_num_threads(settings.num_threads)
         classifier = EmotionClassifier(settings.model_path(variant), settings.device, settings.flip_tta)
         cal = None
         if settings.calibration_file:
-            cal = calibration.load(settings.calibration_file, classifier.class_names)
+            cal = calibration_file.load(settings.calibration_file, classifier.class_names)
         detector = FaceDetector(settings.detector, raw_detect)
         return cls(detector, classifier, settings.alert, settings.smoothing_frames, cal)
 

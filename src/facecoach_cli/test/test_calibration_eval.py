@@ -95,7 +95,8 @@ def test_no_face_at_the_start_cannot_calibrate(tmp_path, capsys):
 
 @needs_sample
 def test_the_pipeline_applies_the_graphs_calibration_file(tmp_path):
-    from emotion_classifier.calibration import Calibration, CalibrationError, save
+    from emotion_classifier.calibration import Calibration, CalibrationError
+    from emotion_classifier.calibration_file import save
     from emotion_classifier.labels import CLASSES
 
     path = tmp_path / "me.json"

@@ -35,7 +35,7 @@ def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, st
     """
     from std_srvs.srv import Trigger
 
-    from emotion_classifier import calibration
+    from emotion_classifier import calibration, calibration_file
 
     from ..errors import CommandError
     from ..ros_calls import get_parameter, set_parameter, trigger, wait_for_service
@@ -72,7 +72,7 @@ def calibrate(node, target: str, seconds, file, wait: float, countdown: bool, st
         written = get_parameter(node, target, "calibration_file", timeout=wait + 10)
         if written != str(file):
             try:  # the node wrote where its calibration_file said; copied to --file and applied from there
-                calibration.save(calibration.load(written), str(file))
+                calibration_file.save(calibration_file.load(written), str(file))
             except calibration.CalibrationError as exc:
                 raise CommandError(f"--file {file}: {exc}") from exc
             ok, why = set_parameter(node, target, "calibration_file", str(file), timeout=wait + 10)
