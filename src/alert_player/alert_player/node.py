@@ -9,8 +9,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from std_msgs.msg import Header
 
-from facecoach_common.qos import STREAM_QOS
+from facecoach_common.qos import STATE_QOS, STREAM_QOS
 from facecoach_common.ros_params import declare, on_set, run_node
 from facecoach_common.settings import from_values, settings_of
 from facecoach_msgs.msg import Emotion, Feedback
@@ -47,6 +48,8 @@ class AlertPlayerNode(Node):
         self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
         self._watch = StreamWatch()
         self._last_emotion: Optional[Emotion] = None
+        # A bag or video file's player says when it ended (latched): the silence after it is no failure.
+        self.create_subscription(Header, "stream_end", lambda _: self._watch.ended(time.monotonic()), STATE_QOS)
         self._stamp_warned = False
         self.create_timer(0.1, self._watch_input)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -141,18 +144,21 @@ class AlertPlayerNode(Node):
         self._pub.publish(feedback_msg(msg, decision, played))
 
     def _watch_input(self) -> None:
-        """Say once, on the feedback topic and in the log, that the emotion stream stopped (a classifier gone)."""
+        """Say once, on the feedback topic and in the log, that the emotion stream stopped: its end, or a stage gone."""
         last = self._last_emotion
         if last is None or not self._watch.check(time.monotonic()):
             return
-        self.get_logger().warning(
-            f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
-            "(or a stage before it) stopped"
-        )
+        ended = self._watch.stream_ended()
+        if ended:
+            self.get_logger().info("the stream ended (its bag or video file said so): no more emotions to coach")
+        else:
+            self.get_logger().warning(
+                f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
+                "(or a stage before it) stopped"
+            )
         # About no frame: the stamp stays 0, so no reader matches it to one (frame_id says which camera).
-        out = Feedback(
-            category=Feedback.CATEGORY_NONE, category_name=NO_CATEGORY, reason=Feedback.REASON_CLASSIFIER_GONE
-        )
+        reason = Feedback.REASON_STREAM_ENDED if ended else Feedback.REASON_CLASSIFIER_GONE
+        out = Feedback(category=Feedback.CATEGORY_NONE, category_name=NO_CATEGORY, reason=reason)
         out.header.frame_id = last.header.frame_id
         out.bad_share = float(self._stage.policy.bad_share)
         out.model_variant = last.model_variant

@@ -10,9 +10,12 @@ import time
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
 
+from facecoach_common.qos import STATE_QOS
 from facecoach_common.stopping import wait_until
 
 from .errors import BagError, PartialBag
@@ -20,6 +23,7 @@ from .reader import messages, open_reader
 from .schema import IMAGE_TYPES, ros_class
 
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
+STREAM_END_TOPIC = "/facecoach/stream_end"  # std_msgs/Header, latched: the replay ended (the alert node reads it)
 WARM_UP_EARLY_S = 10  # warm-up copies are stamped this long before the bag, out of the replayed stretch
 
 
@@ -55,6 +59,8 @@ class Replayer:
         # Reliable like `ros2 bag play`; best-effort subscribers (the image topics) still match.
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.publishers = {t: node.create_publisher(ros_class(m), t, qos) for t, m in self.msgtypes.items()}
+        self._end_pub = node.create_publisher(Header, STREAM_END_TOPIC, STATE_QOS)
+        self._clock = node.get_clock()
         self._context = node.context
         self.published = 0
         self.stop_event = threading.Event()
@@ -129,8 +135,20 @@ class Replayer:
                 if self.partial != str(exc):  # once, not on every pass of a loop
                     print(f"[facecoach] warning: {exc}", file=sys.stderr)
                 self.partial = str(exc)
-            if not self.loop or self.stop_event.is_set():
+            if self.stop_event.is_set():
                 return self.published
+            if not self.loop:
+                self._announce_end()
+                return self.published
+
+    def _announce_end(self) -> None:
+        """Say on the latched end topic that the bag has ended, so the alert node tells its silence as the end."""
+        try:
+            self._end_pub.publish(Header(stamp=self._clock.now().to_msg(), frame_id=str(self.bag)))
+            self._end_pub.wait_for_all_acked(Duration(seconds=1.0))  # `replay` exits next, and its notice with it
+        except Exception:  # noqa: BLE001 - RCLError or InvalidHandle once the node or context is gone
+            if self._context.ok():
+                raise
 
 
 def wait_for_pipeline(node: Node, procs, replayer: Replayer, timeout: float) -> bool:

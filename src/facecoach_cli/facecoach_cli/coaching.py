@@ -12,7 +12,7 @@ from collections import Counter
 from typing import List, Optional
 
 from alert_player.policy import AUDIO_FAILED
-from alert_player.watchdog import CLASSIFIER_GONE
+from alert_player.watchdog import CLASSIFIER_GONE, STREAM_ENDED
 from facecoach_common.stamps import stamp_to_ns
 
 
@@ -42,6 +42,10 @@ class CoachingPrinter:
 
     def add(self, msg) -> None:
         """One feedback message (in stamp order)."""
+        if msg.reason == STREAM_ENDED:  # the bag or video's player said it ended: the end, no failure
+            self.flush()
+            self._say(f"  {self.last_t:6.2f} s  the stream ended")
+            return
         if msg.reason == CLASSIFIER_GONE:  # about no frame (stamp 0): the stream stopped after the last one
             t = self.last_t
             self.flush()

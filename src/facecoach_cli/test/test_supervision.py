@@ -74,3 +74,17 @@ def test_the_printer_says_when_the_classifier_is_gone_and_when_coaching_resumes(
     assert "3.00 s  coaching resumes" in lines[3]
     assert s["frames"] == 6, "the classifier_gone message is not a frame"
     assert s["classifier_gone_at_s"] == [0.4]
+
+
+def test_the_printer_tells_the_end_of_the_stream_as_its_end():
+    from facecoach_msgs.msg import Feedback
+
+    out = io.StringIO()
+    p = CoachingPrinter(out)
+    for i in range(5):
+        p.add(_fb(i / 10))
+    p.add(Feedback(reason=Feedback.REASON_STREAM_ENDED, category_name="none"))  # about no frame: stamp 0
+    s = p.summary()
+    text = out.getvalue()
+    assert "0.40 s  the stream ended" in text and "classifier is gone" not in text
+    assert s["frames"] == 5 and s["classifier_gone_at_s"] == []
