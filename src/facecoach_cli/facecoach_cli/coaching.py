@@ -15,6 +15,8 @@ from alert_player.policy import AUDIO_FAILED
 from alert_player.watchdog import CLASSIFIER_GONE, STREAM_ENDED
 from facecoach_common.stamps import stamp_to_ns
 
+TABLE_HEADER = f"  {'time':>8}  {'emotion':<10} conf  {'category':<10}"  # the columns of CoachingPrinter's lines
+
 
 class CoachingPrinter:
     """Prints the feedback stream second by second (of the frames' stamps) and sums it up."""
@@ -87,7 +89,7 @@ class CoachingPrinter:
         share = max(m.bad_share for m in self.bucket)
         conf_txt = f"{sum(conf) / len(conf):.2f}" if conf else "  - "
         self._say(
-            f"  {self.second:4d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
+            f"  {self.second:6d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
             f"frames {len(self.bucket)}"
         )
         self.bucket = []
