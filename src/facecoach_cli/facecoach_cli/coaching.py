@@ -86,10 +86,13 @@ class CoachingPrinter:
         cats = Counter(m.category_name for m in self.bucket)
         category, _ = cats.most_common(1)[0]
         conf = [m.confidence for m in self.bucket if m.has_face and m.emotion == emotion]
-        share = max(m.bad_share for m in self.bucket)
+        # The share is of the window's face frames: a second without a face judges no expression, and the
+        # window's older faces (up to window_s back) would show as this second's share, e.g. 100 %.
+        faces = [m.bad_share for m in self.bucket if m.has_face]
+        share_txt = f"{max(faces):4.0%}" if faces else "   -"
         conf_txt = f"{sum(conf) / len(conf):.2f}" if conf else "  - "
         self._say(
-            f"  {self.second:6d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
+            f"  {self.second:6d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share_txt}  "
             f"frames {len(self.bucket)}"
         )
         self.bucket = []
