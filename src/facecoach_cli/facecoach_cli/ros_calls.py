@@ -67,7 +67,10 @@ POLL_S = 0.01  # how often a wait looks at the graph (rclpy's own wait_for_servi
 
 
 def _in_graph(node: Node, target: str) -> bool:
-    """Whether the graph that ``node`` sees holds a node with the fully qualified name ``target``."""
+    """Whether the graph that ``node`` sees holds a node with the fully qualified name ``target``.
+
+    (Service names would not do: the graph lists a service that has only our own client.)
+    """
     namespace, _, name = target.rstrip("/").rpartition("/")
     return (name, namespace or "/") in node.get_node_names_and_namespaces()
 
@@ -89,7 +92,7 @@ def _ready(node: Node, client, name: str, wait: float, target: Optional[str] = N
             seen = [s for s in seen if s != node.get_fully_qualified_name()]
             raise NoAnswer(
                 f"no node {target} in the graph after {elapsed:.1f} s (nodes seen: {', '.join(seen) or 'none'}):"
-                " is the graph running (same ROS_DOMAIN_ID)?"
+                " is the graph running (same ROS_DOMAIN_ID)? (a graph still starting: --wait 30)"
             )
         time.sleep(POLL_S)  # a short-lived command's own thread: no executor to block
 

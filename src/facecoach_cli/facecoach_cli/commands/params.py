@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Optional
 
 EXIT_REFUSED = 1
-NODE_WAIT_S = 2.0  # discovery on one host takes well under a second; a graph still starting needs --wait
+NODE_WAIT_S = 3.0  # discovery on one host takes well under a second unloaded; a graph still starting needs --wait
 
 
 def _query(
