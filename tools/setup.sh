@@ -75,6 +75,14 @@ if [ "$(cat "$ROOT/install/.build.sha256" 2>/dev/null)" != "$BUILD_SUM" ]; then
   echo "$BUILD_SUM" > "$ROOT/install/.build.sha256"
 fi
 
+# 4b. A short video of the sample interview for `run --camera-source` (not committed; once).
+if ! ls "$ROOT"/out/sample_interview.* >/dev/null 2>&1; then
+  say "writing a 10 s video of the sample interview for --camera-source (out/sample_interview.mp4)"
+  # shellcheck disable=SC1091
+  source "$ROOT/env.sh"
+  python "$ROOT/tools/sample_video.py" >/dev/null || say "WARNING: no sample video (tools/sample_video.py failed)"
+fi
+
 # 5. The real ROS 2 launch system and `ros2` command, for the tests that run them (test/ros2_cli.py): built
 #    from ../shared/ros2-cli (upstream sources; rolling and Humble's launch/launch_ros) into
 #    build/ros2cli-rolling and build/ros2cli-humble, only when that folder is there and no ROS 2 install's

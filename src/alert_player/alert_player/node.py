@@ -9,10 +9,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from std_msgs.msg import Header
 
-from facecoach_common.qos import STREAM_QOS
+from facecoach_common.qos import STATE_QOS, STREAM_QOS
 from facecoach_common.ros_params import declare, on_set, run_node
-from facecoach_common.settings import from_values, settings_of
+from facecoach_common.settings import from_values, readable, settings_of
 from facecoach_msgs.msg import Emotion, Feedback
 
 from .audio import AudioError, AudioPlayer
@@ -47,7 +48,10 @@ class AlertPlayerNode(Node):
         self.create_timer(0.1, self._poll_playback)  # playback runs in aplay; this only collects its exit status
         self._watch = StreamWatch()
         self._last_emotion: Optional[Emotion] = None
+        # A bag or video file's player says when it ended (latched): the silence after it is no failure.
+        self.create_subscription(Header, "stream_end", lambda _: self._watch.ended(time.monotonic()), STATE_QOS)
         self._stamp_warned = False
+        self._first_stamp_s: Optional[float] = None  # the stream's first frame: logs say times since it
         self.create_timer(0.1, self._watch_input)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -61,7 +65,8 @@ class AlertPlayerNode(Node):
         self._output_error: Optional[str] = None
         self._worker.submit(self._check_sounds, self._config)
         self._worker.submit(self._check_output)
-        self.get_logger().info(f"ready: ALSA device {self._config.alsa_device!r}, policy {self._config.policy}")
+        self.get_logger().info(f"policy: {readable(self._config.policy)}")
+        self.get_logger().info(f"ready: ALSA device {self._config.alsa_device!r}")
 
     def _on_set(self, changes: Sequence[Parameter]) -> SetParametersResult:
         """Refuse mapping.* changes that a set mapping_preset would silently override, then validate."""
@@ -120,6 +125,8 @@ class AlertPlayerNode(Node):
             self.get_logger().info(f"emotion messages arrive again after {back_after:.1f} s")
         self._last_emotion = msg
         frame = classified_from_msg(msg)
+        if self._first_stamp_s is None and frame.stamp_s > 0:
+            self._first_stamp_s = frame.stamp_s
         decision, malformed = self._stage.decide(frame, busy=self._player.busy, now=now)
         trouble = self._stage.policy.stamp_trouble
         if trouble and not self._stamp_warned:
@@ -135,24 +142,27 @@ class AlertPlayerNode(Node):
             if not played:  # the policy counted the cue (cooldown runs), but nobody heard it: say so
                 decision = replace(decision, cue=False, reason=AUDIO_FAILED)
         self.get_logger().debug(
-            f"t={frame.stamp_s:.3f} {frame.label or '-'} {decision.category} share={decision.bad_share:.2f} "
-            f"{decision.reason}"
+            f"t={self._since_start(frame.stamp_s):.3f} s {frame.label or '-'} {decision.category} "
+            f"share={decision.bad_share:.2f} {decision.reason}"
         )
         self._pub.publish(feedback_msg(msg, decision, played))
 
     def _watch_input(self) -> None:
-        """Say once, on the feedback topic and in the log, that the emotion stream stopped (a classifier gone)."""
+        """Say once, on the feedback topic and in the log, that the emotion stream stopped: its end, or a stage gone."""
         last = self._last_emotion
         if last is None or not self._watch.check(time.monotonic()):
             return
-        self.get_logger().warning(
-            f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
-            "(or a stage before it) stopped"
-        )
+        ended = self._watch.stream_ended()
+        if ended:
+            self.get_logger().info("the stream ended (its bag or video file said so): no more emotions to coach")
+        else:
+            self.get_logger().warning(
+                f"no emotion message for {self._watch.timeout_s():.1f} s after a steady stream: the classifier "
+                "(or a stage before it) stopped"
+            )
         # About no frame: the stamp stays 0, so no reader matches it to one (frame_id says which camera).
-        out = Feedback(
-            category=Feedback.CATEGORY_NONE, category_name=NO_CATEGORY, reason=Feedback.REASON_CLASSIFIER_GONE
-        )
+        reason = Feedback.REASON_STREAM_ENDED if ended else Feedback.REASON_CLASSIFIER_GONE
+        out = Feedback(category=Feedback.CATEGORY_NONE, category_name=NO_CATEGORY, reason=reason)
         out.header.frame_id = last.header.frame_id
         out.bad_share = float(self._stage.policy.bad_share)
         out.model_variant = last.model_variant
@@ -179,10 +189,14 @@ class AlertPlayerNode(Node):
         if error:
             self.get_logger().error(error, throttle_duration_sec=10.0)
         self.get_logger().info(
-            f"cue ({decision.reason}) at t={stamp_s:.2f} s, bad share {decision.bad_share:.2f}: "
-            f"{path or 'tone'} on {self._config.alsa_device!r}"
+            f"cue ({decision.reason}) at {self._since_start(stamp_s):.2f} s into the stream, "
+            f"bad share {decision.bad_share:.2f}: {path or 'tone'} on {self._config.alsa_device!r}"
         )
         return True
+
+    def _since_start(self, stamp_s: float) -> float:
+        """Seconds of a frame's stamp since the stream's first frame (an epoch stamp reads as noise)."""
+        return stamp_s - (self._first_stamp_s or 0.0)
 
     def _poll_playback(self) -> None:
         """Report an aplay run that failed (bad device, busy sound card ...)."""

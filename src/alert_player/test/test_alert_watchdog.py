@@ -37,3 +37,15 @@ def test_the_outage_does_not_count_as_a_gap():
     assert watch.check(3.0)
     watch.arrived(60.0)  # back after a long outage: the typical gap is still a frame's
     assert watch.timeout_s() == GONE_AFTER_S
+
+
+def test_an_end_notice_counts_only_for_the_stream_it_came_in():
+    watch = StreamWatch()
+    watch.ended(0.0)  # a latched notice from an earlier replay, received at start-up
+    for i in range(10):
+        watch.arrived(1.0 + i / 30)
+    assert not watch.stream_ended()
+    watch.ended(1.4)
+    assert watch.check(3.0) and watch.stream_ended()
+    watch.arrived(5.0)  # a new stream: the old notice no longer speaks for it
+    assert not watch.stream_ended()

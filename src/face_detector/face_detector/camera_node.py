@@ -19,7 +19,7 @@ from std_msgs.msg import Header
 from face_detector.capture import CameraConfig, CaptureError, FileTimeline, FrameSource
 from facecoach_common import ros_params
 from facecoach_common.image_conversions import ImageConversionError, numpy_to_compressed, numpy_to_image
-from facecoach_common.qos import IMAGE_QOS
+from facecoach_common.qos import IMAGE_QOS, STATE_QOS
 from facecoach_common.settings import from_values, settings_of
 
 SETTINGS = settings_of(CameraConfig)
@@ -40,6 +40,8 @@ class CameraNode(Node):
         self._config = _build(self._values)  # CaptureError/ValueError: main() reports it
         self._image_pub = self.create_publisher(Image, "image_raw", IMAGE_QOS)
         self._compressed_pub = self.create_publisher(CompressedImage, "image_raw/compressed", IMAGE_QOS)
+        # Latched: a video file's end, so the alert node tells the silence after it from a stopped classifier.
+        self._end_pub = self.create_publisher(Header, "stream_end", STATE_QOS)
         self.add_on_set_parameters_callback(
             ros_params.on_set(self, SETTINGS, lambda: self._values, _build, self._apply)
         )
@@ -97,7 +99,10 @@ class CameraNode(Node):
                 source.close()
             source = FrameSource(config.capture, self._log)
             timeline = FileTimeline(config.capture.fps) if config.capture.kind == "file" else None
+        was_finished = source.finished
         frame = source.read(time.monotonic())
+        if source.finished and not was_finished:
+            self._end_pub.publish(Header(stamp=self.get_clock().now().to_msg(), frame_id=config.frame_id))
         if frame is None:
             # Waiting for a retry or a finished file: poll the stop/reopen flags, not a busy loop.
             self._stop.wait(0.5 if source.finished else min(0.05, config.capture.reconnect_s))

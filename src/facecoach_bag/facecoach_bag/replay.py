@@ -10,9 +10,12 @@ import time
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
 
+from facecoach_common.qos import STATE_QOS
 from facecoach_common.stopping import wait_until
 
 from .errors import BagError, PartialBag
@@ -20,6 +23,7 @@ from .reader import messages, open_reader
 from .schema import IMAGE_TYPES, ros_class
 
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
+STREAM_END_TOPIC = "/facecoach/stream_end"  # std_msgs/Header, latched: the replay ended (the alert node reads it)
 WARM_UP_EARLY_S = 10  # warm-up copies are stamped this long before the bag, out of the replayed stretch
 
 
@@ -56,6 +60,8 @@ class Replayer:
         # Reliable like `ros2 bag play`; best-effort subscribers (the image topics) still match.
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.publishers = {t: node.create_publisher(ros_class(m), t, qos) for t, m in self.msgtypes.items()}
+        self._end_pub = node.create_publisher(Header, STREAM_END_TOPIC, STATE_QOS)
+        self._clock = node.get_clock()
         self._context = node.context
         self.published = 0
         self.passes = 0  # passes played to their end
@@ -134,8 +140,20 @@ class Replayer:
             self.passes += 1
             if not self.published:
                 return 0  # nothing of it is readable: looping would spin; check_played says so
-            if not self.loop or self.stop_event.is_set():
+            if self.stop_event.is_set():
                 return self.published
+            if not self.loop:
+                self._announce_end()
+                return self.published
+
+    def _announce_end(self) -> None:
+        """Say on the latched end topic that the bag has ended, so the alert node tells its silence as the end."""
+        try:
+            self._end_pub.publish(Header(stamp=self._clock.now().to_msg(), frame_id=str(self.bag)))
+            self._end_pub.wait_for_all_acked(Duration(seconds=1.0))  # `replay` exits next, and its notice with it
+        except Exception:  # noqa: BLE001 - RCLError or InvalidHandle once the node or context is gone
+            if self._context.ok():
+                raise
 
     def check_played(self) -> None:
         """BagError when a pass played to its end replayed nothing of a bag that lists messages.

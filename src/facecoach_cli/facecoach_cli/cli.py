@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from .bench.command import add_commands as add_bench_commands
 from .commands import bags, calibrate, demo, params, run, session
 from .commands.parser import CommandParser
 from .errors import run_command
@@ -24,10 +23,18 @@ EPILOG = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The facecoach argument parser with every sub-command (reads no file: see commands.parser)."""
-    from emotion_classifier.tooling.cli import add_commands as add_tooling_commands
+def _command_of(argv: Optional[Sequence[str]]) -> Optional[str]:
+    """The sub-command that ``argv`` names (its first word that is no option), None when it names none."""
+    return next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
 
+
+def build_parser(argv: Optional[Sequence[str]] = ()) -> argparse.ArgumentParser:
+    """The facecoach argument parser (reads no file: see commands.parser).
+
+    Every sub-command, unless ``argv`` names one of the graph's commands: then the model tooling and the
+    bench, whose modules import torch (about 5 s on a loaded 2-core machine), are left out, so that
+    `get-model` answers in well under a second.
+    """
     parser = argparse.ArgumentParser(
         prog="facecoach", description="FaceCoach: expression coaching for video interviews", epilog=EPILOG
     )
@@ -38,11 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         bags.add_commands,
         params.add_commands,
         calibrate.add_commands,
-        add_tooling_commands,
         session.add_commands,
-        add_bench_commands,
     ):
         add(sub)
+    if _command_of(argv) not in sub.choices:
+        from emotion_classifier.tooling.cli import add_commands as add_tooling_commands
+
+        from .bench.command import add_commands as add_bench_commands
+
+        add_tooling_commands(sub)
+        add_bench_commands(sub)
     try:
         from alert_player.voice import add_record_voice_command
 
@@ -55,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the facecoach command."""
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    return run_command(build_parser(), argv)
+    return run_command(build_parser(argv), argv)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from collections import Counter
 from typing import List, Optional
 
 from alert_player.policy import AUDIO_FAILED
-from alert_player.watchdog import CLASSIFIER_GONE
+from alert_player.watchdog import CLASSIFIER_GONE, STREAM_ENDED
 from facecoach_common.stamps import stamp_to_ns
+
+TABLE_HEADER = f"  {'time':>8}  {'emotion':<10} conf  {'category':<10}"  # the columns of CoachingPrinter's lines
 
 
 class CoachingPrinter:
@@ -42,6 +44,10 @@ class CoachingPrinter:
 
     def add(self, msg) -> None:
         """One feedback message (in stamp order)."""
+        if msg.reason == STREAM_ENDED:  # the bag or video's player said it ended: the end, no failure
+            self.flush()
+            self._say(f"  {self.last_t:6.2f} s  the stream ended")
+            return
         if msg.reason == CLASSIFIER_GONE:  # about no frame (stamp 0): the stream stopped after the last one
             t = self.last_t
             self.flush()
@@ -80,10 +86,13 @@ class CoachingPrinter:
         cats = Counter(m.category_name for m in self.bucket)
         category, _ = cats.most_common(1)[0]
         conf = [m.confidence for m in self.bucket if m.has_face and m.emotion == emotion]
-        share = max(m.bad_share for m in self.bucket)
+        # The share is of the window's face frames: a second without a face judges no expression, and the
+        # window's older faces (up to window_s back) would show as this second's share, e.g. 100 %.
+        faces = [m.bad_share for m in self.bucket if m.has_face]
+        share_txt = f"{max(faces):4.0%}" if faces else "   -"
         conf_txt = f"{sum(conf) / len(conf):.2f}" if conf else "  - "
         self._say(
-            f"  {self.second:4d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share:4.0%}  "
+            f"  {self.second:6d} s  {emotion:<10} {conf_txt}  {category:<10}  bad share {share_txt}  "
             f"frames {len(self.bucket)}"
         )
         self.bucket = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import rclpy
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -63,17 +63,45 @@ def _value_msg(value) -> ParameterValue:
     return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
 
 
-def _ready(client, name: str, wait: float) -> None:
-    """NoAnswer unless ``client``'s service ``name`` appears within ``wait`` seconds."""
-    if not client.wait_for_service(timeout_sec=wait):
-        raise NoAnswer(f"no service {name}: is the node running (same ROS_DOMAIN_ID)?")
+POLL_S = 0.01  # how often a wait looks at the graph (rclpy's own wait_for_service sleeps 0.25 s at a time)
 
 
-def _call(node: Node, srv_type, name: str, request, timeout: float):
+def _in_graph(node: Node, target: str) -> bool:
+    """Whether the graph that ``node`` sees holds a node with the fully qualified name ``target``.
+
+    (Service names would not do: the graph lists a service that has only our own client.)
+    """
+    namespace, _, name = target.rstrip("/").rpartition("/")
+    return (name, namespace or "/") in node.get_node_names_and_namespaces()
+
+
+def _ready(node: Node, client, name: str, wait: float, target: Optional[str] = None, node_wait: Optional[float] = None):
+    """NoAnswer unless ``client``'s service ``name`` appears within ``wait`` seconds.
+
+    Returns as soon as the service is matched. With ``target`` and ``node_wait``, it gives up after
+    ``node_wait`` seconds when the graph holds no node ``target`` (discovery on one host takes well under a
+    second), rather than waiting all of ``wait`` for a node that is not running.
+    """
+    t0 = time.monotonic()
+    while not client.service_is_ready():
+        elapsed = time.monotonic() - t0
+        if elapsed >= wait:
+            raise NoAnswer(f"no service {name} after {wait:g} s: is the node running (same ROS_DOMAIN_ID)?")
+        if target is not None and node_wait is not None and elapsed >= node_wait and not _in_graph(node, target):
+            seen = sorted(f"{ns.rstrip('/')}/{n}" for n, ns in node.get_node_names_and_namespaces())
+            seen = [s for s in seen if s != node.get_fully_qualified_name()]
+            raise NoAnswer(
+                f"no node {target} in the graph after {elapsed:.1f} s (nodes seen: {', '.join(seen) or 'none'}):"
+                " is the graph running (same ROS_DOMAIN_ID)? (a graph still starting: --wait 30)"
+            )
+        time.sleep(POLL_S)  # a short-lived command's own thread: no executor to block
+
+
+def _call(node: Node, srv_type, name: str, request, timeout: float, target=None, node_wait=None):
     """Call a service: ``timeout`` seconds for it to appear, and as long for the answer."""
     client = node.create_client(srv_type, name)
     try:
-        _ready(client, name, timeout)
+        _ready(node, client, name, timeout, target, node_wait)
         future = client.call_async(request)
         rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
         if not future.done():
@@ -83,20 +111,20 @@ def _call(node: Node, srv_type, name: str, request, timeout: float):
         node.destroy_client(client)
 
 
-def set_parameter(node: Node, target: str, name: str, value, timeout: float = 30.0) -> Tuple[bool, str]:
+def set_parameter(
+    node: Node, target: str, name: str, value, timeout: float = 30.0, node_wait: Optional[float] = None
+) -> Tuple[bool, str]:
     """Set one parameter of a running node through its standard service, as `ros2 param set` does.
 
-    Returns (successful, reason); NoAnswer when the node's service is not there or silent.
+    Returns (successful, reason); NoAnswer when the node's service is not there or silent (after
+    ``node_wait`` seconds already when the graph has no node ``target``).
     """
     req = SetParameters.Request(parameters=[ParameterMsg(name=name, value=_value_msg(value))])
-    result = _call(node, SetParameters, f"{target}/set_parameters", req, timeout).results[0]
+    result = _call(node, SetParameters, f"{target}/set_parameters", req, timeout, target, node_wait).results[0]
     return result.successful, result.reason
 
 
-def get_parameter(node: Node, target: str, name: str, timeout: float = 10.0) -> Optional[Any]:
-    """Read one parameter of a running node (None when it is not set)."""
-    res = _call(node, GetParameters, f"{target}/get_parameters", GetParameters.Request(names=[name]), timeout)
-    v = res.values[0] if res.values else None
+def _plain(v) -> Optional[Any]:
     if v is None or v.type == ParameterType.PARAMETER_NOT_SET:
         return None
     return {
@@ -107,11 +135,28 @@ def get_parameter(node: Node, target: str, name: str, timeout: float = 10.0) -> 
     }.get(v.type, v)
 
 
+def get_parameters(
+    node: Node, target: str, names: List[str], timeout: float = 10.0, node_wait: Optional[float] = None
+) -> Dict[str, Any]:
+    """Read parameters of a running node in one request: name -> value (None when it is not set)."""
+    req = GetParameters.Request(names=list(names))
+    res = _call(node, GetParameters, f"{target}/get_parameters", req, timeout, target, node_wait)
+    values = list(res.values) + [None] * (len(names) - len(res.values))
+    return {n: _plain(v) for n, v in zip(names, values)}
+
+
+def get_parameter(
+    node: Node, target: str, name: str, timeout: float = 10.0, node_wait: Optional[float] = None
+) -> Optional[Any]:
+    """Read one parameter of a running node (None when it is not set)."""
+    return get_parameters(node, target, [name], timeout, node_wait)[name]
+
+
 def wait_for_service(node: Node, srv_type, name: str, wait: float) -> None:
     """NoAnswer unless service ``name`` appears within ``wait`` seconds."""
     client = node.create_client(srv_type, name)
     try:
-        _ready(client, name, wait)
+        _ready(node, client, name, wait)
     finally:
         node.destroy_client(client)
 
@@ -131,7 +176,7 @@ def trigger(
 
     client = node.create_client(Trigger, name)
     try:
-        _ready(client, name, wait)
+        _ready(node, client, name, wait)
         t0 = time.monotonic()
         future = client.call_async(Trigger.Request())
         while not future.done() and time.monotonic() - t0 < timeout:

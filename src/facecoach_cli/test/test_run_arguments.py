@@ -46,3 +46,21 @@ def test_an_unknown_variant_names_the_available_ones(capsys):
     assert main(["run", "--model-variant", "int9"]) == 2
     err = capsys.readouterr().err
     assert "available variants: baseline, int16, int4, int8" in err, err
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_help_offers_only_the_variants_that_the_command_accepts(capsys, command):
+    """Issue 23: `run --help` offered int8_qdq (an ONNX model for backend onnxruntime) and run refused it."""
+    import re
+
+    from facecoach.graph import load_graph
+    from facecoach_cli.commands import arguments
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    offered = re.search(r"--model-variant MODEL_VARIANT .*?; one of ([\w, ]+) \(default", text).group(1).split(", ")
+    classifier = next(n for n in load_graph().nodes if n.package == "emotion_classifier")
+    assert "int8_qdq" not in offered and "baseline" in offered
+    for variant in offered:
+        arguments.model_variant(variant, str(classifier.parameters.get("models_dir", "")))  # raises if refused

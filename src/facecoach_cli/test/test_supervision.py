@@ -74,3 +74,41 @@ def test_the_printer_says_when_the_classifier_is_gone_and_when_coaching_resumes(
     assert "3.00 s  coaching resumes" in lines[3]
     assert s["frames"] == 6, "the classifier_gone message is not a frame"
     assert s["classifier_gone_at_s"] == [0.4]
+
+
+def test_the_printer_tells_the_end_of_the_stream_as_its_end():
+    from facecoach_msgs.msg import Feedback
+
+    out = io.StringIO()
+    p = CoachingPrinter(out)
+    for i in range(5):
+        p.add(_fb(i / 10))
+    p.add(Feedback(reason=Feedback.REASON_STREAM_ENDED, category_name="none"))  # about no frame: stamp 0
+    s = p.summary()
+    text = out.getvalue()
+    assert "0.40 s  the stream ended" in text and "classifier is gone" not in text
+    assert s["frames"] == 5 and s["classifier_gone_at_s"] == []
+
+
+def test_a_second_without_a_face_shows_no_bad_share_and_the_columns_align():
+    from facecoach_cli.coaching import TABLE_HEADER
+    from facecoach_msgs.msg import Feedback
+
+    out = io.StringIO()
+    p = CoachingPrinter(out)
+    for i in range(5):
+        m = _fb(i / 10)
+        m.bad_share, m.category_name = 1.0, "bad"
+        p.add(m)
+    cue = _fb(0.5)
+    cue.bad_share, cue.cue_played, cue.reason = 1.0, True, Feedback.REASON_PLAYED
+    p.add(cue)
+    for i in range(5):  # the face is gone; the window still holds the bad faces of the last second
+        m = _fb(1.0 + i / 10)
+        m.has_face, m.emotion, m.category_name, m.bad_share, m.reason = False, "", "none", 1.0, "no_face"
+        p.add(m)
+    p.summary()
+    lines = out.getvalue().splitlines()
+    assert "bad share 100%" in lines[1] and lines[2].endswith("bad share    -  frames 5"), lines
+    time_width = len(TABLE_HEADER.split("emotion")[0])
+    assert lines[1][time_width:].startswith("happy") and lines[0][time_width:].startswith(">>> CUE"), lines

@@ -170,3 +170,8 @@ def check_settings(config: Any) -> None:
             if type(value) is not type(s.default):
                 raise ValueError(f"{s.name}={value!r}: must be of type {type(s.default).__name__}")
             s.check(value)
+
+
+def readable(config: Any) -> str:
+    """A config dataclass as ``name=value`` pairs (strings quoted), for one log line a person reads."""
+    return " ".join(f"{f.name}={getattr(config, f.name)!r}" for f in dataclasses.fields(config))

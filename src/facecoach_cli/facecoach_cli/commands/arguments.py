@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Tuple
 
 from ..errors import CommandError
 
@@ -31,16 +31,21 @@ def readable_bag(bag) -> None:
     open_reader(bag).close()
 
 
-def model_variant(variant: Optional[str], models_dir: str, suffix: str = ".safetensors") -> None:
-    """A variant with a weight file in ``models_dir`` ('' = the installed models/), naming those there."""
-    if variant is None:
-        return
+def available_variants(models_dir: str, suffix: str = ".safetensors") -> Tuple[Path, List[str]]:
+    """The folder (``models_dir``, '' = the installed models/) and the variants with a weight file there."""
     if not models_dir:
         from emotion_classifier.config import default_models_dir
 
         models_dir = default_models_dir()
     folder = Path(models_dir)
-    found: Sequence[str] = sorted(p.name[: -len(suffix)] for p in folder.glob("*" + suffix)) if folder.is_dir() else []
+    return folder, sorted(p.name[: -len(suffix)] for p in folder.glob("*" + suffix)) if folder.is_dir() else []
+
+
+def model_variant(variant: Optional[str], models_dir: str, suffix: str = ".safetensors") -> None:
+    """A variant with a weight file in ``models_dir`` ('' = the installed models/), naming those there."""
+    if variant is None:
+        return
+    folder, found = available_variants(models_dir, suffix)
     if variant not in found:
         raise CommandError(
             f"--model-variant {variant!r}: no {variant}{suffix} in {folder} "

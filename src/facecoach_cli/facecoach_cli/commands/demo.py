@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 from facecoach.graph import Graph, NodeSpec, load_graph
 from facecoach_common.stopping import stopped_by_signals
 
-from ..coaching import CLASSIFIER_GONE, CoachingPrinter, feedback_line
+from ..coaching import CLASSIFIER_GONE, TABLE_HEADER, CoachingPrinter, feedback_line
 from ..errors import CommandError
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
@@ -56,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     summary = printer.summary()
     summary["restarts"] = restarts
-    _print_summary(summary, replayed, logs)
+    print_summary(summary, replayed, logs)
     _write_outputs(args, summary, printer.messages, bag)
     if not summary["frames"]:
         raise CommandError(f"no feedback came out of the graph; see {logs}/", exit_code=1)
@@ -88,17 +88,13 @@ def _coach(
         if not start_pipeline(node, Supervised(procs), replayer, lambda: len(warm), args.timeout):
             check_alive(procs)
             raise CommandError(f"the graph did not come up in {args.timeout:g} s; see {logs}/", exit_code=1)
-        print(
-            f"[facecoach] graph ready; replaying at {args.rate}x\n"
-            f"  {'time':>6}  {'emotion':<10} conf  {'category':<10}",
-            flush=True,
-        )
+        print(f"[facecoach] graph ready; replaying at {args.rate}x\n{TABLE_HEADER}", flush=True)
         sink[0] = take
         replay(node, replayer, procs, lambda: len(printer.messages), finished)
         return replayer.published, {name: n for name, n in procs.restarts().items() if n}
 
 
-def _print_summary(s: Dict[str, Any], replayed: int, logs: Path) -> None:
+def print_summary(s: Dict[str, Any], replayed: int, logs: Path, what: str = "the demo") -> None:
     """The summary lines: shares, cues, model; cues not heard and restarts when there were any."""
     print(
         f"\n[facecoach] summary: {s['frames']} frames coached of {replayed} replayed; "
@@ -112,7 +108,7 @@ def _print_summary(s: Dict[str, Any], replayed: int, logs: Path) -> None:
         )
     if s["restarts"]:
         print(
-            f"[facecoach] restarted during the demo: {', '.join(f'{k} {v}x' for k, v in s['restarts'].items())}; "
+            f"[facecoach] restarted during {what}: {', '.join(f'{k} {v}x' for k, v in s['restarts'].items())}; "
             f"the classifier was silent at {s['classifier_gone_at_s']} s; see {logs}/"
         )
 

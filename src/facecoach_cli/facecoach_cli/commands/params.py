@@ -12,14 +12,21 @@ import time
 from typing import Any, Callable, Optional
 
 EXIT_REFUSED = 1
+NODE_WAIT_S = 3.0  # discovery on one host takes well under a second unloaded; a graph still starting needs --wait
 
 
-def _query(node_name: str, ask: Callable[[Any], Any], show: Optional[Callable[[Any], int]] = None) -> int:
+def _query(
+    args: argparse.Namespace, node_name: str, ask: Callable[[Any], Any], show: Optional[Callable[[Any], int]] = None
+) -> int:
     """Run ``ask(node)`` against the running graph from a short-lived node.
 
     ``show(answer)`` prints the answer and returns the exit code (default: print it, exit 0).
     """
     from ..ros_calls import command_node
+    from .arguments import non_negative, positive
+
+    positive("--timeout", args.timeout)
+    non_negative("--wait", args.wait)
 
     with command_node(node_name) as node:
         answer = ask(node)
@@ -35,7 +42,9 @@ def cmd_set_model(args: argparse.Namespace) -> int:
 
     def ask(node):
         t0 = time.monotonic()
-        ok, reason = set_parameter(node, args.node, "model_variant", args.variant, timeout=args.timeout)
+        ok, reason = set_parameter(
+            node, args.node, "model_variant", args.variant, timeout=args.timeout, node_wait=args.wait
+        )
         return ok, reason, (time.monotonic() - t0) * 1000
 
     def show(answer) -> int:
@@ -46,29 +55,35 @@ def cmd_set_model(args: argparse.Namespace) -> int:
         print(f"model_variant = {args.variant} (accepted in {ms:.0f} ms)")
         return 0
 
-    return _query("facecoach_set_model", ask, show)
+    return _query(args, "facecoach_set_model", ask, show)
 
 
 def cmd_get_model(args: argparse.Namespace) -> int:
     """Print the running classifier's model_variant."""
     from ..ros_calls import get_parameter
 
-    return _query("facecoach_get_model", lambda node: get_parameter(node, args.node, "model_variant", args.timeout))
+    return _query(
+        args,
+        "facecoach_get_model",
+        lambda node: get_parameter(node, args.node, "model_variant", args.timeout, node_wait=args.wait),
+    )
 
 
 def cmd_get_mapping(args: argparse.Namespace) -> int:
     """Print the running alert node's emotion -> category mapping (a set mapping_preset wins)."""
     from alert_player.mapping import EMOTIONS, preset, render_mapping
 
-    from ..ros_calls import get_parameter
+    from ..ros_calls import get_parameters
 
     def ask(node) -> str:
-        name = get_parameter(node, args.node, "mapping_preset", timeout=args.timeout)
+        names = ["mapping_preset"] + [f"mapping.{e}" for e in EMOTIONS]  # one request: one round trip
+        got = get_parameters(node, args.node, names, timeout=args.timeout, node_wait=args.wait)
+        name = got["mapping_preset"]
         if name:
             return f"{render_mapping(preset(name))} (preset {name!r})"
-        return render_mapping({e: get_parameter(node, args.node, f"mapping.{e}", args.timeout) for e in EMOTIONS})
+        return render_mapping({e: got[f"mapping.{e}"] for e in EMOTIONS})
 
-    return _query("facecoach_get_mapping", ask)
+    return _query(args, "facecoach_get_mapping", ask)
 
 
 def add_commands(subparsers) -> None:
@@ -82,5 +97,16 @@ def add_commands(subparsers) -> None:
         if name == "set-model":
             p.add_argument("variant")
         p.add_argument("--node", default=target, help=f"the node to ask (default: {target})")
-        p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for its answer")
+        p.add_argument(
+            "--wait",
+            type=float,
+            default=NODE_WAIT_S,
+            help=f"seconds for the node to appear in the graph before giving up (default: {NODE_WAIT_S:g})",
+        )
+        p.add_argument(
+            "--timeout",
+            type=float,
+            default=10.0,
+            help="seconds for its service to answer once the node is there (default: 10)",
+        )
         p.set_defaults(func=func)

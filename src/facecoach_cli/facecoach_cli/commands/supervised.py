@@ -49,12 +49,28 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
     """
     graph = load_graph()
     for name, o in graph.overrides.items():
-        choices = f"; one of {', '.join(o.choices)}" if o.choices else ""
+        offered = _offered_choices(graph, o)
+        choices = f"; one of {', '.join(offered)}" if offered else ""
         p.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             help=f"{o.description}{choices} (default: {graph.default(name)!r})",
         )
+
+
+def _offered_choices(graph: Graph, override) -> List[str]:
+    """An override's choices that run and demo accept: a torch classifier's variants need a weight file.
+
+    The graph description lists every variant a launch file can start (int8_qdq with backend onnxruntime);
+    run and demo check --model-variant against the files their classifier loads, and offer only those.
+    """
+    classifier = next((n for n in graph.nodes if n.package == "emotion_classifier"), None)
+    if override.parameter != "model_variant" or classifier is None or override.node != classifier.name:
+        return list(override.choices or [])
+    if classifier.parameters.get("backend", "torch") != "torch":
+        return list(override.choices or [])
+    _, found = arguments.available_variants(str(classifier.parameters.get("models_dir", "")))
+    return [c for c in override.choices or [] if c in found]
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
