@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from facecoach.launcher import executable_path
+from facecoach_cli.children import executable_path
 
 SCRIPTS = {
     "camera": ("face_detector", "camera", []),

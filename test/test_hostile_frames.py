@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facecoach.launcher import executable_path
-from facecoach.ros_calls import wait_until
+from facecoach_cli.children import executable_path
+from facecoach_common.stopping import wait_until
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest runs with --import-mode=importlib: test/ is not on the path
 from hostile_inputs import jpeg_claiming, tiff_claiming  # noqa: E402

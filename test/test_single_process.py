@@ -137,8 +137,8 @@ sys.exit(main(sys.argv[1:]))
 def test_a_graph_whose_callback_raised_ends_without_unretrieved_exceptions(ros_node, kind):
     """rclpy prints 'The following exception was never retrieved' for a callback's exception left in a task;
     the multi-threaded executor raised only the first of a spin and left the rest there at exit."""
-    from facecoach.ros_calls import wait_until
     from facecoach_common.qos import STREAM_QOS
+    from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Emotion
 
     cmd = [sys.executable, "-c", FAULTY_GRAPH, "--mode", "replay", "--nodes", "alert_player"]
