@@ -144,9 +144,7 @@ def test_a_variant_without_a_file_ends_the_node_at_start_up_with_its_reason(mode
     out, _ = proc.communicate(timeout=60)
     log = out.decode()
     assert proc.returncode == 2, log  # the launch files end the launch on 2: never a classifier without a model
-    assert (
-        "cannot start: cannot load model: model_variant 'nothing_here': no such weight file for backend auto" in log
-    ), log
+    assert "cannot load model: model_variant 'nothing_here': no such weight file for backend auto" in log, log
     assert "available variants: torch: baseline, copy, corrupt; onnxruntime: none" in log, log
     assert "Traceback" not in log, log
 
