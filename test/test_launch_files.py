@@ -36,7 +36,10 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     common = {"single_process", "params_file", "namespace", "log_level", "loop"}
     for out, names in (
         (live.stdout, common | set(graph.overrides)),
-        (replay.stdout, common | {"bag", "rate", "use_ros2_bag", "model_variant", "cue_wav", "alsa_device"}),
+        (
+            replay.stdout,
+            common | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"},
+        ),
     ):
         declared = dict(re.findall(r"^    '(\w+)':\n        (.+)$", out, re.M))
         assert set(declared) == names, out
@@ -45,6 +48,8 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     choices = re.search(r"'model_variant':\n.*Valid choices are: (\[.*\])", live.stdout).group(1)
     assert "'int8_native'" in choices and "'int8'" in choices
     assert "Valid choices are: ['debug', 'info', 'warn', 'error', 'fatal']" in live.stdout
+    assert re.search(r"'backend':\n.*Valid choices are: \['auto', 'torch', 'onnxruntime'\]", live.stdout), live.stdout
+    assert re.search(r"'providers':\n.*Valid choices are: \['auto', 'tensorrt', 'cuda', 'cpu'\]", live.stdout)
 
 
 # ------------------------------------------------------------------------------------- replay
@@ -149,6 +154,54 @@ def test_a_classifier_configuration_error_ends_the_launch_without_a_traceback(fl
     assert "emotion_classifier exited with code 2: it cannot start" in out, out[-3000:]
     assert "Traceback" not in out and "AttributeError" not in out, out[-3000:]
     _started_once(out)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, tmp_path):
+    """Issue 22 A: `backend:=onnxruntime model_variant:=int8_qdq` is a launch argument, and its frames get labels."""
+    pytest.importorskip("onnxruntime")
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Emotion
+
+    bag = short_bag(tmp_path / "short", 30)
+    got = []
+    ros_node.create_subscription(
+        Emotion, "/facecoach/emotion", lambda m: got.append(m) if m.label else None, OBSERVER_QOS
+    )
+    args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
+    with Launch(flavour, *args, "backend:=onnxruntime", "model_variant:=int8_qdq", "providers:=auto") as launch:
+        assert launch.wait_for(r"played 30 messages", 120), launch.output[-3000:]
+        assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
+        assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]
+        ctrl_c_and_check(launch, processes=3)
+    assert {m.model_variant for m in got} == {"int8_qdq"}
+    assert all(abs(sum(m.probabilities) - 1) < 1e-3 for m in got)
+
+
+@pytest.mark.parametrize(
+    "launch_file, args, reason",
+    [
+        ("jetson.launch.py", ["backend:=torch", "model_variant:=int8_qdq"], "no int8_qdq.safetensors"),
+        ("replay.launch.py", ["backend:=onnxruntime", "model_variant:=pruned"], "no pruned.onnx"),
+    ],
+    ids=["torch_int8_qdq", "onnxruntime_pruned"],
+)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_variant_without_a_file_for_the_backend_ends_the_launch_with_its_reason(
+    flavour, launch_file, args, reason, tmp_path
+):
+    """Issue 22 A: never a classifier without a model: one line naming the available variants, exit 2, launch ends."""
+    extra = (
+        [f"bag:={short_bag(tmp_path / 'short', 5)}", "use_ros2_bag:=false"] if launch_file == "replay.launch.py" else []
+    )
+    with Launch(flavour, "facecoach", launch_file, "alsa_device:=null", *extra, *args) as launch:
+        out = _ended(launch, 90)
+    said = [line for line in out.splitlines() if "[emotion_classifier]: cannot start" in line]
+    assert len(said) == 1 and reason in said[0] and "available variants: torch: baseline" in said[0], out[-3000:]
+    assert "onnxruntime: int8_qdq" in said[0], said
+    assert "emotion_classifier exited with code 2: it cannot start" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
 
 
 # ------------------------------------------------------------------------------------- no ROS needed
