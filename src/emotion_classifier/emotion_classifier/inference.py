@@ -119,16 +119,16 @@ class EmotionClassifier:
         path,
         device: str = "cpu",
         flip_tta: bool = False,
-        backend: str = "torch",
+        backend: str = AUTO,
         providers: str = "cpu",
         engine_cache_dir: str = "",
         threads: int = 1,
     ) -> None:
         """Load a weight file; ``flip_tta`` averages each face's probabilities with its mirror image's.
 
-        ``backend`` 'torch' runs a ``.safetensors`` file on ``device``; 'onnxruntime' runs an ``.onnx``
-        file on ``providers`` (cpu, cuda or tensorrt, whose engines are cached in ``engine_cache_dir``)
-        with ``threads`` CPU threads.
+        ``backend`` 'auto' follows the file's suffix; 'torch' runs a ``.safetensors`` file on ``device``;
+        'onnxruntime' runs an ``.onnx`` file on ``providers`` (auto, cpu, cuda or tensorrt, whose engines are
+        cached in ``engine_cache_dir``) with ``threads`` CPU threads.
         """
         self.path = Path(path)
         if backend == AUTO:
