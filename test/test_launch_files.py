@@ -174,6 +174,7 @@ def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, t
         assert launch.wait_for(r"played 30 messages", 120), launch.output[-3000:]
         assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
         assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]
+        assert launch.wait_for(r"the bag is played; the graph keeps running", 30), launch.output[-3000:]
         ctrl_c_and_check(launch, processes=3)
     assert {m.model_variant for m in got} == {"int8_qdq"}
     assert all(abs(sum(m.probabilities) - 1) < 1e-3 for m in got)
