@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facecoach.graph import load_graph
@@ -38,7 +39,9 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
         (live.stdout, common | set(graph.overrides)),
         (
             replay.stdout,
-            common | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"},
+            common
+            | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"}
+            | {"image_topic"},
         ),
     ):
         declared = dict(re.findall(r"^    '(\w+)':\n        (.+)$", out, re.M))
@@ -205,7 +208,52 @@ def test_a_variant_without_a_file_for_the_backend_ends_the_launch_with_its_reaso
     assert "Traceback" not in out, out[-3000:]
 
 
+@pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_own_camera_topic_replaces_facecoachs_camera(flavour, single, ros_node):
+    """Issue 22 B: image_topic:=/my_cam/image_raw leaves the camera out; the detector answers that topic's frames."""
+    from sensor_msgs.msg import Image
+
+    from facecoach_common.image_conversions import numpy_to_image
+    from facecoach_common.qos import IMAGE_QOS, OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Emotion
+
+    got = {}
+    ros_node.create_subscription(
+        Emotion, "/facecoach/emotion", lambda m: got.setdefault(m.header.stamp.sec, m), OBSERVER_QOS
+    )
+    pub = ros_node.create_publisher(Image, "/my_cam/image_raw", IMAGE_QOS)
+    frame = numpy_to_image(np.full((120, 160, 3), 90, np.uint8), "bgr8")
+    frame.header.frame_id = "my_cam"
+    args = ["facecoach", "jetson.launch.py", "image_topic:=/my_cam/image_raw", "alsa_device:=null"]
+    with Launch(flavour, *args, f"single_process:={single}") as launch:
+        answered = False
+        for stamp in range(1, 120):  # re-sent until the graph is up and matched (no fixed wait)
+            frame.header.stamp.sec = stamp
+            pub.publish(frame)
+            if wait_until(ros_node, lambda: bool(got), 1.0):
+                answered = True
+                break
+        assert answered, launch.output[-3000:]
+        assert "input raw from /my_cam/image_raw" in launch.output, launch.output[-3000:]
+        assert "[camera]" not in launch.output and "running camera" not in launch.output, launch.output[-3000:]
+        ctrl_c_and_check(launch, processes=1 if single == "true" else 3)
+    assert next(iter(got.values())).header.frame_id == "my_cam"
+
+
 # ------------------------------------------------------------------------------------- no ROS needed
+
+
+def test_image_topic_leaves_the_camera_out_of_the_graph():
+    """`facecoach run --image-topic T` and the launch files: no camera node, the detector subscribes T."""
+    graph = load_graph()
+    nodes = graph.nodes_for("live", {"image_topic": "/my_cam/image_raw/compressed"})
+    assert [n.name for n in nodes] == ["face_detector", "emotion_classifier", "alert_player"]
+    detector = nodes[0]
+    assert detector.parameters["image_topic"] == "/my_cam/image_raw/compressed"
+    assert [name for name, _ in graph.processes(nodes)] == ["face_detector", "emotion_classifier", "alert_player"]
+    assert "camera" in [n.name for n in graph.nodes_for("live", {"image_topic": ""})]
 
 
 def test_run_command_lines_come_from_the_graph():
