@@ -352,8 +352,10 @@ SYSTEM_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-pytes
 FROM_THE_IMAGE = {"torch"}  # NVIDIA's wheel / the jetson-containers image; README "On the Jetson Nano"
 # Used when installed, imported where they are used: weight_file's numpy reader does without safetensors;
 # the ONNX backend needs onnxruntime (NVIDIA's onnxruntime-gpu wheel on a Jetson: no rosdep key either);
-# facecoach_bag reads and writes bags with rosbags (pip, the development machine; the device plays with `ros2 bag`).
-OPTIONAL = {"safetensors", "onnxruntime", "rosbags"}
+# facecoach_bag reads and writes bags with rosbags (pip, the development machine; the device plays with `ros2 bag`);
+# image_conversions converts raw images with cv_bridge where it imports, with its own code elsewhere (a declared
+# cv_bridge would make rosdep fail in the Nano's source-built Humble container, where no apt package has it).
+OPTIONAL = {"safetensors", "onnxruntime", "rosbags", "cv_bridge"}
 
 
 RUN_TAGS = ("depend", "exec_depend")
