@@ -28,7 +28,19 @@ def nothing_starts(monkeypatch):
         (["demo", "--rate", "-2"], "facecoach demo: --rate -2.0: must be a finite number > 0"),
         (["demo", "--rate", "inf"], "facecoach demo: --rate inf: must be a finite number > 0"),
         (["demo", "--timeout", "0"], "facecoach demo: --timeout 0.0: must be a finite number > 0"),
-        (["run", "--model-variant", "nope"], "facecoach run: --model-variant 'nope': no nope.safetensors in "),
+        (
+            ["run", "--model-variant", "nope"],
+            "facecoach run: --model-variant 'nope': no nope.safetensors or nope.onnx in ",
+        ),
+        (
+            ["run", "--backend", "onnxruntime", "--model-variant", "pruned"],
+            "facecoach run: --model-variant 'pruned': no pruned.onnx in ",
+        ),
+        (
+            ["demo", "--backend", "torch", "--model-variant", "int8_qdq"],
+            "facecoach demo: --model-variant 'int8_qdq': no ",
+        ),
+        (["run", "--image-topic", "/my cam"], "facecoach run: "),
         (["demo", "--model-variant", "../baseline"], "facecoach demo: --model-variant '../baseline': no "),
         (["replay", SAMPLE, "--rate", "nan"], "facecoach replay: --rate nan: must be a finite number > 0"),
         (["replay", "/missing"], "facecoach replay: /missing: no such bag"),
@@ -45,4 +57,4 @@ def test_bad_arguments_are_one_line_and_exit_2(capsys, argv, says):
 def test_an_unknown_variant_names_the_available_ones(capsys):
     assert main(["run", "--model-variant", "int9"]) == 2
     err = capsys.readouterr().err
-    assert "available variants: baseline, int16, int4, int8" in err, err
+    assert "available variants: torch: baseline, int16, int4, int8" in err and "onnxruntime: int8_qdq" in err, err
