@@ -41,10 +41,11 @@ class PipelineSettings:
     calibration_file: str = ""
 
     def model_path(self, variant: Optional[str] = None) -> Path:
-        """The weight file of ``variant`` (default: this settings' variant)."""
-        from emotion_classifier.inference import variant_path
+        """The weight file of ``variant`` (default: this settings' variant): its .safetensors, else its .onnx."""
+        from emotion_classifier.inference import resolve_backend, variant_path
 
-        return variant_path(self.models_dir or default_models_dir(), variant or self.variant)
+        folder, name = self.models_dir or default_models_dir(), variant or self.variant
+        return variant_path(folder, name, resolve_backend(folder, name))
 
 
 def settings_from_graph(
