@@ -95,7 +95,7 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
         assert abs(sum(got[-1].probabilities) - 1) < 1e-4 and got[-1].label in got[-1].class_names
 
         bad_crops = [
-            Image(height=48, width=48, encoding="yuv422", step=96, data=bytes(48 * 96)),  # unknown encoding
+            Image(height=48, width=48, encoding="bayer_rggb8", step=48, data=bytes(48 * 48)),  # unknown encoding
             Image(height=48, width=48, encoding="bgr8", step=100, data=bytes(48 * 144)),  # step too short
             Image(height=48, width=48, encoding="bgr8", step=144, data=bytes(100)),  # truncated
             Image(height=0, width=0, encoding="bgr8", step=0, data=b""),  # zero size
