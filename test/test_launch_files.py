@@ -245,6 +245,20 @@ def test_own_camera_topic_replaces_facecoachs_camera(flavour, single, ros_node):
 # ------------------------------------------------------------------------------------- no ROS needed
 
 
+def test_every_variant_the_launch_offers_has_a_file_for_a_backend():
+    """Issue 22 A: each model_variant choice exists in models/; backend auto runs it from its file."""
+    from emotion_classifier.inference import resolve_backend
+    from emotion_classifier.weight_file import WeightFileError
+
+    graph = load_graph()
+    offered = graph.overrides["model_variant"].choices
+    backends = {v: resolve_backend(REPO / "models", v) for v in offered}
+    assert backends["int8_qdq"] == "onnxruntime" and backends["baseline"] == "torch", backends
+    assert set(graph.overrides["backend"].choices) == {"auto", "torch", "onnxruntime"}
+    with pytest.raises(WeightFileError, match="facecoach export --variant pruned"):
+        resolve_backend(REPO / "models", "pruned", "onnxruntime")
+
+
 def test_image_topic_leaves_the_camera_out_of_the_graph():
     """`facecoach run --image-topic T` and the launch files: no camera node, the detector subscribes T."""
     graph = load_graph()
