@@ -95,7 +95,7 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
         assert abs(sum(got[-1].probabilities) - 1) < 1e-4 and got[-1].label in got[-1].class_names
 
         bad_crops = [
-            Image(height=48, width=48, encoding="yuv422", step=96, data=bytes(48 * 96)),  # unknown encoding
+            Image(height=48, width=48, encoding="bayer_rggb8", step=48, data=bytes(48 * 48)),  # unknown encoding
             Image(height=48, width=48, encoding="bgr8", step=100, data=bytes(48 * 144)),  # step too short
             Image(height=48, width=48, encoding="bgr8", step=144, data=bytes(100)),  # truncated
             Image(height=0, width=0, encoding="bgr8", step=0, data=b""),  # zero size
@@ -139,24 +139,54 @@ def test_bad_input_and_refused_switches(ros_node, models_dir):
     assert "refused" in log
 
 
-def test_missing_weights_at_start_keeps_running(ros_node, models_dir):
+def test_a_variant_without_a_file_ends_the_node_at_start_up_with_its_reason(models_dir):
+    proc = _start(models_dir, "nothing_here")
+    out, _ = proc.communicate(timeout=60)
+    log = out.decode()
+    assert proc.returncode == 2, log  # the launch files end the launch on 2: never a classifier without a model
+    assert "cannot load model: model_variant 'nothing_here': no such weight file for backend auto" in log, log
+    assert "available variants: torch: baseline, copy, corrupt; onnxruntime: none" in log, log
+    assert "Traceback" not in log, log
+
+
+def test_a_variant_without_a_file_for_the_chosen_backend_is_refused_at_start_up(models_dir):
+    proc = _start(models_dir, "baseline", "backend:=onnxruntime")
+    out, _ = proc.communicate(timeout=60)
+    log = out.decode()
+    assert proc.returncode == 2, log
+    assert "no baseline.onnx" in log and "facecoach export --variant baseline" in log, log
+
+
+def test_model_variant_alone_goes_from_a_torch_variant_to_an_onnx_one_and_back(ros_node, models_dir):
+    pytest.importorskip("onnxruntime")
     from facecoach_common.qos import STREAM_QOS
     from facecoach_msgs.msg import Emotion, Face
 
+    shutil.copy(REPO / "models" / "int8_qdq.onnx", models_dir / "int8_qdq.onnx")
     got = []
     ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
     pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
-    proc = _start(models_dir, variant="nothing_here")
+    proc = _start(models_dir)
     try:
-        assert _connect(ros_node, pub, got, _face(1))  # no model: the frame goes out unlabelled, not lost
-        assert (got[-1].model_variant, got[-1].label) == ("", "")
+        assert _connect(ros_node, pub, got, _face(1)), "no answer from the classifier"
+        assert got[-1].model_variant == "baseline"
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "int8_qdq")
+        assert ok, why
+        assert _exchange(ros_node, pub, got, _face(2)) and got[-1].model_variant == "int8_qdq" and got[-1].label
         ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "baseline")
         assert ok, why
-        assert _exchange(ros_node, pub, got, _face(2))
-        assert got[-1].model_variant == "baseline"
+        assert _exchange(ros_node, pub, got, _face(3)) and got[-1].model_variant == "baseline"
+        assert get_parameter(ros_node, "/emotion_classifier", "backend") == "auto"
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "backend", "torch")
+        assert ok, why
+        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "int8_qdq")  # no int8_qdq.safetensors
+        assert not ok and "no int8_qdq.safetensors" in why and "onnxruntime: int8_qdq" in why, why
+        assert get_parameter(ros_node, "/emotion_classifier", "model_variant") == "baseline"
+        assert _exchange(ros_node, pub, got, _face(4)) and got[-1].model_variant == "baseline"
+        assert proc.poll() is None
     finally:
         log = _stop(proc)
-    assert "no such weight file" in log and "Available variants" in log
+    assert "switched baseline -> int8_qdq" in log and "onnxruntime on cpu" in log, log
 
 
 def test_backend_switches_to_onnxruntime_at_runtime_and_refuses_what_it_cannot_run(ros_node, models_dir):
@@ -245,21 +275,10 @@ def test_an_onnx_model_whose_classes_do_not_match_its_outputs_is_refused_and_the
     assert "Traceback" not in log, log
 
 
-def test_an_onnx_model_whose_classes_do_not_match_its_outputs_at_start_up_is_not_loaded(ros_node, models_dir):
-    from facecoach_common.qos import STREAM_QOS
-    from facecoach_msgs.msg import Emotion, Face
-
+def test_an_onnx_model_whose_classes_do_not_match_its_outputs_at_start_up_ends_the_node(models_dir):
     _onnx_with_classes(models_dir, CRAFTED_CLASSES)
-    got = []
-    ros_node.create_subscription(Emotion, "/t/emotion", got.append, STREAM_QOS)
-    pub = ros_node.create_publisher(Face, "/t/face", STREAM_QOS)
     proc = _start(models_dir, "one_class", "backend:=onnxruntime")
-    try:
-        assert _connect(ros_node, pub, got, _face(1)), "the classifier died"
-        assert (got[-1].model_variant, got[-1].label, list(got[-1].probabilities)) == ("", "", [])
-        ok, why = set_parameter(ros_node, "/emotion_classifier", "model_variant", "baseline")
-        assert ok, why
-        assert _exchange(ros_node, pub, got, _face(2)) and got[-1].model_variant == "baseline"
-    finally:
-        log = _stop(proc)
+    out, _ = proc.communicate(timeout=60)
+    log = out.decode()
+    assert proc.returncode == 2, log
     assert "cannot load model" in log and "does not match its 1 class names" in log and "Traceback" not in log, log

@@ -44,7 +44,8 @@ UNIT_TESTS = [
 ATOL = 1e-4
 # int8_native runs fbgemm's integer kernels, which pick their code path by CPU (AVX2, AVX512, VNNI) and
 # version: torch 1.10 and today's torch may requantize a value one step apart on the same machine, which
-# moves a probability by up to ~1e-2. The labels must still agree.
+# moves a probability by up to ~1e-2. The labels must still agree. So for int8_qdq: onnxruntime 1.10's integer
+# kernels against this machine's onnxruntime.
 INT8_KERNEL_ATOL = 0.05
 SETUP_HINT = "create it with: make setup-test (tools/setup.sh --test; needs CPython 3.6: pyenv install 3.6.15)"
 
@@ -83,8 +84,9 @@ def _run(python: str, args, timeout: float) -> subprocess.CompletedProcess:
 
 _VERSIONS = """
 import json, sys, importlib.util as u
-import cv2, numpy, torch, yaml
+import cv2, numpy, onnxruntime, torch, yaml
 print(json.dumps({"python": list(sys.version_info[:2]), "torch": torch.__version__, "numpy": numpy.__version__,
+                  "onnxruntime": onnxruntime.__version__,
                   "cv2": cv2.__version__, "engines": list(torch.backends.quantized.supported_engines),
                   "absent": [m for m in ("safetensors", "rclpy", "rosbags") if u.find_spec(m) is None]}))
 """
@@ -96,6 +98,7 @@ def test_the_device_profile_is_the_jetsons_software(device_python):
     info = json.loads(done.stdout)
     assert info["python"] == [3, 6]
     assert info["torch"].startswith("1.10.") and info["numpy"] == "1.19.5"
+    assert info["onnxruntime"] == "1.10.0"  # the last onnxruntime for Python 3.6 (JetPack 4.6)
     assert info["cv2"].startswith("4.")  # the Jetson's OpenCV is 4.1 (JetPack) or 4.5 (the ROS containers)
     assert info["absent"] == ["safetensors", "rclpy", "rosbags"]
 
@@ -234,8 +237,15 @@ def test_committed_variants_classify_the_same_faces_on_the_device_profile(device
     faces = _faces()
     assert len(faces) >= 20
     np.save(str(tmp_path / "faces.npy"), faces)
+    from emotion_classifier.tooling.export import export_onnx
+    from emotion_classifier.weights import load_model
+
     variants = {p.stem: str(p) for p in sorted(MODELS.glob("*.safetensors"))}
     assert {"baseline", "pruned", "int16", "int8", "int4", "int8_native"} <= set(variants)
+    # The ONNX variants, on the device's onnxruntime 1.10: the committed int8_qdq and a float export (opset 13).
+    model, info = load_model(MODELS / "baseline.safetensors")
+    variants["baseline.onnx"] = str(export_onnx(model, tmp_path / "baseline.onnx", info, opset=13))
+    variants["int8_qdq.onnx"] = str(MODELS / "int8_qdq.onnx")
     (tmp_path / "variants.json").write_text(json.dumps(variants))
     bad = _bad_files(tmp_path / "bad")
     (tmp_path / "bad.json").write_text(json.dumps(bad))
@@ -251,7 +261,7 @@ def test_committed_variants_classify_the_same_faces_on_the_device_profile(device
             assert (got.argmax(1) == ref.argmax(1)).all(), f"{variant} flip_tta={flip}: another label"
             diff = float(np.abs(got - ref).max())
             print(f"{variant} flip_tta={flip}: {len(faces)} faces, same labels, max |dp| {diff:.1e}")
-            tol = INT8_KERNEL_ATOL if variant == "int8_native" else ATOL
+            tol = INT8_KERNEL_ATOL if variant in ("int8_native", "int8_qdq.onnx") else ATOL
             assert diff <= tol, f"{variant} flip_tta={flip}: probabilities differ by {diff:.2e}"
     errors = json.loads((tmp_path / "errors.json").read_text())
     for path in bad:

@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facecoach.graph import load_graph
@@ -36,7 +37,12 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     common = {"single_process", "params_file", "namespace", "log_level", "loop"}
     for out, names in (
         (live.stdout, common | set(graph.overrides)),
-        (replay.stdout, common | {"bag", "rate", "use_ros2_bag", "model_variant", "cue_wav", "alsa_device"}),
+        (
+            replay.stdout,
+            common
+            | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"}
+            | {"image_topic"},
+        ),
     ):
         declared = dict(re.findall(r"^    '(\w+)':\n        (.+)$", out, re.M))
         assert set(declared) == names, out
@@ -45,6 +51,8 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     choices = re.search(r"'model_variant':\n.*Valid choices are: (\[.*\])", live.stdout).group(1)
     assert "'int8_native'" in choices and "'int8'" in choices
     assert "Valid choices are: ['debug', 'info', 'warn', 'error', 'fatal']" in live.stdout
+    assert re.search(r"'backend':\n.*Valid choices are: \['auto', 'torch', 'onnxruntime'\]", live.stdout), live.stdout
+    assert re.search(r"'providers':\n.*Valid choices are: \['auto', 'tensorrt', 'cuda', 'cpu'\]", live.stdout)
 
 
 # ------------------------------------------------------------------------------------- replay
@@ -151,7 +159,115 @@ def test_a_classifier_configuration_error_ends_the_launch_without_a_traceback(fl
     _started_once(out)
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, tmp_path):
+    """Issue 22 A: `backend:=onnxruntime model_variant:=int8_qdq` is a launch argument, and its frames get labels."""
+    pytest.importorskip("onnxruntime")
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Emotion
+
+    bag = short_bag(tmp_path / "short", 30)
+    got = []
+    ros_node.create_subscription(
+        Emotion, "/facecoach/emotion", lambda m: got.append(m) if m.label else None, OBSERVER_QOS
+    )
+    args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
+    with Launch(flavour, *args, "backend:=onnxruntime", "model_variant:=int8_qdq", "providers:=auto") as launch:
+        assert launch.wait_for(r"played 30 messages", 120), launch.output[-3000:]
+        assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
+        assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]
+        assert launch.wait_for(r"the bag is played; the graph keeps running", 30), launch.output[-3000:]
+        ctrl_c_and_check(launch, processes=3)
+    assert {m.model_variant for m in got} == {"int8_qdq"}
+    assert all(abs(sum(m.probabilities) - 1) < 1e-3 for m in got)
+
+
+@pytest.mark.parametrize(
+    "launch_file, args, reason",
+    [
+        ("jetson.launch.py", ["backend:=torch", "model_variant:=int8_qdq"], "no int8_qdq.safetensors"),
+        ("replay.launch.py", ["backend:=onnxruntime", "model_variant:=pruned"], "no pruned.onnx"),
+    ],
+    ids=["torch_int8_qdq", "onnxruntime_pruned"],
+)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_variant_without_a_file_for_the_backend_ends_the_launch_with_its_reason(
+    flavour, launch_file, args, reason, tmp_path
+):
+    """Issue 22 A: never a classifier without a model: one line naming the available variants, exit 2, launch ends."""
+    extra = (
+        [f"bag:={short_bag(tmp_path / 'short', 5)}", "use_ros2_bag:=false"] if launch_file == "replay.launch.py" else []
+    )
+    with Launch(flavour, "facecoach", launch_file, "alsa_device:=null", *extra, *args) as launch:
+        out = _ended(launch, 90)
+    said = [line for line in out.splitlines() if "[emotion_classifier]: cannot start" in line]
+    assert len(said) == 1 and reason in said[0] and "available variants: torch: baseline" in said[0], out[-3000:]
+    assert "onnxruntime: int8_qdq" in said[0], said
+    assert "emotion_classifier exited with code 2: it cannot start" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_own_camera_topic_replaces_facecoachs_camera(flavour, single, ros_node):
+    """Issue 22 B: image_topic:=/my_cam/image_raw leaves the camera out; the detector answers that topic's frames."""
+    from sensor_msgs.msg import Image
+
+    from facecoach_common.image_conversions import numpy_to_image
+    from facecoach_common.qos import IMAGE_QOS, OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Emotion
+
+    got = {}
+    ros_node.create_subscription(
+        Emotion, "/facecoach/emotion", lambda m: got.setdefault(m.header.stamp.sec, m), OBSERVER_QOS
+    )
+    pub = ros_node.create_publisher(Image, "/my_cam/image_raw", IMAGE_QOS)
+    frame = numpy_to_image(np.full((120, 160, 3), 90, np.uint8), "bgr8")
+    frame.header.frame_id = "my_cam"
+    args = ["facecoach", "jetson.launch.py", "image_topic:=/my_cam/image_raw", "alsa_device:=null"]
+    with Launch(flavour, *args, f"single_process:={single}") as launch:
+        answered = False
+        for stamp in range(1, 120):  # re-sent until the graph is up and matched (no fixed wait)
+            frame.header.stamp.sec = stamp
+            pub.publish(frame)
+            if wait_until(ros_node, lambda: bool(got), 1.0):
+                answered = True
+                break
+        assert answered, launch.output[-3000:]
+        assert "input raw from /my_cam/image_raw" in launch.output, launch.output[-3000:]
+        assert "[camera]" not in launch.output and "running camera" not in launch.output, launch.output[-3000:]
+        ctrl_c_and_check(launch, processes=1 if single == "true" else 3)
+    assert next(iter(got.values())).header.frame_id == "my_cam"
+
+
 # ------------------------------------------------------------------------------------- no ROS needed
+
+
+def test_every_variant_the_launch_offers_has_a_file_for_a_backend():
+    """Issue 22 A: each model_variant choice exists in models/; backend auto runs it from its file."""
+    from emotion_classifier.inference import resolve_backend
+    from emotion_classifier.weight_file import WeightFileError
+
+    graph = load_graph()
+    offered = graph.overrides["model_variant"].choices
+    backends = {v: resolve_backend(REPO / "models", v) for v in offered}
+    assert backends["int8_qdq"] == "onnxruntime" and backends["baseline"] == "torch", backends
+    assert set(graph.overrides["backend"].choices) == {"auto", "torch", "onnxruntime"}
+    with pytest.raises(WeightFileError, match="facecoach export --variant pruned"):
+        resolve_backend(REPO / "models", "pruned", "onnxruntime")
+
+
+def test_image_topic_leaves_the_camera_out_of_the_graph():
+    """`facecoach run --image-topic T` and the launch files: no camera node, the detector subscribes T."""
+    graph = load_graph()
+    nodes = graph.nodes_for("live", {"image_topic": "/my_cam/image_raw/compressed"})
+    assert [n.name for n in nodes] == ["face_detector", "emotion_classifier", "alert_player"]
+    detector = nodes[0]
+    assert detector.parameters["image_topic"] == "/my_cam/image_raw/compressed"
+    assert [name for name, _ in graph.processes(nodes)] == ["face_detector", "emotion_classifier", "alert_player"]
+    assert "camera" in [n.name for n in graph.nodes_for("live", {"image_topic": ""})]
 
 
 def test_run_command_lines_come_from_the_graph():

@@ -25,7 +25,9 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Emotion
 
-    variants = [v for v in available_variants(REPO / "models") if v != "baseline"] + ["baseline"]
+    # Every variant, the ONNX one too: backend auto (the graph's) follows each variant's file.
+    files = available_variants(REPO / "models") + available_variants(REPO / "models", "onnxruntime")
+    variants = [v for v in files if v != "baseline"] + ["baseline"]
     assert len(variants) >= 2, "models/ should ship several variants"
     got = []
     ros_node.create_subscription(Emotion, "/facecoach/emotion", got.append, OBSERVER_QOS)

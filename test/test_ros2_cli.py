@@ -86,6 +86,36 @@ def test_ros2_param_set_get_describe_dump_on_both_nodes(live):
     assert dumped["mapping"]["surprise"] == "bad"
 
 
+def test_one_ros2_param_set_goes_from_a_torch_variant_to_an_onnx_one_and_back(live, ros_node):
+    """Issue 22 A: backend auto: the variant's file decides, so model_variant alone switches the backend."""
+    pytest.importorskip("onnxruntime")
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Emotion
+
+    if live.flavour != FLAVOURS[0]:
+        pytest.skip("ros2cli is the same in every flavour: its verbs are checked under the first")
+    f = live.flavour
+    variants = []
+    on_emotion = lambda m: variants.append(m.model_variant)  # noqa: E731
+    ros_node.create_subscription(Emotion, "/facecoach/emotion", on_emotion, OBSERVER_QOS)
+    try:
+        assert param(f, "set", "/emotion_classifier", "model_variant", "int8_qdq") == (0, "Set parameter successful")
+        assert wait_until(ros_node, lambda: "int8_qdq" in variants[-5:], 30), variants[-5:]
+        assert param(f, "get", "/emotion_classifier", "backend")[1] == "String value is: auto"
+        assert param(f, "set", "/emotion_classifier", "model_variant", "baseline") == (0, "Set parameter successful")
+        del variants[:]
+        assert wait_until(ros_node, lambda: variants[-3:] == ["baseline"] * 3, 30), variants[-5:]
+        assert param(f, "set", "/emotion_classifier", "backend", "torch") == (0, "Set parameter successful")
+        code, out = param(f, "set", "/emotion_classifier", "model_variant", "int8_qdq")
+        assert "Setting parameter failed" in out and "no int8_qdq.safetensors" in out, out
+        assert "onnxruntime: int8_qdq" in out, out
+        assert param(f, "get", "/emotion_classifier", "model_variant")[1] == "String value is: baseline"
+    finally:
+        param(f, "set", "/emotion_classifier", "backend", "auto")
+    assert re.search(r"switched \w+ -> int8_qdq \(.*onnxruntime on cpu", live.output), live.output[-3000:]
+
+
 def test_ros2_topic_echo_and_hz(live):
     """`ros2 topic echo --once` gets a Feedback; `ros2 topic hz` measures the Emotion stream."""
     if live.flavour != FLAVOURS[0]:

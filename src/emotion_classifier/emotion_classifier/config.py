@@ -21,19 +21,22 @@ class ClassifierConfig:
 
     model_variant: str = setting(
         "baseline",
-        "weights to run: <models_dir>/<variant>.safetensors (baseline, pruned, int16, int8, int4, int8_native)",
+        "weights to run: <models_dir>/<variant>.safetensors (torch: baseline, pruned, int16, int8, int4, "
+        "int8_native) or <variant>.onnx (onnxruntime: int8_qdq); backend auto follows the variant's file",
     )
     models_dir: str = setting("", "folder of weight files; '' = the models/ installed with emotion_classifier")
     backend: str = setting(
-        "torch",
-        "inference engine: torch (<variant>.safetensors on device) or onnxruntime (<variant>.onnx on providers)",
-        choices=("torch", "onnxruntime"),
+        "auto",
+        "inference engine: auto (the variant's file decides: .safetensors -> torch, else .onnx -> onnxruntime), "
+        "torch (<variant>.safetensors on device) or onnxruntime (<variant>.onnx on providers)",
+        choices=("auto", "torch", "onnxruntime"),
     )
     device: str = setting("cpu", "torch device: cpu, cuda or cuda:N")
     providers: str = setting(
-        "cpu",
-        "onnxruntime execution providers: cpu, cuda, or tensorrt (FP16, with cuda and cpu as fallbacks)",
-        choices=("cpu", "cuda", "tensorrt"),
+        "auto",
+        "onnxruntime execution providers: auto (tensorrt -> cuda -> cpu, those this onnxruntime has), cpu, cuda, "
+        "or tensorrt (FP16, with cuda and cpu as fallbacks)",
+        choices=("auto", "cpu", "cuda", "tensorrt"),
     )
     engine_cache_dir: str = setting(
         "", "onnxruntime tensorrt: folder that caches built engines ('' = none: minutes to build at every start)"

@@ -13,6 +13,7 @@ from .weights import WeightFileError, load_model
 
 MODEL_SUFFIX = ".safetensors"
 BACKENDS = ("torch", "onnxruntime")
+AUTO = "auto"  # backend: the one whose file the variant has (torch first), so model_variant alone switches it
 _SUFFIX = {"torch": MODEL_SUFFIX, "onnxruntime": ".onnx"}  # onnx_backend.ONNX_SUFFIX, without importing it
 
 
@@ -39,6 +40,30 @@ def available_variants(models_dir, backend: str = "torch") -> List[str]:
     """The variants a backend can load from a models directory, sorted."""
     d, suffix = Path(models_dir), _SUFFIX.get(backend, MODEL_SUFFIX)
     return sorted(p.name[: -len(suffix)] for p in d.glob("*" + suffix)) if d.is_dir() else []
+
+
+def resolve_backend(models_dir, variant: str, backend: str = AUTO) -> str:
+    """The backend that runs ``variant``: ``backend`` itself, or for 'auto' the one whose file the variant has.
+
+    'auto' takes ``<variant>.safetensors`` (torch) when it exists, else ``<variant>.onnx`` (onnxruntime), so a
+    single model_variant change goes from a torch variant to an ONNX one and back. WeightFileError, naming
+    the variants that exist for each backend, when the variant has no file for the backend (or for any).
+    """
+    if backend != AUTO and backend not in BACKENDS:
+        raise WeightFileError(f"backend {backend!r}: must be one of {[AUTO] + list(BACKENDS)}")
+    candidates = BACKENDS if backend == AUTO else (backend,)
+    for b in candidates:
+        if variant_path(models_dir, variant, b).is_file():
+            return b
+    known = "; ".join(f"{b}: {', '.join(available_variants(models_dir, b)) or 'none'}" for b in BACKENDS)
+    files = " or ".join(variant + _SUFFIX[b] for b in candidates)
+    hint = ""
+    if backend == "onnxruntime" and variant_path(models_dir, variant, "torch").is_file():
+        hint = f"; make it with `facecoach export --variant {variant}`, or use backend auto or torch"
+    raise WeightFileError(
+        f"model_variant {variant!r}: no such weight file for backend {backend} (no {files} in {models_dir}); "
+        f"available variants: {known}{hint}"
+    )
 
 
 def flip_averaged_proba(
@@ -94,26 +119,28 @@ class EmotionClassifier:
         path,
         device: str = "cpu",
         flip_tta: bool = False,
-        backend: str = "torch",
+        backend: str = AUTO,
         providers: str = "cpu",
         engine_cache_dir: str = "",
         threads: int = 1,
     ) -> None:
         """Load a weight file; ``flip_tta`` averages each face's probabilities with its mirror image's.
 
-        ``backend`` 'torch' runs a ``.safetensors`` file on ``device``; 'onnxruntime' runs an ``.onnx``
-        file on ``providers`` (cpu, cuda or tensorrt, whose engines are cached in ``engine_cache_dir``)
-        with ``threads`` CPU threads.
+        ``backend`` 'auto' follows the file's suffix; 'torch' runs a ``.safetensors`` file on ``device``;
+        'onnxruntime' runs an ``.onnx`` file on ``providers`` (auto, cpu, cuda or tensorrt, whose engines are
+        cached in ``engine_cache_dir``) with ``threads`` CPU threads.
         """
         self.path = Path(path)
+        if backend == AUTO:
+            backend = "onnxruntime" if self.path.suffix == _SUFFIX["onnxruntime"] else "torch"
         self.backend = backend
         self.flip_tta = flip_tta  # may be changed between two predictions
         self.memory_format = torch.contiguous_format
         if backend == "onnxruntime":
             from .onnx_backend import OnnxModel
 
-            self.device = providers
             self.model = OnnxModel(self.path, providers, engine_cache_dir, threads)
+            self.device = self.model.kind
             self.meta = self.model.meta
         elif backend == "torch":
             if device.startswith("cuda") and not torch.cuda.is_available():

@@ -27,7 +27,7 @@ from .calibrate_service import CalibrateService
 from .calibration import Calibration, CalibrationError
 from .config import ClassifierConfig, default_models_dir
 from .diagnostics import FrameStats, classifier_status
-from .inference import EmotionClassifier, available_variants, variant_path
+from .inference import BACKENDS, EmotionClassifier, available_variants, resolve_backend, variant_path
 from .preprocess import PreprocessError
 from .stage import ClassifyStage
 from .weights import WeightFileError
@@ -78,9 +78,10 @@ class EmotionClassifierNode(Node):
         On the node's single-threaded executor the frames that arrive meanwhile wait in the subscription's
         queue (depth 10, ~0.3 s at 30 fps; a load takes ~0.03-0.1 s) and are classified right after the swap.
         """
-        path = variant_path(self._models_dir(config), config.model_variant, config.backend)
+        backend = resolve_backend(self._models_dir(config), config.model_variant, config.backend)
+        path = variant_path(self._models_dir(config), config.model_variant, backend)
         t0 = time.perf_counter()
-        args = (path, config.device, config.flip_tta, config.backend, config.providers, config.engine_cache_dir)
+        args = (path, config.device, config.flip_tta, backend, config.providers, config.engine_cache_dir)
         try:
             classifier = self._loader.submit(EmotionClassifier, *args, threads=config.num_threads).result(60)
         except WeightFileError:
@@ -100,15 +101,20 @@ class EmotionClassifierNode(Node):
             f"in {self._load_ms:.0f} ms"
         )
 
+    def _refusal(self, exc: WeightFileError, config: ClassifierConfig) -> str:
+        """The load failure as one line that names the variants there are (once)."""
+        if "available variants" in str(exc):
+            return str(exc)
+        d = self._models_dir(config)
+        known = "; ".join(f"{b}: {', '.join(available_variants(d, b)) or 'none'}" for b in BACKENDS)
+        return f"{exc} (available variants in {d}: {known})"
+
     def _load_at_startup(self, config: ClassifierConfig) -> None:
+        """Load the weights; a failure ends the node (exit 2 from run_node): never a classifier without a model."""
         try:
             self._swap(self._load(config), config)
         except WeightFileError as exc:
-            known = ", ".join(available_variants(self._models_dir(config), config.backend)) or "none"
-            self.get_logger().error(
-                f"cannot load model: {exc}. Available variants: {known}. "
-                "Frames are skipped until model_variant names a loadable file."
-            )
+            raise ValueError(f"cannot load model: {self._refusal(exc, config)}") from None
         if config.calibration_file:
             try:
                 self.apply_calibration(self._load_calibration(config.calibration_file, self._classifier))
@@ -134,13 +140,12 @@ class EmotionClassifierNode(Node):
         if (
             self._classifier is None
             or any(getattr(config, k) != getattr(self._config, k) for k in RELOAD_ON)
-            or (config.backend == "onnxruntime" and config.num_threads != self._config.num_threads)
+            or (self._classifier.backend == "onnxruntime" and config.num_threads != self._config.num_threads)
         ):
             try:
                 self._pending = self._load(config)
             except WeightFileError as exc:
-                known = ", ".join(available_variants(self._models_dir(config), config.backend)) or "none"
-                raise ValueError(f"{exc} (available variants in {self._models_dir(config)}: {known})") from exc
+                raise ValueError(self._refusal(exc, config)) from exc
         self._pending_cal = None
         changed = config.calibration_file != self._config.calibration_file
         current = self._stage.calibration

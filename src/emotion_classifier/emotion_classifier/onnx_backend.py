@@ -17,13 +17,20 @@ from .preprocess import PREPROCESSING
 from .weight_file import WeightFileError, check_classes
 
 ONNX_SUFFIX = ".onnx"
-PROVIDERS = ("cpu", "cuda", "tensorrt")
+PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 _ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+def resolve_providers(providers: str, available: List[str]) -> str:
+    """'auto' as the first of tensorrt, cuda, cpu that this onnxruntime has (``available``); others as they are."""
+    if providers != "auto":
+        return providers
+    return next((p for p in ("tensorrt", "cuda") if _ORT_NAMES[p] in available), "cpu")
 
 
 def provider_list(providers: str, engine_cache_dir: str = "") -> List[Any]:
     """ONNX Runtime's provider list for 'cpu', 'cuda' or 'tensorrt' (each falls back to the ones after it)."""
-    if providers not in PROVIDERS:
+    if providers not in PROVIDERS or providers == "auto":
         raise WeightFileError(f"providers {providers!r}: must be one of {list(PROVIDERS)}")
     chain: List[Any] = []
     if providers == "tensorrt":
@@ -54,8 +61,9 @@ class OnnxModel:
             raise WeightFileError(
                 f"{self.path}: no such ONNX file (make it with `facecoach export --variant {self.path.stem}`)"
             )
-        wanted = _ORT_NAMES[providers] if providers in _ORT_NAMES else providers
         available = ort.get_available_providers()
+        providers = resolve_providers(providers, available)
+        wanted = _ORT_NAMES[providers] if providers in _ORT_NAMES else providers
         if wanted not in available:
             raise WeightFileError(
                 f"providers {providers!r}: this onnxruntime has no {wanted} (it has {', '.join(available)})"
@@ -67,6 +75,7 @@ class OnnxModel:
             self.session = _session(ort, str(self.path), options, provider_list(providers, engine_cache_dir))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors on bad files
             raise WeightFileError(f"{self.path}: not a loadable ONNX model ({_one_line(exc)})") from exc
+        self.kind = providers  # what 'auto' came to: tensorrt, cuda or cpu
         self.providers = self.session.get_providers()
         self.meta = self._metadata()
         inputs = self.session.get_inputs()

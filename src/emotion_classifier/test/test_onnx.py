@@ -1,6 +1,7 @@
 """ONNX export parity with PyTorch (ONNX Runtime)."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -174,3 +175,17 @@ def test_a_crafted_onnx_model_that_matches_its_class_list_loads_and_classifies(t
         path = _crafted_onnx(tmp_path / "fine.onnx", FIVE, 5, declared)
         scores = EmotionClassifier(path, backend="onnxruntime", flip_tta=True).predict(np.full((48, 48), 100, np.uint8))
         assert scores.class_names == tuple(FIVE) and len(scores.probabilities) == 5 and scores.label in FIVE
+
+
+def test_the_committed_int8_qdq_loads_on_the_jetsons_onnxruntime_1_10():
+    """onnxruntime 1.10 (JetPack 4.6, Python 3.6) refuses any opset import newer than it knows, used or not.
+
+    The quantizer stamped ai.onnx.ml opset 5 (1.10 knows 2): only the default domain, at opset <= 15, may stay.
+    """
+    from emotion_classifier.tooling.onnx_int8 import keep_used_opsets
+
+    model = onnx.load(str(Path(__file__).resolve().parents[3] / "models" / "int8_qdq.onnx"))
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13)]
+    model.opset_import.add(domain="ai.onnx.ml", version=5)
+    keep_used_opsets(model)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13)]

@@ -20,6 +20,12 @@ class DetectorNodeConfig:
         choices=INPUTS,
         read_only=True,
     )
+    image_topic: str = setting(
+        "",
+        "your own camera's topic, subscribed instead of image_raw / image_raw/compressed (input is then ignored): "
+        "a sensor_msgs/Image topic, or a CompressedImage one when it ends in /compressed; '' = the image_raw topics",
+        read_only=True,
+    )
     detector: DetectorConfig = group(DetectorConfig)
     debug_image: bool = setting(
         False, "publish debug_image/compressed: the frame with box, label and category (off: costs nothing)"
@@ -28,3 +34,5 @@ class DetectorNodeConfig:
 
     def __post_init__(self) -> None:
         check_settings(self)
+        if self.image_topic and (" " in self.image_topic or self.image_topic.endswith("/")):
+            raise ValueError(f"image_topic {self.image_topic!r} is not a topic name (e.g. /my_cam/image_raw)")

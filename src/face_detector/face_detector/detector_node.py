@@ -50,10 +50,15 @@ class FaceDetectorNode(Node):
             ros_params.on_set(self, SETTINGS, lambda: self._values, self._build, self._apply)
         )
         self._pub = self.create_publisher(Face, "face", STREAM_QOS)
-        source = from_values(DetectorNodeConfig, self._values).input
-        if source in ("raw", "both"):
+        node_config = from_values(DetectorNodeConfig, self._values)
+        source, topic = node_config.input, node_config.image_topic
+        if topic:  # the user's own camera: one topic, its type from its name (image_transport's convention)
+            source = "compressed" if topic.endswith("/compressed") else "raw"
+            kind = CompressedImage if source == "compressed" else Image
+            self.create_subscription(kind, topic, lambda m: self._process(m, topic), IMAGE_QOS)
+        elif source in ("raw", "both"):
             self.create_subscription(Image, "image_raw", self._on_raw, IMAGE_QOS)
-        if source in ("compressed", "both"):
+        if not topic and source in ("compressed", "both"):
             self.create_subscription(CompressedImage, "image_raw/compressed", self._on_compressed, IMAGE_QOS)
         self._throttle = PerKindThrottle(WARN_EVERY_S)
         # The debug picture: off by default, and then no feedback subscription, no drawing, no encoding.
@@ -62,9 +67,9 @@ class FaceDetectorNode(Node):
         self._feedback: Optional[Feedback] = None
         self._next_debug = 0.0
         self._configure_debug()
-        self.get_logger().info(
-            f"face_detector: input {source}, mode {config.mode}, cascade {config.cascade_path or 'OpenCV default'}"
-        )
+        where = f" from {topic}" if topic else ""
+        cascade = config.cascade_path or "OpenCV default"
+        self.get_logger().info(f"face_detector: input {source}{where}, mode {config.mode}, cascade {cascade}")
         if source in ("compressed", "both") and not opencv_decoder_bounded():
             self.get_logger().warning(
                 "OpenCV's decoder has no size limit in this process (cv2 was imported before facecoach_common "

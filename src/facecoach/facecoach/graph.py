@@ -37,6 +37,7 @@ class NodeSpec:
     parameters: Dict[str, Any] = field(default_factory=dict)
     remappings: Dict[str, str] = field(default_factory=dict)
     process: str = ""  # nodes naming the same process run in one (see Graph.processes); '' = its own
+    unless: str = ""  # an override that, given a value, leaves this node out (the camera: image_topic)
 
     def ros_args(self, params_file: Optional[str] = None) -> List[str]:
         """The ``--ros-args`` part of this node's command line."""
@@ -77,7 +78,7 @@ class Graph:
             raise GraphError(f"unknown overrides {sorted(unknown)}; known: {sorted(self.overrides)}")
         out = []
         for spec in self.nodes:
-            if mode not in spec.modes:
+            if mode not in spec.modes or (spec.unless and str(values.get(spec.unless, "") or "")):
                 continue
             params = dict(spec.parameters)
             for name, value in values.items():
@@ -88,7 +89,14 @@ class Graph:
                     params[o.parameter] = value
             out.append(
                 NodeSpec(
-                    spec.name, spec.package, spec.executable, spec.modes, params, dict(spec.remappings), spec.process
+                    spec.name,
+                    spec.package,
+                    spec.executable,
+                    spec.modes,
+                    params,
+                    dict(spec.remappings),
+                    spec.process,
+                    spec.unless,
                 )
             )
         return out
@@ -127,6 +135,7 @@ def spec_dict(spec: NodeSpec) -> dict:
         "parameters": spec.parameters,
         "remappings": spec.remappings,
         "process": spec.process,
+        "unless": spec.unless,
     }
 
 
@@ -140,6 +149,7 @@ def spec_from_dict(d: dict) -> NodeSpec:
         dict(d["parameters"]),
         dict(d["remappings"]),
         d.get("process", ""),
+        d.get("unless", ""),
     )
 
 
@@ -186,6 +196,7 @@ def load_graph(path=None) -> Graph:
                     parameters=dict(n.get("parameters") or {}),
                     remappings={str(k): str(v) for k, v in (n.get("remappings") or {}).items()},
                     process=str(n.get("process") or ""),
+                    unless=str(n.get("unless") or ""),
                 )
             )
         except (KeyError, TypeError) as exc:
@@ -203,4 +214,7 @@ def load_graph(path=None) -> Graph:
         overrides[name] = Override(
             name, o["node"], o["parameter"], o.get("description", ""), tuple(o.get("choices", ()))
         )
+    for spec in nodes:
+        if spec.unless and spec.unless not in overrides:
+            raise GraphError(f"{path}: node {spec.name}: 'unless' names unknown override {spec.unless!r}")
     return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()))

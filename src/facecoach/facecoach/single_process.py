@@ -206,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
         nodes = graph.nodes_for(args.mode, _parse_set(args.set))
         if args.nodes:
             wanted = args.nodes.split(",")
-            unknown = set(wanted) - {n.name for n in nodes}
+            unknown = set(wanted) - {n.name for n in graph.nodes_for(args.mode)}  # the camera, left out, too
             if unknown:
                 raise CommandError(f"--nodes: no node {sorted(unknown)} in the {args.mode} graph")
             nodes = [n for n in nodes if n.name in wanted]

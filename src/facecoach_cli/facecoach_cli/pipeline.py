@@ -41,10 +41,13 @@ class PipelineSettings:
     calibration_file: str = ""
 
     def model_path(self, variant: Optional[str] = None) -> Path:
-        """The weight file of ``variant`` (default: this settings' variant)."""
+        """The weight file of ``variant`` (default: this settings' variant): its .safetensors, else its .onnx."""
         from emotion_classifier.inference import variant_path
 
-        return variant_path(self.models_dir or default_models_dir(), variant or self.variant)
+        folder, name = self.models_dir or default_models_dir(), variant or self.variant
+        torch_file = variant_path(folder, name)
+        onnx_file = variant_path(folder, name, "onnxruntime")
+        return onnx_file if not torch_file.is_file() and onnx_file.is_file() else torch_file
 
 
 def settings_from_graph(

@@ -127,7 +127,7 @@ def _stamp(i):
 
 def _bgr_image(i, encoding="bgr8", width=64, height=48):
     ts = typestore()
-    channels = 2 if encoding == "yuv422" else 3
+    channels = 1 if encoding == "bayer_rggb8" else 3
     data = np.full(width * height * channels, 128, np.uint8)
     return ts.types["sensor_msgs/msg/Image"](
         header=_stamp(i),
@@ -227,19 +227,19 @@ def test_corruption_mid_file_gives_a_marked_partial_result(tmp_path, capsys):
 
 
 def test_unknown_encoding_everywhere_is_a_one_line_error(tmp_path, capsys):
-    bag = _image_bag(tmp_path / "yuv", [_bgr_image(i, "yuv422") for i in range(3)])
+    bag = _image_bag(tmp_path / "yuv", [_bgr_image(i, "bayer_rggb8") for i in range(3)])
     assert main(["eval-bag", str(bag), "--out", str(tmp_path / "r.jsonl")]) == 2
-    _assert_one_line_error(capsys, "yuv422")
+    _assert_one_line_error(capsys, "bayer_rggb8")
 
 
 @needs_sample
 def test_unknown_encoding_on_some_frames_is_marked_in_the_lines(tmp_path, capsys):
-    images = [_bgr_image(i, "yuv422" if i == 1 else "bgr8") for i in range(3)]
+    images = [_bgr_image(i, "bayer_rggb8" if i == 1 else "bgr8") for i in range(3)]
     out = tmp_path / "r.jsonl"
     assert main(["eval-bag", str(_image_bag(tmp_path / "mixed", images)), "--out", str(out)]) == 1
     lines = read_jsonl(out)
     assert len(lines) == 3
-    assert "yuv422" in lines[1]["error"] and lines[1]["stamp_ns"] == lines[0]["stamp_ns"] + round(FPS_NS)
+    assert "bayer_rggb8" in lines[1]["error"] and lines[1]["stamp_ns"] == lines[0]["stamp_ns"] + round(FPS_NS)
     assert "error" not in lines[0] and "error" not in lines[2]
     assert "PARTIAL" in capsys.readouterr().err
 

@@ -1,7 +1,10 @@
 """sensor_msgs Image / CompressedImage <-> NumPy, with cv_bridge's semantics (imports messages, not rclpy).
 
-This is the one conversion path of every FaceCoach package: the PyPI cv-bridge is broken on NumPy 2
-and the Jetson's ROS 2 may lack it, so a small tested converter replaces it everywhere.
+This is the one conversion path of every FaceCoach package. A raw Image's pixels go through cv_bridge where
+it can be imported (a ROS 2 install's), else through this module's own converter (the PyPI cv-bridge is
+broken on NumPy 2 and the Jetson's ROS 2 may lack it); the checks before (encoding, size, step, length) are
+this module's either way, and a test compares the two where both exist. Compressed frames are never handed
+to cv_bridge: only a JPEG or PNG whose header passed the size check reaches a decoder.
 """
 
 import array
@@ -18,15 +21,25 @@ import numpy as np  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-# encoding -> channels; all 8-bit, so byte order (is_bigendian) does not matter.
+# encoding -> channels; all 8-bit, so byte order (is_bigendian) does not matter. What numpy_to_image writes.
 CHANNELS: Dict[str, int] = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
+# What image_to_numpy reads besides: encoding -> (bytes a pixel, what it is). mono16 is scaled to 8 bits (>> 8,
+# as cv_bridge does); the packed YUV 4:2:2 cameras (two pixels in 4 bytes) are converted to BGR.
+_PACKED = {"mono16": 2, "yuv422_yuy2": 2, "yuyv": 2, "uyvy": 2, "yuv422": 2}
+READABLE = sorted(set(CHANNELS) | set(_PACKED))
 # Colour conversions to BGR; bgr8 needs none.
 _TO_BGR = {
     "rgb8": cv2.COLOR_RGB2BGR,
     "mono8": cv2.COLOR_GRAY2BGR,
     "bgra8": cv2.COLOR_BGRA2BGR,
     "rgba8": cv2.COLOR_RGBA2BGR,
+    "yuv422_yuy2": cv2.COLOR_YUV2BGR_YUY2,  # Y0 U Y1 V
+    "yuyv": cv2.COLOR_YUV2BGR_YUY2,
+    "uyvy": cv2.COLOR_YUV2BGR_UYVY,  # U Y0 V Y1; ROS's "yuv422" is this one
+    "yuv422": cv2.COLOR_YUV2BGR_UYVY,
 }
+# cv_bridge's names for what image_transport / cameras call yuyv and uyvy.
+_BRIDGE_NAMES = {"yuyv": "yuv422_yuy2", "uyvy": "yuv422"}
 # A frame larger than MAX_SIDE a side is refused before any allocation: a corrupt header must not cost gigabytes.
 _FORMATS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
 
@@ -49,16 +62,24 @@ def _check_size(width: int, height: int, max_side: int) -> None:
 
 
 def image_to_numpy(msg: Image, to_bgr: bool = False, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Image -> uint8 array: BGR HxWx3 for colour (alpha dropped), HxW for mono8; ``to_bgr`` always gives BGR."""
+    """Image -> uint8 array: BGR HxWx3 for colour (alpha dropped), HxW for mono8/mono16; ``to_bgr`` always gives BGR.
+
+    Reads rgb8, bgr8, mono8, mono16, yuv422_yuy2 (yuyv), uyvy (yuv422), bgra8 and rgba8; anything else is
+    refused with reason 'encoding' and the list.
+    """
     encoding = msg.encoding.lower()
-    channels = CHANNELS.get(encoding)
+    channels = CHANNELS.get(encoding) or _PACKED.get(encoding)
     if channels is None:
         raise ImageConversionError(
-            "encoding", f"unsupported encoding {msg.encoding!r} (supported: {', '.join(sorted(CHANNELS))})"
+            "encoding", f"unsupported encoding {msg.encoding!r} (supported: {', '.join(READABLE)})"
         )
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
     _check_size(width, height, max_side)
     row = width * channels
+    if encoding in ("yuv422_yuy2", "yuyv", "uyvy", "yuv422") and width % 2:
+        raise ImageConversionError(
+            "size", f"a {encoding} image needs an even width (two pixels share 4 bytes), not {width}"
+        )
     if step < row:
         raise ImageConversionError("step", f"step {step} is shorter than width*channels = {width}*{channels} = {row}")
     data = np.frombuffer(msg.data, dtype=np.uint8)
@@ -67,12 +88,51 @@ def image_to_numpy(msg: Image, to_bgr: bool = False, max_side: int = MAX_SIDE) -
             "truncated",
             f"data has {data.size} bytes, a {width}x{height} {encoding} image with step {step} needs {step * height}",
         )
+    bridge = _bridge() if isinstance(msg, Image) else None
+    if bridge is not None:
+        return _bridge_convert(bridge, msg, encoding, to_bgr)
     pixels = data[: step * height].reshape(height, step)[:, :row]
+    if encoding == "mono16":
+        words = np.ascontiguousarray(pixels).view(">u2" if msg.is_bigendian else "<u2")
+        gray = (words >> 8).astype(np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) if to_bgr else gray
+    if encoding in _PACKED:  # packed YUV: 2 bytes a pixel
+        return cv2.cvtColor(np.ascontiguousarray(pixels.reshape(height, width, 2)), _TO_BGR[encoding])
     image = pixels.reshape(height, width) if channels == 1 else pixels.reshape(height, width, channels)
     if encoding == "bgr8" or (encoding == "mono8" and not to_bgr):
         # Copy: the message's buffer may be read-only, and padded rows are not contiguous.
         return np.array(image, copy=True, order="C")
     return cv2.cvtColor(np.ascontiguousarray(image), _TO_BGR[encoding])
+
+
+_BRIDGE: Optional[list] = None  # [CvBridge or None], once
+
+
+def _bridge():
+    """cv_bridge's CvBridge where it imports and works (a ROS 2 install), else None (this module converts)."""
+    global _BRIDGE
+    if _BRIDGE is None:
+        try:
+            from cv_bridge import CvBridge
+
+            _BRIDGE = [CvBridge()]
+        except Exception:  # noqa: BLE001 - absent, or built against another NumPy: the own converter serves
+            _BRIDGE = [None]
+    return _BRIDGE[0]
+
+
+def _bridge_convert(bridge, msg: Image, encoding: str, to_bgr: bool) -> np.ndarray:
+    """The checked message's pixels through cv_bridge: BGR, or mono8 for the gray encodings (as ours)."""
+    if encoding in _BRIDGE_NAMES:  # cv_bridge knows these under their sensor_msgs names
+        renamed = Image(header=msg.header, height=msg.height, width=msg.width, encoding=_BRIDGE_NAMES[encoding])
+        renamed.is_bigendian, renamed.step, renamed.data = msg.is_bigendian, msg.step, msg.data
+        msg = renamed
+    gray = encoding in ("mono8", "mono16") and not to_bgr
+    try:
+        out = bridge.imgmsg_to_cv2(msg, desired_encoding="mono8" if gray else "bgr8")
+    except Exception as exc:  # noqa: BLE001 - cv_bridge raises its own CvBridgeError and cv2.error
+        raise ImageConversionError("convert", f"cv_bridge cannot convert this {encoding} image: {exc}") from exc
+    return np.array(out, copy=True, order="C")
 
 
 def numpy_to_image(image: np.ndarray, encoding: str = "bgr8", header: Optional[Header] = None) -> Image:
@@ -257,6 +317,8 @@ def numpy_to_compressed(
     msg = CompressedImage()
     if header is not None:
         msg.header = header
-    msg.format = "jpeg" if ext == ".jpg" else "png"
+    # image_transport's format string: "<the image's encoding>; <jpeg|png> compressed <what was compressed>"
+    encoding = "mono8" if image.ndim == 2 else {1: "mono8", 3: "bgr8", 4: "bgra8"}.get(image.shape[2], "bgr8")
+    msg.format = f"{encoding}; {'jpeg' if ext == '.jpg' else 'png'} compressed {encoding}"
     msg.data = array.array("B", encoded.tobytes())
     return msg

@@ -97,10 +97,98 @@ def test_round_trip_every_encoding():
     np.testing.assert_array_equal(image_to_numpy(numpy_to_image(bgr)), bgr)
 
 
+def _packed_yuv(bgr: np.ndarray, order: str) -> np.ndarray:
+    """BGR -> packed YUV 4:2:2 (H x W x 2; BT.601 video range, as cameras send), chroma from each pair's first pixel."""
+    b, g, r = (bgr[:, :, i].astype(float) for i in range(3))
+    yuv = np.stack(
+        [
+            16 + 0.257 * r + 0.504 * g + 0.098 * b,
+            128 - 0.148 * r - 0.291 * g + 0.439 * b,
+            128 + 0.439 * r - 0.368 * g - 0.071 * b,
+        ],
+        axis=2,
+    )
+    yuv = np.clip(np.round(yuv), 0, 255).astype(np.uint8)
+    y, u, v = yuv[:, :, 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
+    out = np.empty(bgr.shape[:2] + (2,), np.uint8)
+    luma, chroma = (0, 1) if order == "yuyv" else (1, 0)
+    out[:, :, luma] = y
+    out[:, 0::2, chroma], out[:, 1::2, chroma] = u, v
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["yuv422_yuy2", "yuyv", "uyvy", "yuv422"])
+@pytest.mark.parametrize("pad", [0, 4])
+def test_packed_yuv_422_cameras_give_bgr(encoding, pad):
+    """Issue 22 B: a USB camera's YUYV / UYVY frames (2 bytes a pixel) are read, any step padding too."""
+    bgr = np.zeros((6, 8, 3), np.uint8)
+    bgr[:, :4], bgr[:, 4:] = (30, 160, 220), (200, 60, 90)  # colour constant over each pixel pair
+    order = "yuyv" if encoding in ("yuv422_yuy2", "yuyv") else "uyvy"
+    out = image_to_numpy(_msg(_packed_yuv(bgr, order), encoding, pad))
+    assert out.shape == bgr.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - bgr).max() <= 3, (out[0, :2], bgr[0, :2])
+    assert np.abs(frame_to_detect(_msg(_packed_yuv(bgr, order), encoding)).astype(int) - bgr).max() <= 3
+
+
+@pytest.mark.parametrize("bigendian", [0, 1])
+def test_mono16_is_scaled_to_8_bits_in_either_byte_order(bigendian):
+    gray = np.arange(35, dtype=np.uint8).reshape(5, 7) * 7
+    words = (gray.astype(np.uint16) << 8) | 0x7F  # the low byte must not matter
+    m = _msg(words.astype(">u2" if bigendian else "<u2").view(np.uint8).reshape(5, 14), "mono16")
+    m.width, m.is_bigendian = 7, bigendian
+    np.testing.assert_array_equal(image_to_numpy(m), gray)
+    np.testing.assert_array_equal(image_to_numpy(m, to_bgr=True), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+
+
+def test_an_unsupported_encoding_is_one_line_naming_the_supported_ones():
+    m = _msg(_bgr(), "bgr8")
+    m.encoding = "32FC1"
+    with pytest.raises(ImageConversionError) as err:
+        image_to_numpy(m)
+    text = str(err.value)
+    assert "\n" not in text and "'32FC1'" in text
+    for name in ("bgr8", "rgb8", "mono8", "mono16", "yuv422_yuy2", "yuyv", "uyvy", "bgra8", "rgba8"):
+        assert name in text, name
+
+
+def test_cv_bridge_and_the_own_converter_agree(monkeypatch):
+    """Where cv_bridge imports (a ROS 2 install) it converts raw images; it must give what the own converter gives."""
+    pytest.importorskip(
+        "cv_bridge", reason="cv_bridge is not installed here (ros-<distro>-cv-bridge): nothing to compare"
+    )
+    import facecoach_common.image_conversions as conv
+
+    assert conv._bridge() is not None, "cv_bridge imports but cannot be used"
+    bgr = np.zeros((6, 8, 3), np.uint8)
+    bgr[:, :4], bgr[:, 4:] = (30, 160, 220), (200, 60, 90)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    mono16 = _msg(((gray.astype(np.uint16) << 8) | 0x7F).astype("<u2").view(np.uint8).reshape(6, 16), "mono16")
+    mono16.width = 8
+    msgs = [
+        _msg(bgr, "bgr8", 3),
+        _msg(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgb8"),
+        _msg(gray, "mono8"),
+        mono16,
+        _msg(_packed_yuv(bgr, "yuyv"), "yuyv"),
+        _msg(_packed_yuv(bgr, "yuyv"), "yuv422_yuy2"),
+        _msg(_packed_yuv(bgr, "uyvy"), "uyvy"),
+        _msg(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), "bgra8"),
+        _msg(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA), "rgba8"),
+    ]
+    for m in msgs:
+        for to_bgr in (False, True):
+            theirs = image_to_numpy(m, to_bgr=to_bgr)
+            monkeypatch.setattr(conv, "_BRIDGE", [None])
+            ours = image_to_numpy(m, to_bgr=to_bgr)
+            monkeypatch.undo()
+            assert theirs.shape == ours.shape, m.encoding
+            assert np.abs(theirs.astype(int) - ours).max() <= 1, m.encoding
+
+
 @pytest.mark.parametrize(
     "mutate,reason",
     [
-        (lambda m: setattr(m, "encoding", "yuv422"), "encoding"),
+        (lambda m: setattr(m, "encoding", "bayer_rggb8"), "encoding"),
         (lambda m: setattr(m, "encoding", "16UC1"), "encoding"),
         (lambda m: setattr(m, "step", m.width * 3 - 1), "step"),
         (lambda m: setattr(m, "data", m.data[:-1]), "truncated"),
@@ -136,7 +224,9 @@ def test_compressed_round_trip_jpeg_and_png():
     bgr[8:24, 10:30] = (40, 160, 220)
     header = Header(frame_id="cam")
     jpeg = numpy_to_compressed(bgr, "jpeg", 95, header)
-    assert jpeg.format == "jpeg" and jpeg.header.frame_id == "cam"
+    assert jpeg.format == "bgr8; jpeg compressed bgr8" and jpeg.header.frame_id == "cam"  # image_transport's string
+    assert numpy_to_compressed(bgr, "png").format == "bgr8; png compressed bgr8"
+    assert numpy_to_compressed(bgr[:, :, 0], "jpeg").format == "mono8; jpeg compressed mono8"
     out = compressed_to_numpy(jpeg)
     assert out.shape == bgr.shape and np.abs(out.astype(int) - bgr).mean() < 3
     np.testing.assert_array_equal(compressed_to_numpy(numpy_to_compressed(bgr, "png")), bgr)

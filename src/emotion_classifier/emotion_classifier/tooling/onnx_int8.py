@@ -57,8 +57,22 @@ def quantize_int8_qdq(src_onnx, out, calib: FaceSet, meta_updates: Dict[str, obj
     for key, value in source.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+    keep_used_opsets(model)
     onnx.save(model, str(out))
     return out
+
+
+def keep_used_opsets(model) -> None:
+    """Drop the opset imports of domains no node uses (in place).
+
+    The quantizer (ORT's pre-processing) stamps every domain this onnxruntime knows, e.g. ai.onnx.ml opset 5;
+    onnxruntime 1.10, the Jetson Nano's (JetPack 4.6, Python 3.6), refuses to load a model that imports an
+    opset newer than it knows, even one no node uses. The QDQ model only needs the default domain.
+    """
+    used = {node.domain for node in model.graph.node}
+    kept = [o for o in model.opset_import if o.domain in used or o.domain in ("", "ai.onnx")]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
 
 
 def first_block(model) -> List[str]:

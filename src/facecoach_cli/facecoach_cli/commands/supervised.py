@@ -96,8 +96,14 @@ def checked_nodes(args: argparse.Namespace, graph: Graph, mode: str) -> List[Nod
     if args.bag:
         arguments.readable_bag(args.bag)
     classifier = next((n for n in graph.nodes if n.package == "emotion_classifier"), None)
-    if classifier is not None and classifier.parameters.get("backend", "torch") == "torch":
-        arguments.model_variant(getattr(args, "model_variant", None), str(classifier.parameters.get("models_dir", "")))
+    arguments.image_topic(getattr(args, "image_topic", None))
+    variant, backend = getattr(args, "model_variant", None), getattr(args, "backend", None)
+    if classifier is not None and (variant is not None or backend is not None):  # refused before anything starts
+        arguments.model_variant(
+            variant or str(classifier.parameters.get("model_variant", "baseline")),
+            str(classifier.parameters.get("models_dir", "")),
+            backend or str(classifier.parameters.get("backend", "auto")),
+        )
     if getattr(args, "show", False):
         from ..viewer import display_problem
 
