@@ -101,12 +101,15 @@ class Harness:
             pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
         else:
             pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(value))
-        done = threading.Event()
-        future = self.set_params.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
-        future.add_done_callback(lambda _: done.set())
-        assert done.wait(TIMEOUT), f"no answer from set_parameters for {name}"
-        result = future.result().results[0]
-        return result.successful, result.reason
+        request = SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
+        for _ in range(3):  # a reply can be lost while the service's reply path is still being discovered
+            done = threading.Event()
+            future = self.set_params.call_async(request)
+            future.add_done_callback(lambda _, answered=done: answered.set())
+            if done.wait(TIMEOUT / 3):
+                result = future.result().results[0]
+                return result.successful, result.reason
+        raise AssertionError(f"no answer from set_parameters for {name}")
 
     def close(self):
         self.executor.shutdown()

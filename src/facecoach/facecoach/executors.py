@@ -117,10 +117,10 @@ def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] 
 
         def shutdown(self, timeout_sec: Optional[float] = None, **kwargs) -> bool:
             done = super().shutdown(timeout_sec, **kwargs)
-            self._collect()
+            self._collect(closing=True)
             return done
 
-        def _collect(self, reported: Optional[BaseException] = None) -> None:
+        def _collect(self, reported: Optional[BaseException] = None, closing: bool = False) -> None:
             futures = getattr(self, "_futures", None)
             if futures is None:
                 return
@@ -130,7 +130,9 @@ def make_executor(kind: str, threads: int, failures: Optional[CallbackFailures] 
                 while future in futures:
                     futures.remove(future)
                 exc = future.exception()  # retrieved: rclpy no longer complains about it
-                if exc is not None and id(exc) not in seen and self.context.ok():
+                # A wait set's entity invalidated by the shutdown itself is the executor closing, not a callback.
+                closed = closing and type(exc).__name__ == "InvalidHandle"
+                if exc is not None and id(exc) not in seen and self.context.ok() and not closed:
                     failures.report("a callback", exc)
 
     return IsolatingMultiThreadedExecutor(num_threads=threads)
