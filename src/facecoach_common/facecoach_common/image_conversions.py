@@ -8,10 +8,9 @@ to cv_bridge: only a JPEG or PNG whose header passed the size check reaches a de
 """
 
 import array
-import re
-import struct
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
+from .image_headers import PNG_SIGNATURE, encoded_size
 from .opencv_limits import MAX_SIDE, bound_decoder
 
 bound_decoder()  # before cv2 is imported: OpenCV reads its limits then (opencv_limits)
@@ -163,66 +162,6 @@ def numpy_to_image(image: np.ndarray, encoding: str = "bgr8", header: Optional[H
     return msg
 
 
-# JPEG markers: the frame headers SOF0..SOF15 (0xC4 DHT, 0xC8 JPG and 0xCC DAC share their range) and the ones
-# without a length field (TEM, RST0..RST7).
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_STANDALONE = frozenset([0x01] + list(range(0xD0, 0xD8)))
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# libjpeg's next marker: fill bytes (0xFF...), then a byte that is neither 0xFF nor 0x00 (0xFF 0x00 is a stuffed
-# 0xFF in data); whatever comes before it is skipped, as libjpeg skips it.
-_NEXT_MARKER = re.compile(b"\xff+([^\x00\xff])")
-_MAX_SEGMENTS = 4096
-
-
-def _png_size(data: bytes) -> Optional[Tuple[int, int]]:
-    # The first chunk must be the 13-byte IHDR (libpng refuses anything else): width, height.
-    if len(data) < 24 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    return int(width), int(height)
-
-
-def _jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
-    """The first SOFn's size, found the way libjpeg walks the markers before it; None when there is none.
-
-    libjpeg skips any bytes that are not a marker between two segments (it only warns "extraneous bytes
-    before marker"), so they are skipped here too: a frame header hidden behind junk is still read. libjpeg
-    stops with an error at a scan, the end or a second SOI before a frame header: so does this (None), and
-    after _MAX_SEGMENTS segments (a real file has a few dozen; the walk must stay cheap on a crafted one).
-    """
-    if data[:3] != b"\xff\xd8\xff":  # SOI, then a marker: OpenCV's signature for its JPEG decoder
-        return None
-    i, n = 2, len(data)
-    for _ in range(_MAX_SEGMENTS):
-        found = _NEXT_MARKER.search(data, i)
-        if found is None:
-            return None
-        marker, i = found.group(1)[0], found.end()
-        if marker in _STANDALONE:
-            continue
-        if marker in (0xD8, 0xD9, 0xDA):  # a second SOI, EOI or SOS before any frame header
-            return None
-        if i + 2 > n:
-            return None
-        (length,) = struct.unpack(">H", data[i : i + 2])
-        if length < 2:
-            return None
-        if marker in _SOF:  # length, precision, height, width
-            if length < 8 or i + 7 > n:
-                return None
-            height, width = struct.unpack(">HH", data[i + 3 : i + 7])
-            return int(width), int(height)
-        i += length
-    return None
-
-
-def encoded_size(data: bytes) -> Optional[Tuple[int, int]]:
-    """(width, height) from a PNG or JPEG header without decoding it, or None when it is neither / unreadable."""
-    if data[:8] == _PNG_SIGNATURE:
-        return _png_size(data)
-    return _jpeg_size(data)
-
-
 def compressed_to_numpy(msg: CompressedImage, max_side: int = MAX_SIDE, gray: bool = False) -> np.ndarray:
     """CompressedImage (jpeg/png) -> BGR uint8 HxWx3 (HxW with ``gray``); the size is checked before decoding.
 
@@ -235,7 +174,7 @@ def compressed_to_numpy(msg: CompressedImage, max_side: int = MAX_SIDE, gray: bo
         raise ImageConversionError("empty", f"compressed image (format {msg.format!r}) has no data")
     size = encoded_size(raw)
     if size is None:
-        if raw[:8] == _PNG_SIGNATURE or raw[:2] == b"\xff\xd8":
+        if raw[:8] == PNG_SIGNATURE or raw[:2] == b"\xff\xd8":
             raise ImageConversionError(
                 "header",
                 f"compressed image ({len(raw)} bytes, format {msg.format!r}): no readable image size in "
