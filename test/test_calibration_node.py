@@ -241,7 +241,7 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
     bad = tmp_path / "broken.json"
     bad.write_text("{")
     cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
-    cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=3.0"]
+    cmd += ["--executor", executor, "--ros-args", "-p", f"calibration_file:={bad}", "-p", "calibrate_seconds:=4.0"]
     cmd += ["-p", "calibrate_check:=false"]  # the generated crop is not a face
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     diags = []
@@ -262,9 +262,11 @@ def test_calibrate_in_single_process_mode(ros_node, tmp_path, executor):
         faces.connect()
         assert wait_until(ros_node, lambda: status() is not None, 10)
         assert status().level == DiagnosticStatus.WARN and "calibration_file refused" in status().message
+        sent, answered = faces.n, len(faces.got)
         with faces:
             ok, message = trigger(ros_node, "/emotion_classifier/calibrate", timeout=15.0)
-        assert ok and f"saved to {bad}" in message, message
+        sent, answered = faces.n - sent, len(faces.got) - answered  # a failure says which side was slow
+        assert ok and f"saved to {bad}" in message, f"{message} ({sent} frames sent in the hold, {answered} answered)"
         assert faces.one().label == "neutral"
         assert wait_until(ros_node, lambda: status().level == DiagnosticStatus.OK, 10), status().message
         assert "calibrated" in status().message

@@ -49,7 +49,9 @@ def test_the_default_live_graph_delivers_every_frame_in_order(ros_node, tmp_path
     with GraphProcesses(graph, nodes, log_dir=tmp_path) as procs:
         assert wait_until(ros_node, lambda: len(feedback) >= 10 or bool(procs.dead()), 90), procs.dead()
         first = len(feedback)
-        assert wait_until(ros_node, lambda: len(feedback) >= first + 150 or bool(procs.dead()), 90), procs.dead()
+        assert wait_until(
+            ros_node, lambda: (len(feedback) >= first + 150 and len(faces) >= 60) or bool(procs.dead()), 90
+        ), procs.dead()
         assert procs.dead() == {}
     stamps = [_ns(f.header) for f in feedback]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), "feedback out of order or repeated"
@@ -57,7 +59,10 @@ def test_the_default_live_graph_delivers_every_frame_in_order(ros_node, tmp_path
     gaps = np.diff(stamps) * FPS / 1e9
     lost = int(np.round(gaps).sum() - len(gaps))
     assert np.allclose(gaps, np.round(gaps), atol=0.01) and lost == 0, f"{lost} of {len(stamps) + lost} frames lost"
-    # This test's own Face subscription can match the detector's publisher after the first frames went out.
-    steady = set(stamps[first:])
-    assert {_ns(f.header) for f in faces} >= steady, "feedback for a frame the detector never published"
+    # This test's own Face subscription can match the detector's publisher seconds after its Feedback one
+    # (discovery is per pair of endpoints); from its first face on it is reliable, so it misses none.
+    seen = {_ns(f.header) for f in faces}
+    assert seen, "the test never matched the detector's Face publisher"
+    steady = {s for s in stamps[first:] if s >= min(seen)}
+    assert len(steady) >= 50 and seen >= steady, "feedback for a frame the detector never published"
     assert sum(f.has_face for f in feedback) >= 0.9 * len(feedback), "the sample's first seconds show a face"
