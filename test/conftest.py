@@ -26,6 +26,13 @@ def ros_domain():
     yield os.environ["ROS_DOMAIN_ID"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def facecoach_home(tmp_path_factory):
+    """Sessions that the graphs of the tests record go to a temporary FaceCoach home, never the user's."""
+    os.environ["FACECOACH_HOME"] = str(tmp_path_factory.mktemp("facecoach_home"))
+    yield Path(os.environ["FACECOACH_HOME"])
+
+
 @pytest.fixture(autouse=True)
 def sigint_as_found(request):
     """A test that leaves this process ignoring SIGINT (code run in-process ends by ignoring it while it

@@ -20,6 +20,7 @@ setup(
     entry_points={
         "console_scripts": [
             "facecoach_player = facecoach_bag.entry:player",
+            "session_recorder = facecoach_bag.entry:session_recorder",
         ],
     },
 )

@@ -38,6 +38,7 @@ class NodeSpec:
     remappings: Dict[str, str] = field(default_factory=dict)
     process: str = ""  # nodes naming the same process run in one (see Graph.processes); '' = its own
     unless: str = ""  # an override that, given a value, leaves this node out (the camera: image_topic)
+    enabled_by: str = ""  # an override that, given false, leaves this node out (the recorder: record_session)
 
     def ros_args(self, params_file: Optional[str] = None) -> List[str]:
         """The ``--ros-args`` part of this node's command line."""
@@ -80,13 +81,16 @@ class Graph:
         for spec in self.nodes:
             if mode not in spec.modes or (spec.unless and str(values.get(spec.unless, "") or "")):
                 continue
+            if spec.enabled_by and str(values.get(spec.enabled_by, "true")).lower() == "false":
+                continue
             params = dict(spec.parameters)
             for name, value in values.items():
                 o = self.overrides[name]
-                if o.choices and str(value) not in o.choices:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                if o.choices and text not in o.choices:
                     raise GraphError(f"{name}={value!r}: must be one of {list(o.choices)}")
                 if o.node == spec.name:
-                    params[o.parameter] = value
+                    params[o.parameter] = _typed(value, spec.parameters.get(o.parameter))
             out.append(
                 NodeSpec(
                     spec.name,
@@ -97,6 +101,7 @@ class Graph:
                     dict(spec.remappings),
                     spec.process,
                     spec.unless,
+                    spec.enabled_by,
                 )
             )
         return out
@@ -125,6 +130,15 @@ class Graph:
         return {n.name: {"ros__parameters": dict(n.parameters)} for n in nodes if n.parameters}
 
 
+def _typed(value: Any, default: Any) -> Any:
+    """An override's value (a string from a command line) as the type of the YAML's value where that is a bool."""
+    if isinstance(default, bool) and isinstance(value, str):
+        if value.lower() not in ("true", "false"):
+            raise GraphError(f"{value!r}: must be true or false")
+        return value.lower() == "true"
+    return value
+
+
 def spec_dict(spec: NodeSpec) -> dict:
     """A node spec as JSON data (what a single_process child reads with --spec)."""
     return {
@@ -136,6 +150,7 @@ def spec_dict(spec: NodeSpec) -> dict:
         "remappings": spec.remappings,
         "process": spec.process,
         "unless": spec.unless,
+        "enabled_by": spec.enabled_by,
     }
 
 
@@ -150,6 +165,7 @@ def spec_from_dict(d: dict) -> NodeSpec:
         dict(d["remappings"]),
         d.get("process", ""),
         d.get("unless", ""),
+        d.get("enabled_by", ""),
     )
 
 
@@ -197,6 +213,7 @@ def load_graph(path=None) -> Graph:
                     remappings={str(k): str(v) for k, v in (n.get("remappings") or {}).items()},
                     process=str(n.get("process") or ""),
                     unless=str(n.get("unless") or ""),
+                    enabled_by=str(n.get("enabled_by") or ""),
                 )
             )
         except (KeyError, TypeError) as exc:
@@ -217,4 +234,6 @@ def load_graph(path=None) -> Graph:
     for spec in nodes:
         if spec.unless and spec.unless not in overrides:
             raise GraphError(f"{path}: node {spec.name}: 'unless' names unknown override {spec.unless!r}")
+        if spec.enabled_by and spec.enabled_by not in overrides:
+            raise GraphError(f"{path}: node {spec.name}: 'enabled_by' names unknown override {spec.enabled_by!r}")
     return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()))

@@ -12,7 +12,14 @@ packages of Humble and of rolling, and on Python 3.6.
 import importlib.util
 from typing import Any, Dict, List, Optional
 
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, RegisterEventHandler, Shutdown
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    GroupAction,
+    LogInfo,
+    RegisterEventHandler,
+    Shutdown,
+)
 from launch.conditions import IfCondition, UnlessCondition
 from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
@@ -69,9 +76,9 @@ def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
     ]
     for name, o in _overrides(graph, mode).items():
         kw = {"choices": list(o.choices)} if o.choices else {}
-        args.append(
-            DeclareLaunchArgument(name, default_value=str(graph.default(name)), description=o.description, **kw)
-        )
+        default = graph.default(name)
+        default = str(default).lower() if isinstance(default, bool) else str(default)  # launch's true / false
+        args.append(DeclareLaunchArgument(name, default_value=default, description=o.description, **kw))
     if mode == "replay":
         args += [
             DeclareLaunchArgument("bag", description="the recorded interview (a rosbag2 folder)"),
@@ -131,6 +138,14 @@ def _loop_parameter(specs: List[NodeSpec]) -> List[Dict[str, Any]]:
     return []
 
 
+def _enabled_by(specs: List[NodeSpec], actions: List[Any]) -> List[Any]:
+    """The actions of a process, in a group that runs only while its ``enabled_by`` argument is true."""
+    switch = next((s.enabled_by for s in specs if s.enabled_by), "")
+    if not switch:
+        return actions
+    return [GroupAction(actions, condition=IfCondition(LaunchConfiguration(switch)), scoped=False)]
+
+
 def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
     """One Node per process of the graph (unless single_process), and the single process (if it)."""
     single = LaunchConfiguration("single_process")
@@ -165,7 +180,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
                 condition=UnlessCondition(single),
                 **_common(),
             )
-        actions += [node, _ends_launch_when_it_cannot_start(node, process)]
+        actions += _enabled_by(specs, [node, _ends_launch_when_it_cannot_start(node, process)])
     node = Node(
         package="facecoach",
         executable="facecoach_single_process",

@@ -36,6 +36,7 @@ NODE_CLASSES: Dict[tuple, tuple] = {
         "emotion_classifier",
     ),
     ("alert_player", "alert_player"): ("alert_player.node:AlertPlayerNode", "alert_player"),
+    ("facecoach_bag", "session_recorder"): ("facecoach_bag.session_node:SessionRecorderNode", "session_recorder"),
 }
 
 

@@ -18,10 +18,11 @@ from typing import List, Optional, Sequence
 
 from facecoach_common.stopping import wait_until
 
+from .schema import WARM_UP_FRAME_ID
+
 IMAGE_TOPICS = ("/camera/image_raw", "/camera/image_raw/compressed")
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
 READY_TOPIC = "/facecoach/feedback"
-WARM_UP_FRAME_ID = "facecoach_warm_up"
 EXIT_NOT_READY, EXIT_BAD_BAG = 1, 2
 
 

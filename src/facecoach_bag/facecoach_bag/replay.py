@@ -20,7 +20,7 @@ from facecoach_common.stopping import wait_until
 
 from .errors import BagError, PartialBag
 from .reader import messages, open_reader
-from .schema import IMAGE_TYPES, ros_class
+from .schema import IMAGE_TYPES, WARM_UP_FRAME_ID, ros_class
 
 PIPELINE_TOPICS = ("/facecoach/face", "/facecoach/emotion")
 STREAM_END_TOPIC = "/facecoach/stream_end"  # std_msgs/Header, latched: the replay ended (the alert node reads it)
@@ -82,6 +82,8 @@ class Replayer:
     def warm_up(self, node: Node, received: Callable[[], int], timeout: float, settle_s: float = 1.0) -> bool:
         """Send the first image again and again, stamped 10 s before the bag, until ``received()`` grows.
 
+        Its frame_id is ``WARM_UP_FRAME_ID``, as the player's warm-up frames have.
+
         Discovery between every pair of processes takes a while; without this, the first seconds of
         a replay can cross a stage whose publisher has not yet matched the next stage's subscriber.
         The early stamp keeps the warm-up frame out of the replayed stretch of time: a reader tells
@@ -94,6 +96,7 @@ class Replayer:
             return True
         msg = deserialize_message(raw, ros_class(self.msgtypes[topic]))
         msg.header.stamp.sec -= WARM_UP_EARLY_S
+        msg.header.frame_id = WARM_UP_FRAME_ID  # a recorded session leaves the warm-up out by it
         start = received()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ METADATA_VERSION = 5  # Humble's; see the module docstring
 STORAGES = ("sqlite3", "mcap")
 DEFAULT_STORAGE = "sqlite3"
 STORAGE_SUFFIX = {"sqlite3": ".db3", "mcap": ".mcap"}
+WARM_UP_FRAME_ID = "facecoach_warm_up"  # header.frame_id of warm-up frames: a reader leaves them out of a session
 INFINITE = {"sec": 2147483647, "nsec": 4294967295}  # how Humble writes an infinite QoS duration
 
 

@@ -88,12 +88,7 @@ class BagWriter:
         self.sync(force=False)
 
     def _add_topic(self, topic: str, msgtype: str, qos: Optional[Sequence[dict]]) -> dict:
-        if self._ts is None:
-            self._ts = typestore()
-        if msgtype not in self._ts.types:
-            raise BagError(f"{topic}: unknown message type {msgtype}")
-        msgdef, _ = self._ts.generate_msgdef(msgtype, ros_version=2)
-        digest = self._ts.hash_rihs01(msgtype)
+        msgdef, digest = self._definition(topic, msgtype)
         info = {"id": len(self._topics) + 1, "type": msgtype, "qos": qos_profiles_yaml(qos or [])}
         self._storage.add_topic(info["id"], topic, msgtype, info["qos"], msgdef, digest, msgtype not in self._types)
         self._types.add(msgtype)
@@ -101,6 +96,25 @@ class BagWriter:
         self._counts.setdefault(topic, 0)
         self.sync(force=True)  # a new topic is in metadata.yaml before its first message is
         return info
+
+    def _definition(self, topic: str, msgtype: str):
+        """(message definition, type hash): from rosbags, else (the device) from the installed .msg files."""
+        if self._ts is None:
+            try:
+                self._ts = typestore()
+            except ImportError:
+                self._ts = False
+        if self._ts is False:
+            from .msgdef import definition
+
+            try:
+                return definition(msgtype)
+            except (LookupError, OSError, ValueError) as exc:
+                raise BagError(f"{topic}: no definition of message type {msgtype} ({exc})") from None
+        if msgtype not in self._ts.types:
+            raise BagError(f"{topic}: unknown message type {msgtype}")
+        msgdef, _ = self._ts.generate_msgdef(msgtype, ros_version=2)
+        return msgdef, self._ts.hash_rihs01(msgtype)
 
     def sync(self, force: bool = True) -> None:
         """Commit what was written (when ``commit_s`` passed, or now with ``force``); metadata when due."""

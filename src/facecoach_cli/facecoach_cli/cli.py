@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from .commands import bags, calibrate, demo, params, run, session
+from .commands import bags, calibrate, demo, params, run, session, sessions
 from .commands.parser import CommandParser
 from .errors import run_command
 from .logs import LOG_DIR_ENV
@@ -46,6 +46,7 @@ def build_parser(argv: Optional[Sequence[str]] = ()) -> argparse.ArgumentParser:
         params.add_commands,
         calibrate.add_commands,
         session.add_commands,
+        sessions.add_commands,
     ):
         add(sub)
     if _command_of(argv) not in sub.choices:

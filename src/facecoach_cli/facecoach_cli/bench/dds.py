@@ -114,7 +114,7 @@ def graph_benchmark(
     from ..ros_calls import command_node
 
     graph = load_graph()
-    nodes = graph.nodes_for("replay", {"alsa_device": "null", "model_variant": variant})
+    nodes = graph.nodes_for("replay", {"alsa_device": "null", "model_variant": variant, "record_session": "false"})
     out: Dict[str, Any] = {}
     with command_node("facecoach_bench") as node:
         for mode, factory in (("separate", GraphProcesses), ("single_process", SingleProcess)):

@@ -49,7 +49,7 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
     with tempfile.TemporaryDirectory(prefix="facecoach-bench-live-") as tmp:
         video = write_video(frames, Path(tmp) / "camera.avi", fps)
         graph = load_graph()
-        nodes = graph.nodes_for("live", {"camera_source": str(video), "alsa_device": "null"})
+        nodes = graph.nodes_for("live", {"camera_source": str(video), "alsa_device": "null", "record_session": "false"})
         nodes = [
             replace(n, parameters=dict(n.parameters, loop=True, fps=fps)) if n.name == "camera" else n for n in nodes
         ]

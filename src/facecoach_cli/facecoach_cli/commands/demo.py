@@ -11,7 +11,7 @@ import argparse
 import json
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from facecoach.graph import Graph, NodeSpec, load_graph
 from facecoach_common.stopping import stopped_by_signals
@@ -21,6 +21,7 @@ from ..errors import CommandError
 from ..logs import LOG_DIR_HELP, log_dir
 from ..sample import bundled_sample
 from ..viewer import WindowClosed
+from .session_run import add_report_option, finish_session, plan_session, wait_for_recorder
 from .supervised import (
     Supervised,
     add_common_options,
@@ -40,7 +41,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()
-    nodes = checked_nodes(args, graph, "replay")
+    nodes, session = plan_session(checked_nodes(args, graph, "replay"))
+    if session is None and args.report == "":
+        raise CommandError(
+            "--report without DIR writes into the session folder: name a DIR, the session is not recorded"
+        )
     logs = Path(args.log_dir)
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] demo: {bag} -> {' -> '.join(n.name for n in nodes)} ({how}, DDS)")
@@ -48,23 +53,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     printer = CoachingPrinter()
     with stopped_by_signals(), ros_node("facecoach_demo") as node, window(node, nodes, args.show):
         try:
-            replayed, restarts = _coach(node, args, bag, graph, nodes, printer)
+            replayed, restarts = _coach(node, args, bag, graph, nodes, printer, session)
         except (KeyboardInterrupt, WindowClosed) as exc:
             printer.summary()
             why = f" ({exc})" if isinstance(exc, WindowClosed) else ""
             print(f"\n[facecoach] demo interrupted{why}; every node stopped", flush=True)
+            finish_session(session, args.report)
             return EXIT_INTERRUPTED
     summary = printer.summary()
     summary["restarts"] = restarts
     print_summary(summary, replayed, logs)
-    _write_outputs(args, summary, printer.messages, bag)
+    _write_outputs(args, summary, printer.messages, bag, session)
     if not summary["frames"]:
         raise CommandError(f"no feedback came out of the graph; see {logs}/", exit_code=1)
     return 0
 
 
 def _coach(
-    node, args: argparse.Namespace, bag: Path, graph: Graph, nodes: List[NodeSpec], printer: CoachingPrinter
+    node,
+    args: argparse.Namespace,
+    bag: Path,
+    graph: Graph,
+    nodes: List[NodeSpec],
+    printer: CoachingPrinter,
+    session: Optional[Path] = None,
 ) -> Tuple[int, Dict[str, int]]:
     """Start the graph, warm it up, replay the bag into it; (messages replayed, restarts of each process)."""
     from facecoach_bag.replay import Replayer, start_pipeline
@@ -88,6 +100,7 @@ def _coach(
         if not start_pipeline(node, Supervised(procs), replayer, lambda: len(warm), args.timeout):
             check_alive(procs)
             raise CommandError(f"the graph did not come up in {args.timeout:g} s; see {logs}/", exit_code=1)
+        wait_for_recorder(node, session)
         print(f"[facecoach] graph ready; replaying at {args.rate}x\n{TABLE_HEADER}", flush=True)
         sink[0] = take
         replay(node, replayer, procs, lambda: len(printer.messages), finished)
@@ -113,11 +126,13 @@ def print_summary(s: Dict[str, Any], replayed: int, logs: Path, what: str = "the
         )
 
 
-def _write_outputs(args: argparse.Namespace, s: Dict[str, Any], messages: list, bag: Path) -> None:
-    """--json (the summary) and --report (the session report of the coached frames)."""
+def _write_outputs(args: argparse.Namespace, s: Dict[str, Any], messages: list, bag: Path, session) -> None:
+    """--json (the summary) and --report (the recorded session's report; unrecorded: of the coached frames)."""
     if args.json:
         Path(args.json).write_text(json.dumps(s, indent=2))
-    if args.report:
+    if session is not None:
+        finish_session(session, args.report)
+    elif args.report:
         from ..session_report import write_report
 
         write_report([feedback_line(m) for m in messages], args.report, title=f"FaceCoach: {bag.name}")
@@ -132,6 +147,6 @@ def add_commands(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the graph to come up")
     p.add_argument("--log-dir", default=str(log_dir("demo")), help=f"node output {LOG_DIR_HELP.format('demo')}")
     p.add_argument("--json", help="write the summary as JSON")
-    p.add_argument("--report", metavar="DIR", help="write the session report (PNG, HTML, JSON) here at the end")
+    add_report_option(p)
     add_common_options(p)
     p.set_defaults(func=cmd_demo)

@@ -10,9 +10,11 @@ from facecoach.graph import load_graph
 from facecoach_common.stopping import stopped_by_signals
 
 from ..coaching import CLASSIFIER_GONE, TABLE_HEADER, CoachingPrinter
+from ..errors import CommandError
 from ..logs import LOG_DIR_HELP, log_dir
 from ..viewer import WindowClosed
 from .demo import print_summary
+from .session_run import add_report_option, finish_session, plan_session
 from .supervised import (
     Supervised,
     add_common_options,
@@ -31,7 +33,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C (or the end of the bag)."""
     graph = load_graph()
     mode = "replay" if args.bag else "live"
-    nodes = checked_nodes(args, graph, mode)
+    nodes, session = plan_session(checked_nodes(args, graph, mode))
+    if session is None and args.report is not None:
+        raise CommandError("--report: this session is not recorded (record_session is false)")
     how = "one process" if args.single_process else "separate processes"
     print(f"[facecoach] starting {mode} graph: {', '.join(n.name for n in nodes)} ({how}; Ctrl-C stops)", flush=True)
     print(f"[facecoach] node logs: {args.log_dir}/", flush=True)
@@ -57,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except WindowClosed as exc:
         _summary(printer, replayed[0], {}, args)
         print(f"[facecoach] {exc}: stopped; every node stopped", flush=True)
+    finish_session(session, args.report)
     return 0
 
 
@@ -106,5 +111,6 @@ def add_commands(subparsers) -> None:
     p.add_argument("--rate", type=float, default=1.0, help="replay speed factor (> 0)")
     p.add_argument("--loop", action="store_true", help="replay the bag again and again, until Ctrl-C")
     p.add_argument("--log-dir", default=str(log_dir("run")), help=f"node output {LOG_DIR_HELP.format('run')}")
+    add_report_option(p)
     add_common_options(p)
     p.set_defaults(func=cmd_run)

@@ -174,7 +174,17 @@ def report(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write report.png, report.html and report.json for a bag or an eval-bag results file."""
+    """Write the report of a recorded session, or report.png, report.html and report.json for a bag or results."""
+    from facecoach_bag.session_files import is_session
+
+    from ..session_store import resolve
+    from .sessions import report_session
+
+    session = resolve(args.source)
+    if is_session(session) or (not Path(args.source).exists() and "/" not in args.source):
+        return report_session(str(session), args.out)
+    if not args.out:
+        raise CommandError(f"{args.source}: not a session folder; a bag or results file needs --out DIR")
     try:
         return report(
             args.source, args.out, args.models_dir, args.topic, args.max_frames, progress=not args.no_progress
@@ -225,8 +235,15 @@ def add_commands(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", metavar="BAG|RESULTS.jsonl", help="a bag (evaluated with the baseline first) or results")
-    p.add_argument("--out", required=True, help="folder for report.png, report.html, report.json")
+    p.add_argument(
+        "source",
+        metavar="SESSION|BAG|RESULTS.jsonl",
+        help="a recorded session (its name, as `facecoach sessions` lists it, or its folder): the report of what "
+        "was coached; or a bag of camera images (evaluated with the baseline first) or eval-bag results",
+    )
+    p.add_argument(
+        "--out", help="folder for report.html, report.png, report.json (a session's: its own folder by default)"
+    )
     _common(p)
     p.set_defaults(func=cmd_report)
 

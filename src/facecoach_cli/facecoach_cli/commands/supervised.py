@@ -51,10 +51,12 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
     for name, o in graph.overrides.items():
         offered = _offered_choices(graph, o)
         choices = f"; one of {', '.join(offered)}" if offered else ""
+        flag = {"nargs": "?", "const": "true", "metavar": "true|false"} if isinstance(graph.default(name), bool) else {}
         p.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             help=f"{o.description}{choices} (default: {graph.default(name)!r})",
+            **flag,
         )
 
 
