@@ -3,7 +3,8 @@
 # the build-machine paths baked into the ROS wheels and a colcon build of the workspace (all the demo
 # needs). With --test also what only the tests need: the ros2 CLI overlays and the device-profile venv
 # (.venv-device, Python 3.6: tools/setup_device_venv.sh).
-# Writes nothing outside the repository except pip's cache (and apt's, for alsa-utils when root).
+# Writes nothing outside the repository except pip's cache (and apt's, for alsa-utils and, with --test,
+# chromium, when root).
 # A second run with nothing changed takes seconds.
 set -eo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -120,7 +121,19 @@ else
   say "no ../shared/ros2-cli and no ros2 on PATH: the ros2 launch/param/topic tests will skip"
 fi
 
-# 6. The device-profile venv .venv-device (Python 3.6, torch 1.10: the Jetson Nano's software) for the
+# 6. Debian's chromium, for the test that opens a session report in a real (headless) browser: installed like
+#    alsa-utils, only when root and missing; otherwise that test skips and says how to get it.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (the report's browser test; once, about a minute)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+      || say "WARNING: chromium did not install; the report's browser test skips"
+  else
+    say "no chromium: the report's browser test skips (sudo apt-get install chromium to run it)"
+  fi
+fi
+
+# 7. The device-profile venv .venv-device (Python 3.6, torch 1.10: the Jetson Nano's software) for the
 #    device-profile tests; skipped with a note when there is no CPython 3.6. Again only when its pins change.
 "$ROOT/tools/setup_device_venv.sh"
 say "ready (source env.sh to use the workspace by hand)"

@@ -181,10 +181,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .sessions import report_session
 
     session = resolve(args.source)
-    if is_session(session) or (not Path(args.source).exists() and "/" not in args.source):
+    if is_session(session):
         return report_session(str(session), args.out)
     if not args.out:
-        raise CommandError(f"{args.source}: not a session folder; a bag or results file needs --out DIR")
+        if not session.exists():
+            raise CommandError(f"{args.source}: no such session (`facecoach sessions` lists them) or bag")
+        raise CommandError(f"{args.source}: not a session folder (a bag or results file needs --out DIR)")
     try:
         return report(
             args.source, args.out, args.models_dir, args.topic, args.max_frames, progress=not args.no_progress
