@@ -398,3 +398,38 @@ def test_ctrl_c_during_replay_ends_it_quietly(ros_node, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and "Traceback" not in out and "RCLError" not in out, out
+
+
+def test_without_rosbags_the_writer_stores_the_definitions_rosbags_would(tmp_path, monkeypatch):
+    """The device has no rosbags: the session recorder's bag takes its definitions from the installed .msg files."""
+    import sqlite3
+
+    from rclpy.serialization import serialize_message
+
+    import facecoach_bag.writer as writer_module
+    from facecoach_bag.msgdef import definition
+    from facecoach_bag.schema import typestore
+    from facecoach_msgs.msg import Feedback
+
+    ts = typestore()
+    for msgtype in (
+        "facecoach_msgs/msg/Feedback",
+        "facecoach_msgs/msg/Emotion",
+        "facecoach_msgs/msg/Face",
+        "rcl_interfaces/msg/ParameterEvent",
+        "sensor_msgs/msg/CompressedImage",
+    ):
+        assert definition(msgtype) == (ts.generate_msgdef(msgtype, ros_version=2)[0], ts.hash_rihs01(msgtype))
+
+    def no_rosbags():
+        raise ImportError("No module named 'rosbags'")
+
+    monkeypatch.setattr(writer_module, "typestore", no_rosbags)
+    w = writer_module.BagWriter(tmp_path / "bag")
+    w.write("/facecoach/feedback", "facecoach_msgs/msg/Feedback", 5, serialize_message(Feedback(emotion="sad")))
+    w.close()
+    db = next((tmp_path / "bag").glob("*.db3"))
+    stored = sqlite3.connect(str(db)).execute("SELECT encoded_message_definition FROM message_definitions").fetchone()
+    assert stored[0] == ts.generate_msgdef("facecoach_msgs/msg/Feedback", ros_version=2)[0]
+    ((_, msgtype, t_ns, raw),) = list(messages(tmp_path / "bag"))
+    assert t_ns == 5 and ts.deserialize_cdr(raw, msgtype).emotion == "sad"

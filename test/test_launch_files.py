@@ -8,6 +8,7 @@ The live graph, `ros2 param`, `ros2 topic`, respawn and Ctrl-C are in test_ros2_
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -77,11 +78,15 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
     got = set()
 
     def on_feedback(msg) -> None:
-        # Not the warm-up frames', nor the "classifier gone" notice after the bag's end (about no frame).
-        if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason != Feedback.REASON_CLASSIFIER_GONE:
+        # Not the warm-up frames', nor the "classifier gone" / "stream ended" notice after the bag's end (about no
+        # frame; the session recorder's stop gives the alert node the second of silence it needs to say it).
+        about_no_frame = (Feedback.REASON_CLASSIFIER_GONE, Feedback.REASON_STREAM_ENDED)
+        if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
     ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    sessions = Path(os.environ["FACECOACH_HOME"]) / "sessions"  # the test run's own home (conftest)
+    before = set(sessions.iterdir()) if sessions.is_dir() else set()
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", f"single_process:={single}"]
     if single == "false":
         args.append("namespace:=coach")
@@ -93,13 +98,21 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
         if single == "false":  # the namespace reached every node: their loggers are named after them
             for name in ("face_detector", "emotion_classifier", "alert_player", "facecoach_player"):
                 assert f"[coach.{name}]:" in launch.output, name
-        ctrl_c_and_check(launch, processes=1 if single == "true" else 3)
+        ctrl_c_and_check(launch, processes=1 if single == "true" else 4)  # + the session recorder
     missing = [i for i, t in enumerate(sent) if t not in got]
     assert got <= set(sent), "feedback for a frame the bag does not have"
     # Discovery would lose the first frames: the very first one came through. A busy stage may drop a
     # stale frame later on (sensor-data QoS, by design), so a few may be missing on a loaded machine.
     assert 0 not in missing, f"the bag's first frame was lost: frames without feedback {missing}"
     assert len(missing) <= frames // 10, f"frames without feedback: {missing}"
+    # The launch kept the session (issue 21): the feedback this test heard, recorded beside the settings in force.
+    from facecoach_cli.session_store import load_session
+
+    (session,) = set(sessions.iterdir()) - before
+    kept = load_session(session)
+    recorded = {line["stamp_ns"] for line in kept.lines}
+    assert recorded <= set(sent) and len(got - recorded) <= 1, (sorted(got - recorded), kept.missing)
+    assert kept.info["ended"] and kept.info["settings"]["alert_player"]["alsa_device"] == "null", kept.info
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -178,7 +191,7 @@ def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, t
         assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
         assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]
         assert launch.wait_for(r"the bag is played; the graph keeps running", 30), launch.output[-3000:]
-        ctrl_c_and_check(launch, processes=3)
+        ctrl_c_and_check(launch, processes=4)  # three nodes and the session recorder
     assert {m.model_variant for m in got} == {"int8_qdq"}
     assert all(abs(sum(m.probabilities) - 1) < 1e-3 for m in got)
 
@@ -238,7 +251,7 @@ def test_own_camera_topic_replaces_facecoachs_camera(flavour, single, ros_node):
         assert answered, launch.output[-3000:]
         assert "input raw from /my_cam/image_raw" in launch.output, launch.output[-3000:]
         assert "[camera]" not in launch.output and "running camera" not in launch.output, launch.output[-3000:]
-        ctrl_c_and_check(launch, processes=1 if single == "true" else 3)
+        ctrl_c_and_check(launch, processes=1 if single == "true" else 4)  # + the session recorder
     assert next(iter(got.values())).header.frame_id == "my_cam"
 
 
@@ -263,11 +276,26 @@ def test_image_topic_leaves_the_camera_out_of_the_graph():
     """`facecoach run --image-topic T` and the launch files: no camera node, the detector subscribes T."""
     graph = load_graph()
     nodes = graph.nodes_for("live", {"image_topic": "/my_cam/image_raw/compressed"})
-    assert [n.name for n in nodes] == ["face_detector", "emotion_classifier", "alert_player"]
+    assert [n.name for n in nodes] == ["face_detector", "emotion_classifier", "alert_player", "session_recorder"]
     detector = nodes[0]
     assert detector.parameters["image_topic"] == "/my_cam/image_raw/compressed"
-    assert [name for name, _ in graph.processes(nodes)] == ["face_detector", "emotion_classifier", "alert_player"]
+    assert [name for name, _ in graph.processes(nodes)] == [n.name for n in nodes]
     assert "camera" in [n.name for n in graph.nodes_for("live", {"image_topic": ""})]
+
+
+def test_record_session_false_leaves_the_session_recorder_out_and_record_images_is_a_bool():
+    """Issue 21: the recorder runs by default; record_session false (run's --record-session false) leaves it out."""
+    from facecoach.graph import GraphError
+
+    graph = load_graph()
+    (rec,) = [n for n in graph.nodes_for("replay") if n.name == "session_recorder"]
+    assert rec.parameters["record"] is True and rec.parameters["record_images"] is False
+    assert "session_recorder" not in [n.name for n in graph.nodes_for("live", {"record_session": "false"})]
+    assert "session_recorder" not in [n.name for n in graph.nodes_for("live", {"record_session": False})]
+    (rec,) = [n for n in graph.nodes_for("live", {"record_images": "true"}) if n.name == "session_recorder"]
+    assert rec.parameters["record_images"] is True  # typed as in the YAML, for the parameters file
+    with pytest.raises(GraphError, match="must be one of"):
+        graph.nodes_for("live", {"record_images": "yes"})
 
 
 def test_run_command_lines_come_from_the_graph():
@@ -303,9 +331,10 @@ def test_readme_lists_every_node_parameter():
     from emotion_classifier.config import ClassifierConfig
     from face_detector.capture import CameraConfig
     from face_detector.config import DetectorNodeConfig
+    from facecoach_bag.session_config import SessionConfig
     from facecoach_common.settings import settings_of
 
     readme = (REPO / "README.md").read_text()
-    configs = (CameraConfig, DetectorNodeConfig, ClassifierConfig, AlertConfig)
+    configs = (CameraConfig, DetectorNodeConfig, ClassifierConfig, AlertConfig, SessionConfig)
     missing = [s.name for c in configs for s in settings_of(c) if f"| `{s.name}` |" not in readme]
     assert missing == [], f"README.md lacks parameters {missing}"

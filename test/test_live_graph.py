@@ -42,7 +42,8 @@ def test_the_default_live_graph_delivers_every_frame_in_order(ros_node, tmp_path
         n if n.name != "camera" else n.__class__(**{**n.__dict__, "parameters": {**n.parameters, "loop": True}})
         for n in nodes
     ]
-    assert [name for name, _ in graph.processes(nodes)] == ["camera_detector", "emotion_classifier", "alert_player"]
+    processes = [name for name, _ in graph.processes(nodes)]
+    assert processes == ["camera_detector", "emotion_classifier", "alert_player", "session_recorder"]
     faces, feedback = [], []
     ros_node.create_subscription(Face, "/facecoach/face", faces.append, OBSERVER_QOS)
     ros_node.create_subscription(Feedback, "/facecoach/feedback", feedback.append, OBSERVER_QOS)

@@ -169,4 +169,4 @@ def test_loop_argument_reaches_the_camera(live):
 
 def test_ctrl_c_ends_the_live_graph_cleanly(live):
     """Ctrl-C (SIGINT to the group, then launch's own): no traceback, no 'process has died'."""
-    ctrl_c_and_check(live, processes=3)
+    ctrl_c_and_check(live, processes=4)  # camera_detector, classifier, alert, session recorder

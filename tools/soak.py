@@ -9,7 +9,9 @@ the end, each cue as it happens, and a summary; exits 1 when the total RSS grew 
 """
 
 import argparse
+import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -57,7 +59,10 @@ def main() -> int:
     from facecoach_msgs.msg import Feedback
 
     graph = load_graph()
-    nodes = graph.nodes_for("replay", {"alsa_device": "null"})
+    nodes = graph.nodes_for("replay", {"alsa_device": "null"})  # the session recorder too: its memory is watched
+    # ... but its hour-long session goes to a temporary FaceCoach home, not the user's.
+    home = tempfile.TemporaryDirectory(prefix="facecoach-soak-")
+    os.environ["FACECOACH_HOME"] = home.name
     stats = {"frames": 0, "cues": 0, "gone": 0, "warm": 0}
     first_ns = [None]
     live = [False]
@@ -126,6 +131,7 @@ def main() -> int:
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+        home.cleanup()
     growth = (sum(last.values()) / sum(start.values()) - 1) * 100
     fps = stats["frames"] / elapsed
     print(

@@ -76,10 +76,12 @@ def report_session(source: str, out_dir: Optional[str], stream=None) -> int:
     """`facecoach report SESSION`: the report of a recorded session (1 when it is partial: it says what is missing)."""
     from ..session_page import write_session_report
     from ..session_report import format_summary
+    from ..session_summary import plain_text
 
     stream = stream or sys.stdout
     s = write_session_report(source, out_dir)
     out = Path(out_dir) if out_dir else Path(source)
+    print(" ".join(plain_text(s)), file=stream)
     print(format_summary(s), file=stream)
     for m in s["missing"]:
         print(f"[facecoach] missing: {m}", file=stream)
