@@ -42,7 +42,7 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
             replay.stdout,
             common
             | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"}
-            | {"image_topic", "record_session", "record_images"},
+            | {"image_topic", "record_session", "record_images", "sessions_dir"},
         ),
     ):
         declared = dict(re.findall(r"^    '(\w+)':\n        (.+)$", out, re.M))

@@ -20,7 +20,7 @@ from facecoach_common.settings import from_values, settings_of
 from .errors import BagError
 from .recorder import Recorder
 from .session_config import SessionConfig
-from .session_files import IMAGE_TOPICS, SESSION_VERSION, TOPICS, next_bag, write_session_file
+from .session_files import IMAGE_TOPICS, SESSION_VERSION, TOPICS, next_bag, read_session_file, write_session_file
 from .session_settings import calibration, parameter_value
 
 SETTINGS = settings_of(SessionConfig)
@@ -47,6 +47,7 @@ class SessionRecorderNode(Node):
         self._recorder: Optional[Recorder] = None
         self._asking: Dict[str, _Asking] = {}
         self._info: Dict[str, Any] = {}
+        self._missing: List[str] = []
         if not self._config.record:
             self.get_logger().info("session recording is off (record_session:=false)")
             return
@@ -61,23 +62,36 @@ class SessionRecorderNode(Node):
             reason = getattr(exc, "strerror", None) or str(exc)
             self.get_logger().error(f"this session is not recorded: {self._session}: {reason}")
             return
-        now = time.time()
-        self._info = {
-            "version": SESSION_VERSION,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
-            "started_ns": int(now * 1e9),
-            "ended": None,
-            "bags": [bag.name],
-            "topics": topics,
-            "record_images": c.record_images,
-            "settings": {},
-            "settings_missing": list(c.settings_from),
-        }
+        self._info = self._session_info(bag.name, topics)
+        self._missing = list(topics)  # topics not subscribed yet
         self._deadline = time.monotonic() + c.settings_wait_s
         self._asking = {n: _Asking(self, n) for n in c.settings_from}
         self._write_info()
         self.create_timer(TICK_S, self._tick)
         self.get_logger().info(f"recording this session into {self._session} (images: {c.record_images})")
+
+    def _session_info(self, bag: str, topics: List[str]) -> Dict[str, Any]:
+        """session.yaml's content: new, or (a recorder restarted during the session) the earlier one, going on."""
+        try:
+            info = read_session_file(self._session)
+        except ValueError:
+            now = time.time()
+            return {
+                "version": SESSION_VERSION,
+                "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
+                "started_ns": int(now * 1e9),
+                "ended": None,
+                "bags": [bag],
+                "topics": topics,
+                "record_images": self._config.record_images,
+                "settings": {},
+                "settings_missing": list(self._config.settings_from),
+            }
+        info["bags"] = list(info.get("bags") or []) + [bag]
+        info["recorder_restarts"] = int(info.get("recorder_restarts") or 0) + 1
+        info["ended"] = None
+        info.setdefault("settings", {})
+        return info
 
     def _write_info(self) -> None:
         try:
@@ -87,7 +101,8 @@ class SessionRecorderNode(Node):
 
     def _tick(self) -> None:
         """Subscribe to the topics that appeared, commit what arrived, ask the nodes that answer now."""
-        self._recorder.subscribe_available()
+        if self._missing:  # a topic appears once; its subscription outlives its publisher's restarts
+            self._missing = self._recorder.subscribe_available()
         self._recorder.sync()
         if self._recorder.error:
             self.get_logger().error(f"session recording stopped: {self._recorder.error}", throttle_duration_sec=60.0)

@@ -58,11 +58,12 @@ def _feedback(raw: bytes):
 def _read_part(part: Path, topics: Sequence[str], missing: List[str]) -> Iterable[tuple]:
     """(topic, raw) of a bag of the session; what cannot be read goes into ``missing``."""
     from facecoach_bag.reader import messages
+    from facecoach_bag.reader import topics as topics_of
 
     try:
-        for topic, _, _, raw in messages(part):
-            if topic in topics:
-                yield topic, raw
+        present = [t.name for t in topics_of(part) if t.name in topics]  # camera frames are never read here
+        for topic, _, _, raw in messages(part, present) if present else ():
+            yield topic, raw
     except PartialBag as exc:
         missing.append(f"the recording was cut short ({exc}); the report covers what was written before")
     except BagError as exc:

@@ -113,3 +113,23 @@ def test_a_missing_or_foreign_folder_or_a_newer_session_is_one_line(home, tmp_pa
     with pytest.raises(CommandError, match="no such session"):
         load_session(home / "gone")
     assert yaml.safe_load((newer / "session.yaml").read_text())["version"] == 99  # read, never rewritten
+
+
+def test_a_recorder_restarted_during_the_session_goes_on_in_bag_2(home, tmp_path):
+    """run and demo restart a recorder that died: its second bag is read after the first, as one session."""
+    from rclpy.serialization import serialize_message
+
+    from facecoach_bag.session_files import bag_parts, next_bag
+    from facecoach_bag.writer import BagWriter
+
+    msgs = feedback_msgs(end=False)
+    session = write_session(home / "2026-12-06_07-00-00", msgs[:41])  # killed after 4 s
+    assert next_bag(session).name == "bag_2"
+    writer = BagWriter(session / "bag_2")
+    for k, m in enumerate(msgs[41:] + feedback_msgs(warm_up=False, end=True)[-1:]):
+        writer.write("/facecoach/feedback", "facecoach_msgs/msg/Feedback", k, serialize_message(m))
+    writer.close()
+    (session / "bag_10").mkdir()  # sorted as numbers, not as text
+    assert [p.name for p in bag_parts(session)] == ["bag", "bag_2", "bag_10"]
+    s = write_session_report(session)
+    assert s["frames"] == 80 and s["share"]["bad"] == 0.5 and [c["t_s"] for c in s["cues"]] == [3.2, 6.2]

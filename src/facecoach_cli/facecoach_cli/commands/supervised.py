@@ -51,11 +51,13 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
     for name, o in graph.overrides.items():
         offered = _offered_choices(graph, o)
         choices = f"; one of {', '.join(offered)}" if offered else ""
-        flag = {"nargs": "?", "const": "true", "metavar": "true|false"} if isinstance(graph.default(name), bool) else {}
+        default = graph.default(name)
+        boolean = isinstance(default, bool)
+        flag = {"nargs": "?", "const": "true", "metavar": "true|false"} if boolean else {}  # --record-images alone
         p.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
-            help=f"{o.description}{choices} (default: {graph.default(name)!r})",
+            help=f"{o.description}{choices} (default: {str(default).lower() if boolean else repr(default)})",
             **flag,
         )
 
