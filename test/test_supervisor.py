@@ -260,7 +260,7 @@ def test_a_signal_to_facecoach_run_leaves_no_node_running(tmp_path, sig):
     run = RunCommand(tmp_path, "--loop", logs=sig != signal.SIGINT)
     try:
         children = run.children()
-        assert set(children) == {"face_detector", "emotion_classifier", "alert_player"}
+        assert set(children) == {"face_detector", "emotion_classifier", "alert_player", "session_recorder"}
         run.wait_for(r"replaying .* at 1.0x")
         run.proc.send_signal(sig)
         try:

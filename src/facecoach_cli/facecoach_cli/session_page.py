@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from facecoach_bag.session_files import SESSION_FILE, bag_parts
+
 from .session_report import CATEGORIES, COLOURS, LABELS, timeline_png
 from .session_store import Session, all_sessions, face_crops, load_session
 from .session_summary import plain_text, session_summary, trend_row
@@ -23,18 +25,37 @@ img{max-width:100%}img.face{width:96px;height:96px;image-rendering:pixelated}
 .bar{display:inline-block;height:1em;vertical-align:middle}td.text{text-align:left}"""
 
 
+def session_row(path: Path) -> Dict[str, Any]:
+    """One session's row of the list and the trend; ``error`` when it cannot be read.
+
+    From its report.json when that is newer than the recording (an hour's session takes seconds to read), else
+    from the recording itself.
+    """
+    try:
+        return trend_row(_report_json(path) or session_summary(load_session(path)))
+    except Exception as exc:  # noqa: BLE001 - one unreadable session must not stop the list or a report
+        return {"session": path.name, "error": str(exc).splitlines()[0]}
+
+
+def _report_json(path: Path) -> Optional[Dict[str, Any]]:
+    """The session's report.json, when it was written after everything it was made from (else None)."""
+    report = path / "report.json"
+    try:
+        inputs = [path / SESSION_FILE] + [f for part in bag_parts(path) for f in part.iterdir()]
+        newest = max((f.stat().st_mtime for f in inputs if f.exists()), default=0.0)
+        if report.stat().st_mtime <= newest:
+            return None
+        data = json.loads(report.read_text(encoding="utf-8"))
+        trend_row(data)  # it has what a row needs
+        return data
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def trend(session: Path, folder: Optional[Path] = None) -> List[Dict[str, Any]]:
     """The session and the earlier ones of its sessions directory, oldest first (one row each)."""
     folder = Path(folder) if folder else session.parent
-    rows = []
-    for p in all_sessions(folder):
-        if p.name > session.name:
-            break
-        try:
-            rows.append(trend_row(session_summary(load_session(p))))
-        except Exception as exc:  # noqa: BLE001 - one unreadable old session must not stop this report
-            rows.append({"session": p.name, "error": str(exc).splitlines()[0]})
-    return rows
+    return [session_row(p) for p in all_sessions(folder) if p.name <= session.name]
 
 
 def trend_png(rows: Sequence[Dict[str, Any]], current: str, path: Path) -> None:
@@ -149,7 +170,7 @@ def write_session_report(session_path, out_dir=None, sessions_folder: Optional[P
     out = Path(out_dir) if out_dir else session.path
     out.mkdir(parents=True, exist_ok=True)
     s = session_summary(session)
-    rows = trend(session.path, sessions_folder)
+    rows = [r if r["session"] != session.name else trend_row(s) for r in trend(session.path, sessions_folder)]
     s["trend"] = rows
     timeline_png(session.lines, out / "report.png")
     trend_png(rows, session.name, out / "trend.png")

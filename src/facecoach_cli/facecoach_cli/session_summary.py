@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Dict, List, Sequence
 
-from .session_report import CATEGORIES, frame_durations, summarize
+from .session_report import frame_durations, summarize
 
 TOP_STRETCHES = 3  # the longest bad stretches the report points at
 
@@ -110,12 +110,8 @@ def settings_in_force(info: Dict[str, Any]) -> Dict[str, Any]:
     mapping = {k.split(".", 1)[1]: v for k, v in sorted(alert.items()) if k.startswith("mapping.")}
     if mapping:
         out["mapping"] = mapping
-    for key in ("mapping_preset", "bad_rule", "bad_probability", "min_confidence", "bad_threshold", "window_s"):
-        if key in alert:
-            out[key] = alert[key]
-    for key in ("cooldown_s",):
-        if key in alert:
-            out[key] = alert[key]
+    rule = ("mapping_preset", "bad_rule", "bad_probability", "min_confidence", "bad_threshold", "window_s")
+    out.update({key: alert[key] for key in rule + ("cooldown_s",) if key in alert})
     cal = info.get("calibration")
     out["calibration"] = (cal.get("file") + (f" ({cal['error']})" if cal.get("error") else "")) if cal else "none"
     return out
@@ -167,6 +163,3 @@ def trend_row(s: Dict[str, Any]) -> Dict[str, Any]:
         "longest_bad_s": lb["duration_s"] if lb else 0.0,
         "partial": s["partial"],
     }
-
-
-__all__ = ["CATEGORIES", "bad_by_emotion", "bad_stretches", "plain_text", "session_summary", "trend_row"]

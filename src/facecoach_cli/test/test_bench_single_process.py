@@ -41,7 +41,7 @@ def _stream(factory, frames, log_dir):
 
     topic, fr = frames
     graph = load_graph()
-    nodes = graph.nodes_for("replay", {"alsa_device": "null"})
+    nodes = graph.nodes_for("replay", {"alsa_device": "null", "record_session": "false"})  # as the bench runs it
     rclpy.init()
     node = rclpy.create_node("facecoach_test_single")
     try:

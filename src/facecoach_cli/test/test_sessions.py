@@ -133,3 +133,15 @@ def test_a_recorder_restarted_during_the_session_goes_on_in_bag_2(home, tmp_path
     assert [p.name for p in bag_parts(session)] == ["bag", "bag_2", "bag_10"]
     s = write_session_report(session)
     assert s["frames"] == 80 and s["share"]["bad"] == 0.5 and [c["t_s"] for c in s["cues"]] == [3.2, 6.2]
+
+
+def test_the_list_takes_a_report_newer_than_the_recording_and_reads_the_recording_otherwise(home):
+    session = write_session(home / "2026-12-06_07-00-00")
+    write_session_report(session)
+    report = json.loads((session / "report.json").read_text())
+    report["cues"] = []  # marks the report: a row made from it says 0 cues
+    (session / "report.json").write_text(json.dumps(report))
+    assert session_rows(home)[0]["cues"] == 0
+    db = next((session / "bag").glob("*.db3"))
+    os.utime(db, (db.stat().st_mtime + 10, db.stat().st_mtime + 10))  # the recording changed after the report
+    assert session_rows(home)[0]["cues"] == 2

@@ -21,16 +21,10 @@ EXIT_PARTIAL = 1
 
 def session_rows(folder: Optional[Path] = None) -> List[Dict[str, Any]]:
     """One row per session of the folder, oldest first (a session that cannot be read says why)."""
-    from ..session_store import all_sessions, load_session
-    from ..session_summary import session_summary, trend_row
+    from ..session_page import session_row
+    from ..session_store import all_sessions
 
-    rows = []
-    for p in all_sessions(folder):
-        try:
-            rows.append(trend_row(session_summary(load_session(p))))
-        except CommandError as exc:
-            rows.append({"session": p.name, "error": str(exc)})
-    return rows
+    return [session_row(p) for p in all_sessions(folder)]
 
 
 def _row_text(r: Dict[str, Any]) -> str:
