@@ -7,6 +7,7 @@ alert node's word that the stream stopped (stamp 0) is kept as an event, not a f
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ def _read_part(part: Path, topics: Sequence[str], missing: List[str]) -> Iterabl
     from facecoach_bag.reader import messages
     from facecoach_bag.reader import topics as topics_of
 
+    salvage = logging.getLogger("facecoach_bag.salvage")
+    level = salvage.level
+    salvage.setLevel(logging.ERROR)  # a killed recorder's bag is read from its storage: the report says so once
     try:
         present = [t.name for t in topics_of(part) if t.name in topics]  # camera frames are never read here
         for topic, _, _, raw in messages(part, present) if present else ():
@@ -68,6 +72,8 @@ def _read_part(part: Path, topics: Sequence[str], missing: List[str]) -> Iterabl
         missing.append(f"the recording was cut short ({exc}); the report covers what was written before")
     except BagError as exc:
         missing.append(f"{part.name} could not be read ({exc})")
+    finally:
+        salvage.setLevel(level)
 
 
 def load_session(path) -> Session:
@@ -90,7 +96,8 @@ def load_session(path) -> Session:
     parts = bag_parts(path)
     if not parts:
         s.missing.append("no recording (no bag): nothing to report")
-    for part in parts:
+    for i, part in enumerate(parts):
+        before = len(s.lines)
         for _, raw in _read_part(part, (FEEDBACK_TOPIC,), s.missing):
             msg = _feedback(raw)
             if msg.header.frame_id == WARM_UP_FRAME_ID:
@@ -100,6 +107,12 @@ def load_session(path) -> Session:
                 s.events.append({"reason": msg.reason, "after_stamp_ns": s.lines[-1]["stamp_ns"] if s.lines else 0})
                 continue
             s.lines.append(line)
+        if i and before and len(s.lines) > before:  # the recorder was restarted: the time between was not recorded
+            t0, a, b = s.lines[0]["stamp_ns"], s.lines[before - 1]["stamp_ns"], s.lines[before]["stamp_ns"]
+            s.missing.append(
+                f"the recorder was restarted: the feedback between {(a - t0) / 1e9:.1f} s and {(b - t0) / 1e9:.1f} s "
+                "was not recorded (that time counts as the last frame's before it)"
+            )
     if parts and not s.lines:
         s.missing.append("no feedback was recorded (the graph never coached a frame)")
     if s.info and s.info.get("ended") is None and parts:

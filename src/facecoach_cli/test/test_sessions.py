@@ -133,6 +133,7 @@ def test_a_recorder_restarted_during_the_session_goes_on_in_bag_2(home, tmp_path
     assert [p.name for p in bag_parts(session)] == ["bag", "bag_2", "bag_10"]
     s = write_session_report(session)
     assert s["frames"] == 80 and s["share"]["bad"] == 0.5 and [c["t_s"] for c in s["cues"]] == [3.2, 6.2]
+    assert "the recorder was restarted: the feedback between 3.9 s and 4.0 s was not recorded" in s["missing"][0]
 
 
 def test_the_list_takes_a_report_newer_than_the_recording_and_reads_the_recording_otherwise(home):

@@ -76,7 +76,7 @@ def report_session(source: str, out_dir: Optional[str], stream=None) -> int:
     s = write_session_report(source, out_dir)
     out = Path(out_dir) if out_dir else Path(source)
     print(" ".join(plain_text(s)), file=stream)
-    print(format_summary(s), file=stream)
+    print(format_summary(dict(s, partial=False)), file=stream)  # what is missing follows, in words
     for m in s["missing"]:
         print(f"[facecoach] missing: {m}", file=stream)
     print(f"[facecoach] report: {out / 'report.html'}", file=stream)
