@@ -13,6 +13,7 @@ import yaml
 
 from .compressed import InflatingReader, check_compressed_files
 from .errors import BagError, PartialBag
+from .mcap_chunks import check_mcap_chunks
 from .salvage import SalvageReader
 from .schema import IMAGE_TYPES, Topic
 
@@ -99,11 +100,14 @@ def open_reader(path):
         if (path.parent / "metadata.yaml").exists():
             path = path.parent
         else:
+            check_mcap_chunks(path)
             return SalvageReader(path.parent, [path], "no metadata.yaml beside it")
     files = _storage_files(path)
     for f in files:
         if f.suffix == ".db3":
             _roll_back_hot_journal(f)
+        else:
+            check_mcap_chunks(f)
     mode = _compression(path)
     try:
         reader = Reader(path)
