@@ -40,6 +40,7 @@ UNIT_TESTS = [
     "src/emotion_classifier/test/test_weight_file.py",
     "src/emotion_classifier/test/test_calibration.py",
     "src/facecoach/test/test_bring_up.py",
+    "src/facecoach/test/test_profile.py",
 ]
 ATOL = 1e-4
 # int8_native runs fbgemm's integer kernels, which pick their code path by CPU (AVX2, AVX512, VNNI) and

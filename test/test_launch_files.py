@@ -34,7 +34,7 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     assert live.returncode == 0, live.stdout + live.stderr
     replay = ros2(flavour, "launch", "facecoach", "replay.launch.py", "--show-args", cwd=REPO)
     assert replay.returncode == 0, replay.stdout + replay.stderr
-    common = {"single_process", "params_file", "namespace", "log_level", "loop"}
+    common = {"single_process", "params_file", "namespace", "log_level", "loop", "profile"}
     for out, names in (
         (live.stdout, common | set(graph.overrides)),
         (
