@@ -1,6 +1,9 @@
 """Where FaceCoach's installed resources are: through ament's package index, never by counting folders."""
 
+import os
 from pathlib import Path
+
+HOME_ENV = "FACECOACH_HOME"  # where a person's files go: calibration, profiles (default ~/.facecoach)
 
 
 class ResourceNotFound(LookupError):
@@ -25,3 +28,8 @@ def resource(package: str, *parts: str) -> Path:
     if not path.exists():
         raise ResourceNotFound(f"{path}: not installed with package {package!r}")
     return path
+
+
+def facecoach_home() -> Path:
+    """The folder of the user's own FaceCoach files: ``$FACECOACH_HOME``, else ``~/.facecoach`` (not created here)."""
+    return Path(os.path.expanduser(os.environ.get(HOME_ENV) or "~/.facecoach"))
