@@ -99,13 +99,14 @@ def ros2(flavour: str, *args: str, timeout: float = 60.0, cwd=None) -> subproces
 class Launch:
     """``ros2 launch ARGS`` as started from a terminal; a context manager that always ends it."""
 
-    def __init__(self, flavour: str, *args: str, cwd=None) -> None:
+    def __init__(self, flavour: str, *args: str, cwd=None, env: Optional[Dict[str, str]] = None) -> None:
+        """``env``: variables set on top of the flavour's environment (for launch and every process it starts)."""
         self.args = list(args)
         self.lines: List[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
             ["ros2", "launch", *args],
-            env=environment(flavour),
+            env=dict(environment(flavour), **(env or {})),
             cwd=str(cwd or REPO),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -298,6 +298,104 @@ def test_random_bytes_are_no_bag(tmp_path):
         open_reader(tmp_path / "bag")
 
 
+# ------------------------------------------------------------------------------------- without rosbags
+# The Jetson's Python 3.6 has no rosbags: the standard library reads sqlite3 bags (facecoach_bag.sqlite3_reader).
+# test_device_profile.py reads the sample there; here the same code runs with rosbags made unimportable.
+
+
+@pytest.fixture
+def block_rosbags(monkeypatch):
+    """A function that makes rosbags unimportable from then on (``import rosbags`` raises ModuleNotFoundError)."""
+    from facecoach_bag.sqlite3_reader import no_rosbags
+
+    def block() -> None:
+        for name in [n for n in sys.modules if n == "rosbags" or n.startswith("rosbags.")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "rosbags", None)
+        assert no_rosbags()
+
+    return block
+
+
+def _read_all(bag) -> tuple:
+    """(the reader's class name, its partial, the topics, every message) of a bag."""
+    reader = open_reader(bag)
+    kind, partial = type(reader).__name__, reader.partial
+    reader.close()
+    return kind, partial, topics(bag), list(messages(bag))
+
+
+def test_without_rosbags_the_sample_reads_as_rosbags_reads_it(block_rosbags):
+    with_rosbags = _read_all(bundled_sample())
+    block_rosbags()
+    without = _read_all(bundled_sample())
+    assert with_rosbags[0] == "Reader" and without[0] == "Sqlite3Reader"
+    assert without[1:] == with_rosbags[1:]
+    assert len(without[3]) == 810
+
+
+@pytest.mark.parametrize("version", [5, 6, 7, 8, 9])
+def test_without_rosbags_every_metadata_version_of_a_sqlite3_bag_reads_the_same(tmp_path, version, block_rosbags):
+    w = BagWriter(tmp_path / "v5")
+    for i in range(20):  # two topics, stamps interleaved and out of order: read by timestamp as rosbags does
+        w.write("/chatter" if i % 2 else "/other", STRING, 1_000_000 + (i * 7) % 20, _string(i))
+    w.close()
+    bag = tmp_path / "v5" if version == 5 else _other_version(tmp_path / "v5", tmp_path / f"v{version}", version, "")
+    expected = _read_all(bag)
+    block_rosbags()
+    assert _read_all(bag) == ("Sqlite3Reader",) + expected[1:]
+    assert [m[2] for m in expected[3]] == list(range(1_000_000, 1_000_020))
+    assert [m[0] for m in messages(bag, ["/chatter"])] == ["/chatter"] * 10
+
+
+def test_without_rosbags_a_killed_or_cut_bag_reads_as_with_rosbags(tmp_path, block_rosbags):
+    _killed_writer(tmp_path / "killed", "sqlite3", 30, 0.5)
+    killed = _read_all(tmp_path / "killed")
+    _write(tmp_path / "cut", n=100).close()
+    db = next((tmp_path / "cut").glob("*.db3"))
+    os.truncate(db, db.stat().st_size // 2)
+
+    def cut_read() -> list:
+        got = []
+        with pytest.raises(PartialBag, match="partial bag: .* messages read") as err:
+            for m in messages(tmp_path / "cut"):
+                got.append(m)
+        return got, str(err.value)
+
+    cut = cut_read()
+    block_rosbags()
+    assert _read_all(tmp_path / "killed") == killed and killed[1] is None and len(killed[3]) == 30
+    assert cut_read() == cut and 10 < len(cut[0]) < 100
+
+
+def test_without_rosbags_a_bag_that_needs_it_is_refused_with_the_reason(tmp_path, block_rosbags):
+    _write(tmp_path / "mcap", "mcap").close()
+    _write(tmp_path / "plain").close()
+    file_mode = tmp_path / "file_mode"
+    shutil.copytree(tmp_path / "plain", file_mode)
+    meta = yaml.safe_load((file_mode / "metadata.yaml").read_text())
+    meta["rosbag2_bagfile_information"].update(compression_mode="FILE", compression_format="zstd")
+    (file_mode / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    lies = tmp_path / "lies"
+    shutil.copytree(tmp_path / "plain", lies)
+    meta = yaml.safe_load((lies / "metadata.yaml").read_text())
+    meta["rosbag2_bagfile_information"]["topics_with_message_count"][0]["topic_metadata"]["type"] = "std_msgs/msg/Int8"
+    (lies / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    block_rosbags()
+    for bag, reason in (
+        (tmp_path / "mcap", "an MCAP bag: reading it needs rosbags, which is not installed here"),
+        (next((tmp_path / "mcap").glob("*.mcap")), "an MCAP bag: reading it needs rosbags"),
+        (file_mode, "a compressed bag (zstd, file mode): inflating it needs rosbags"),
+        (lies, "metadata.yaml lies about its topics: metadata.yaml says /other is std_msgs/msg/Int8"),
+        (tmp_path / "missing", "no such bag"),
+    ):
+        with pytest.raises(BagError) as err:
+            open_reader(bag)
+        assert reason in str(err.value) and "\n" not in str(err.value), str(err.value)
+    (tmp_path / "plain" / "metadata.yaml").unlink()  # the storage file alone is still read
+    assert [m[2] for m in messages(tmp_path / "plain")] == list(range(1_000_000, 1_000_020))
+
+
 # ------------------------------------------------------------------------------------- facecoach record
 
 

@@ -196,9 +196,9 @@ def test_calibrate_service_file_and_diagnostics(ros_node, classifier, home, tmp_
     assert not ok and "calibrate_seconds" in why
 
 
-def _facecoach(*args, timeout=60):
+def _facecoach(*args, timeout=60, **env):
     cmd = [sys.executable, "-m", "facecoach_cli.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **env))
 
 
 def test_facecoach_calibrate_command(ros_node, classifier, tmp_path, capsys):
@@ -220,6 +220,30 @@ def test_facecoach_calibrate_command(ros_node, classifier, tmp_path, capsys):
     out = io.StringIO()  # the command's function in this process: no face in view now
     assert calibrate(ros_node, NODE, 1.0, None, 5.0, False, out) == 1
     assert "only 0 face frame" in capsys.readouterr().err and "Hold a neutral face" in out.getvalue()
+
+
+def test_facecoach_calibrate_into_a_profile(ros_node, classifier, tmp_path):
+    """`calibrate --profile alice`: the calibration beside alice's profile, its calibration_file set, bob's kept."""
+    import yaml
+
+    faces = Faces(ros_node)
+    faces.connect()
+    home = tmp_path / "home"
+    (home / "profiles").mkdir(parents=True)
+    profile = home / "profiles" / "alice.yaml"
+    profile.write_text("alert_player:\n  ros__parameters:\n    cue_wav: /voices/alice.wav\n")
+    with faces:
+        args = ["calibrate", "--node", NODE, "--seconds", "1.5", "--no-countdown", "--profile", "alice"]
+        done = _facecoach(*args, FACECOACH_HOME=str(home))
+    assert done.returncode == 0, done.stderr + done.stdout
+    cal = home / "profiles" / "alice.calibration.json"
+    assert json.loads(cal.read_text())["seconds"] == 1.5
+    assert get_parameter(ros_node, NODE, "calibration_file") == str(cal)
+    assert yaml.safe_load(profile.read_text()) == {
+        "alert_player": {"ros__parameters": {"cue_wav": "/voices/alice.wav"}},
+        "emotion_classifier": {"ros__parameters": {"calibration_file": str(cal)}},
+    }
+    assert f"profile {profile}: emotion_classifier calibration_file = {cal}" in done.stdout
 
 
 def test_facecoach_calibrate_with_no_classifier_running():

@@ -1,4 +1,4 @@
-"""Compressed bags (rosbag2 zstd, file and message mode) inflate only as far as a FaceCoach bag can hold.
+"""Compressed bags (rosbag2 zstd, file and message mode; MCAP chunks) inflate only as far as a bag can hold.
 
 The hostile bags are made here in milliseconds: zstd frames of run-length blocks written by hand (4 bytes
 per 128 KiB inflated, so 20 KB claim 600 MB), put into bags that rosbags' Writer made. The commands run as a
@@ -254,3 +254,83 @@ def test_a_message_compressed_bag_read_from_its_storage_alone_is_inflated_too(tm
     meta["rosbag2_bagfile_information"]["message_count"] = 3
     (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
     assert [raw for _t, _m, _ns, raw in messages(bag)] == [_image(i) for i in range(5)]
+
+
+# ------------------------------------------------------------------------------------- MCAP chunk compression
+
+
+def mcap_bag(path: Path, n: int = 6) -> Path:
+    """An MCAP bag of ``n`` noise images (about 9 KB each: the chunk is larger than a bomb), its chunks compressed
+    with zstd by rosbags' Writer."""
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    ts = typestore()
+    writer = Writer(path, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    rng = np.random.default_rng(0)
+    with writer:
+        conn = writer.add_connection(TOPIC, IMAGE, typestore=ts)
+        for i in range(n):
+            header = ts.types["std_msgs/msg/Header"](
+                stamp=ts.types["builtin_interfaces/msg/Time"](sec=1, nanosec=i), frame_id="cam"
+            )
+            pixels = rng.integers(0, 256, 64 * 48 * 3, dtype=np.uint8)
+            msg = ts.types[IMAGE](
+                header=header, height=48, width=64, encoding="bgr8", is_bigendian=0, step=192, data=pixels
+            )
+            writer.write(conn, 1_000_000_000 + i * 33_000_000, ts.serialize_cdr(msg, IMAGE))
+    return path
+
+
+def mcap_bomb(path: Path, size: int, declared: bool = True) -> Path:
+    """An MCAP bag whose first chunk's records are ``size`` zero bytes in a zstd frame of a few KB, padded with a
+    skippable frame to the length rosbags wrote: every offset of the file stays true, its header keeps its size."""
+    bag = mcap_bag(path)
+    mcap = _storage_file(bag)
+    data = bytearray(mcap.read_bytes())
+    pos = 8
+    while data[pos] != 0x06:  # the first Chunk record
+        pos += 9 + struct.unpack_from("<Q", data, pos + 1)[0]
+    name_len = struct.unpack_from("<I", data, pos + 9 + 28)[0]
+    at = pos + 9 + 32 + name_len
+    records_len = struct.unpack_from("<Q", data, at)[0]
+    bomb = rle_frame(size, declared)
+    pad = records_len - len(bomb) - 8
+    assert pad >= 0, f"the chunk holds {records_len} bytes, the bomb needs {len(bomb) + 8}"
+    data[at + 8 : at + 8 + records_len] = bomb + struct.pack("<II", 0x184D2A50, pad) + bytes(pad)
+    mcap.write_bytes(bytes(data))
+    return bag
+
+
+def test_mcap_bags_with_compressed_chunks_are_read_whole(tmp_path):
+    bag = mcap_bag(tmp_path / "bag")
+    assert len(list(messages(bag))) == 6
+
+
+def test_lz4_chunks_are_sized_by_inflating_into_nothing_up_to_the_bound():
+    """rosbags writes zstd chunks only; ros2 bag record's MCAP writes lz4 ones too, which rosbags inflates whole."""
+    from lz4.frame import compress
+
+    from facecoach_bag.mcap_chunks import inflated_chunk_size
+
+    data = np.random.default_rng(0).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
+    assert inflated_chunk_size("lz4", compress(data) + compress(data[:10]), 10 * MB) == 100_010
+    assert inflated_chunk_size("lz4", compress(bytes(64 * MB)), 10 * MB) > 10 * MB
+    with pytest.raises(RuntimeError):
+        inflated_chunk_size("lz4", b"not lz4 at all", 10 * MB)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_mcap_chunk_bomb_stops_eval_bag_in_bounded_memory(tmp_path, declared):
+    """A 50 KB chunk that inflates to 1.5 GB: one line, no inflation (old code: rosbags inflated it whole)."""
+    bag = mcap_bomb(tmp_path / "bag", 1536 * MB, declared)
+    code, out, rss = run_facecoach("eval-bag", bag, "--out", tmp_path / "r.jsonl", "--no-progress")
+    assert code == 2 and len(_error_lines(out)) == 1 and "Traceback" not in out, out
+    assert "the MCAP chunk at byte" in out and "inflates to over" in out, out
+    assert rss < 1024 * MB, f"peak RSS {rss / MB:.0f} MB"
+
+
+def test_an_mcap_chunk_bomb_read_as_a_lone_file_is_refused_too(tmp_path):
+    bag = mcap_bomb(tmp_path / "bag", 1536 * MB)
+    with pytest.raises(BagError, match="inflates to over"):
+        open_reader(_storage_file(bag))

@@ -40,6 +40,7 @@ UNIT_TESTS = [
     "src/emotion_classifier/test/test_weight_file.py",
     "src/emotion_classifier/test/test_calibration.py",
     "src/facecoach/test/test_bring_up.py",
+    "src/facecoach/test/test_profile.py",
 ]
 ATOL = 1e-4
 # int8_native runs fbgemm's integer kernels, which pick their code path by CPU (AVX2, AVX512, VNNI) and
@@ -270,3 +271,59 @@ def test_committed_variants_classify_the_same_faces_on_the_device_profile(device
         assert errors[path] == str(here.value), "removing safetensors changed the message"
     assert "widths.fc[0]=200000 is outside 1..512" in errors[str(tmp_path / "bad" / "widths.safetensors")]
     assert sys.modules.get("safetensors") is not None  # here the package read them
+
+
+# --------------------------------------------------------------------------------------------------
+# The bag player on the device: rosbags does not install on Python 3.6, so the standard library reads sqlite3 bags.
+
+
+def _rosbags_reads(bag: Path) -> tuple:
+    """(topics with counts, every message) as rosbags reads the bag here: the reference."""
+    pytest.importorskip("rosbags", reason="the reference reading needs rosbags (the dev venv has it)")
+    from rosbags.rosbag2 import Reader
+
+    with Reader(bag) as reader:
+        listed = [[c.topic, c.msgtype, c.msgcount] for c in reader.connections]
+        got = [
+            [c.topic, c.msgtype, t_ns, len(raw), hashlib.sha256(bytes(raw)).hexdigest()]
+            for c, t_ns, raw in reader.messages()
+        ]
+    return listed, got
+
+
+def test_the_bag_player_reads_and_plays_the_sample_on_the_device_profile(device_python, tmp_path):
+    """Issue 22: replay.launch.py's player on Python 3.6 without rosbags: the same messages, in order, as bytes.
+
+    There is no rclpy in the profile: device_bag_check.py plays through replay.Replayer into publishers of a
+    stand-in that records what would go out (test_launch_files.py plays over DDS with rosbags blocked). MCAP
+    and compressed bags, which need rosbags, are refused in one line saying so.
+    """
+    from facecoach_bag.writer import BagWriter
+
+    listed, reference = _rosbags_reads(SAMPLE_BAG)
+    mcap = BagWriter(tmp_path / "mcap", storage="mcap")
+    mcap.write("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", 1, b"\0\1\0\0" + bytes(64))
+    mcap.close()
+    compressed = tmp_path / "compressed"
+    compressed.mkdir()
+    (compressed / "metadata.yaml").write_text(
+        (SAMPLE_BAG / "metadata.yaml").read_text().replace("compression_mode: ''", "compression_mode: MESSAGE")
+    )
+    assert "MESSAGE" in (compressed / "metadata.yaml").read_text()
+    refused = [tmp_path / "mcap", compressed, tmp_path / "missing"]
+    out = tmp_path / "out.json"
+    done = _run(device_python, [REPO / "test" / "device_bag_check.py", SAMPLE_BAG, out] + refused, 300)
+    assert done.returncode == 0, done.stderr[-6000:]
+    got = json.loads(out.read_text())
+    assert got["python"] == [3, 6] and got["no_rosbags"], got["python"]
+    assert got["reader"] == "Sqlite3Reader" and got["partial"] is None
+    assert got["topics"] == listed and listed[0][2] == 810
+    assert got["messages"] == reference  # topics, types, log times and CDR bytes, in rosbags' order
+    assert got["played"] == 810 and got["all_bytes"] and got["stream_end"] == 1
+    assert got["sent"] == [[topic, size, digest] for topic, _type, _t, size, digest in reference]
+    print(f"device profile: {len(reference)} messages read and played in {got['play_s']:.2f} s at 100x")
+    reasons = got["refused"]
+    assert "an MCAP bag: reading it needs rosbags, which is not installed here" in reasons[str(tmp_path / "mcap")]
+    assert "a compressed bag (zstd, message mode): inflating it needs rosbags" in reasons[str(compressed)]
+    assert reasons[str(tmp_path / "missing")].endswith("missing: no such bag")
+    assert all("\n" not in why for why in reasons.values()), reasons

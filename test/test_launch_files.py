@@ -35,7 +35,7 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
     assert live.returncode == 0, live.stdout + live.stderr
     replay = ros2(flavour, "launch", "facecoach", "replay.launch.py", "--show-args", cwd=REPO)
     assert replay.returncode == 0, replay.stdout + replay.stderr
-    common = {"single_process", "params_file", "namespace", "log_level", "loop"}
+    common = {"single_process", "params_file", "namespace", "log_level", "loop", "profile"}
     for out, names in (
         (live.stdout, common | set(graph.overrides)),
         (
@@ -113,6 +113,66 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
     recorded = {line["stamp_ns"] for line in kept.lines}
     assert recorded <= set(sent) and len(got - recorded) <= 1, (sorted(got - recorded), kept.missing)
     assert kept.info["ended"] and kept.info["settings"]["alert_player"]["alsa_device"] == "null", kept.info
+
+
+def _without_rosbags(flavour: str, folder: Path) -> dict:
+    """Environment in which ``import rosbags`` fails in every process, as on the Jetson's Python 3.6."""
+    import os
+
+    from ros2_cli import environment
+
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text('import sys\nsys.modules["rosbags"] = None  # as if not installed\n')
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), environment(flavour).get("PYTHONPATH")]))}
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_replay_launch_plays_a_sqlite3_bag_without_rosbags(flavour, ros_node, tmp_path):
+    """Issue 22: on the Nano (Python 3.6) rosbags does not install: facecoach_player reads the sqlite3 bag with
+    the standard library and publishes its CDR bytes over DDS; every frame comes out of the graph."""
+    from facecoach_bag.player import WARM_UP_FRAME_ID
+    from facecoach_bag.reader import messages
+    from facecoach_common.qos import OBSERVER_QOS
+    from facecoach_common.stopping import wait_until
+    from facecoach_msgs.msg import Feedback
+
+    frames = 30
+    bag = short_bag(tmp_path / "short", frames)
+    sent = [t_ns for _, _, t_ns, _ in messages(bag)]
+    got = set()
+
+    def on_feedback(msg) -> None:
+        about_no_frame = (Feedback.REASON_CLASSIFIER_GONE, Feedback.REASON_STREAM_ENDED)  # stamp 0
+        if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
+            got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
+    with Launch(flavour, *args, env=_without_rosbags(flavour, tmp_path / "no_rosbags")) as launch:
+        assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
+        assert "with the standard library's sqlite3 (rosbags is not installed)" in launch.output, launch.output[-3000:]
+        wait_until(ros_node, lambda: len(got) >= frames, 15)
+        assert launch.wait_for(r"the bag is played; the graph keeps running", 30), launch.output[-3000:]
+        ctrl_c_and_check(launch, processes=4)  # three nodes and the session recorder (its bag without rosbags too)
+    missing = [i for i, t in enumerate(sent) if t not in got]
+    assert got <= set(sent) and 0 not in missing and len(missing) <= frames // 10, f"without feedback: {missing}"
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_bag_the_player_cannot_read_without_rosbags_ends_the_launch_with_the_reason(flavour, tmp_path):
+    """Issue 22: an MCAP bag on the Nano's Python 3.6 (no rosbags): one line saying why, exit 2, the launch ends."""
+    from facecoach_bag.writer import BagWriter
+
+    bag = BagWriter(tmp_path / "mcap", storage="mcap")
+    bag.write("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", 1, bytes(68))
+    bag.close()
+    args = ["facecoach", "replay.launch.py", f"bag:={tmp_path / 'mcap'}", "alsa_device:=null", "use_ros2_bag:=false"]
+    with Launch(flavour, *args, env=_without_rosbags(flavour, tmp_path / "no_rosbags")) as launch:
+        out = _ended(launch, 90)
+    said = [line for line in out.splitlines() if "[facecoach_player]: cannot play:" in line]
+    assert len(said) == 1 and "an MCAP bag: reading it needs rosbags, which is not installed here" in said[0], out
+    assert "facecoach_player exited with code 2: the bag cannot be played; stopping the launch" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

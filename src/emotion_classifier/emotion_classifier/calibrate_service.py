@@ -2,7 +2,7 @@
 
 It records the next ``calibrate_seconds`` of face frames (the user holds a neutral face), fits the calibration
 (``calibration.fit``), refuses a hold that does not look like a resting face (``calibration.check_hold``,
-unless ``calibrate_check`` is false), writes it to ``calibration_file`` ('' = to ``calibration_file.DEFAULT_FILE``,
+unless ``calibrate_check`` is false), writes it to ``calibration_file`` ('' = to ``calibration_file.default_file()``,
 which then becomes ``calibration_file``) and applies it. The service is a coroutine in its own callback group: it awaits
 the end of the hold, so frames keep flowing on either executor.
 """
@@ -60,7 +60,7 @@ class CalibrateService:
         if node.classifier is not classifier:
             return False, "the model changed during the hold; calibrate again"
         configured = node.config.calibration_file
-        path = os.path.expanduser(configured or calibration_file.DEFAULT_FILE)
+        path = os.path.expanduser(configured or calibration_file.default_file())
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             cal = calibration.fit(recorded, classifier.class_names, classifier.variant, seconds, created)

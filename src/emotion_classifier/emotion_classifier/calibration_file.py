@@ -15,10 +15,18 @@ from .calibration import NEUTRAL, Calibration, CalibrationError
 FORMAT = "facecoach-calibration"
 VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
-# Where ~/calibrate writes when calibration_file is '' (the file then becomes calibration_file).
+# Where ~/calibrate writes when calibration_file is '' (the file then becomes calibration_file): in
+# $FACECOACH_HOME when that is set (default_file()).
 DEFAULT_FILE = "~/.facecoach/calibration.json"
 _BIAS_LIMIT = 20.0  # a file's bias beyond this is corrupt, not a calibration
 MAX_FRAMES = 10**9  # a hold of more frames than this (a year at 30 fps) is corrupt, not a calibration
+
+
+def default_file() -> str:
+    """Where ~/calibrate writes when calibration_file is '': calibration.json in the FaceCoach home."""
+    from facecoach_common.paths import facecoach_home
+
+    return str(facecoach_home() / "calibration.json")
 
 
 def to_dict(cal: Calibration) -> Dict[str, object]:

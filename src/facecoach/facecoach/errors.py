@@ -29,6 +29,7 @@ class CommandError(Exception):
 FAMILIES: Families = (
     ("facecoach.graph", "GraphError"),
     ("facecoach.graph", "LaunchError"),
+    ("facecoach.profile", "ProfileError"),
     ("facecoach_common.paths", "ResourceNotFound"),
     ("emotion_classifier.weight_file", "WeightFileError"),
     ("face_detector.detector", "DetectorError"),

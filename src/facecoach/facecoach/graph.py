@@ -62,15 +62,30 @@ class Override:
 
 
 @dataclass(frozen=True)
+class ProfileSpec:
+    """What a person's profile may set on one node: these parameters, typed by ``config`` ("module:Class")."""
+
+    node: str
+    config: str
+    parameters: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Graph:
     """The whole description."""
 
     nodes: Tuple[NodeSpec, ...]
     overrides: Dict[str, Override]
     record_topics: Tuple[str, ...]
+    profile: Dict[str, ProfileSpec] = field(default_factory=dict)  # node name -> what a profile may set there
 
-    def nodes_for(self, mode: str, values: Optional[Dict[str, Any]] = None) -> List[NodeSpec]:
-        """The nodes of a mode with override values (``{override_name: value}``) applied."""
+    def nodes_for(
+        self, mode: str, values: Optional[Dict[str, Any]] = None, profile: Optional[Dict[str, Dict[str, Any]]] = None
+    ) -> List[NodeSpec]:
+        """The nodes of a mode: the YAML's parameters, then a profile's, then override values, which win.
+
+        ``profile``: ``{node: {parameter: value}}``, checked by facecoach.profile; ``values``: ``{override: value}``.
+        """
         if mode not in MODES:
             raise GraphError(f"unknown mode {mode!r}; use one of {MODES}")
         values = {k: v for k, v in (values or {}).items() if v is not None}
@@ -84,6 +99,7 @@ class Graph:
             if spec.enabled_by and str(values.get(spec.enabled_by, "true")).lower() == "false":
                 continue
             params = dict(spec.parameters)
+            params.update((profile or {}).get(spec.name, {}))
             for name, value in values.items():
                 o = self.overrides[name]
                 text = str(value).lower() if isinstance(value, bool) else str(value)
@@ -236,4 +252,17 @@ def load_graph(path=None) -> Graph:
             raise GraphError(f"{path}: node {spec.name}: 'unless' names unknown override {spec.unless!r}")
         if spec.enabled_by and spec.enabled_by not in overrides:
             raise GraphError(f"{path}: node {spec.name}: 'enabled_by' names unknown override {spec.enabled_by!r}")
-    return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()))
+    return Graph(tuple(nodes), overrides, tuple(raw.get("record_topics") or ()), _profile_specs(path, raw, names))
+
+
+def _profile_specs(path: Path, raw: dict, names: List[str]) -> Dict[str, ProfileSpec]:
+    """The ``profile`` section: per node, the config class and the parameters a person's profile may set."""
+    out = {}
+    for node, p in (raw.get("profile") or {}).items():
+        if node not in names:
+            raise GraphError(f"{path}: profile names unknown node {node!r}")
+        try:
+            out[node] = ProfileSpec(str(node), str(p["config"]), tuple(str(x) for x in p["parameters"]))
+        except (KeyError, TypeError) as exc:
+            raise GraphError(f"{path}: profile of {node}: needs 'config' and a 'parameters' list ({exc!r})") from None
+    return out

@@ -1,8 +1,9 @@
 """Builds a launch description from the graph description (imported by launch/*.launch.py).
 
 One Node per process of the graph (config/facecoach.yaml), with the launch arguments ROS 2 users expect
-from a bring-up package: the graph's overrides (camera_source, model_variant ...), ``params_file`` (a
-standard ros__parameters file whose values win), ``namespace``, ``log_level``, ``loop`` and
+from a bring-up package: the graph's overrides (camera_source, model_variant ...), ``profile`` (one person's
+settings, facecoach.profile: loaded after the graph's parameters, before the other arguments), ``params_file``
+(a standard ros__parameters file whose values win), ``namespace``, ``log_level``, ``loop`` and
 ``single_process``; replay adds ``bag``, ``rate`` and ``use_ros2_bag``. Every node process respawns after
 a crash; a process that exits with 2 (a configuration that can never work: a camera source that
 cannot be opened, a bag that cannot be read) ends the launch with the reason. Works with the launch
@@ -17,11 +18,13 @@ from launch.actions import (
     ExecuteProcess,
     GroupAction,
     LogInfo,
+    OpaqueFunction,
     RegisterEventHandler,
     Shutdown,
 )
 from launch.conditions import IfCondition, UnlessCondition
 from launch.event_handlers import OnProcessExit
+from launch.substitution import Substitution
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -30,6 +33,7 @@ from facecoach_common.paths import share_dir
 from launch import LaunchDescription
 
 from .graph import Graph, NodeSpec, load_graph
+from .profile import load_profile, profile_settings
 
 RESPAWN_DELAY_S = 2.0
 EXIT_CANNOT_START = 2  # run_node, single_process and the player: "cannot start", respawning cannot help
@@ -42,6 +46,57 @@ PLAYED = "the bag is played; the graph keeps running (Ctrl-C stops it)"
 def ros2_bag_available() -> bool:
     """True where `ros2 bag` is installed (rosbag2's ros2bag package: a ROS 2 install, not the pip wheels)."""
     return importlib.util.find_spec("ros2bag") is not None
+
+
+class ProfileValue(Substitution):
+    """A parameter's value from the launch's ``profile`` (facecoach.profile), else ``fallback`` (the graph's).
+
+    The default of the override arguments a profile can set (cue_wav), and the value of every other parameter
+    a profile can set: an argument given on the command line still wins over the profile.
+    """
+
+    def __init__(self, graph: Graph, node: str, parameter: str, fallback: Any) -> None:
+        super().__init__()
+        self.graph, self.node, self.parameter, self.fallback = graph, node, parameter, fallback
+
+    def describe(self) -> str:
+        """How --show-args shows it."""
+        return f"the profile's {self.parameter}, else {self.fallback!r}"
+
+    def perform(self, context) -> str:
+        """The value as text (launch_ros types it by the parameter's type)."""
+        profile = load_profile(context.launch_configurations.get("profile", ""), self.graph)
+        value = profile.get(self.node, {}).get(self.parameter, self.fallback)
+        return value if isinstance(value, str) else repr(value)
+
+
+def _profile_values(graph: Graph, spec: NodeSpec) -> Dict[str, Any]:
+    """The parameters of ``spec`` a profile can set, each a ProfileValue typed like its setting."""
+    if spec.name not in graph.profile:
+        return {}
+    settings = profile_settings(graph.profile[spec.name])
+    out = {}
+    for name in graph.profile[spec.name].parameters:
+        fallback = spec.parameters.get(name, settings[name].default)
+        out[name] = ParameterValue(
+            ProfileValue(graph, spec.name, name, fallback), value_type=type(settings[name].default)
+        )
+    return out
+
+
+def _check_profile(context, graph: Graph) -> list:
+    """Load the profile before any process starts: a bad one ends the launch with its one-line reason."""
+    load_profile(context.launch_configurations.get("profile", ""), graph)
+    return []
+
+
+def _argument_default(graph: Graph, name: str) -> Any:
+    """An override argument's default: the graph's value, or the profile's where a profile can set it."""
+    o = graph.overrides[name]
+    if o.node in graph.profile and o.parameter in graph.profile[o.node].parameters:
+        return [ProfileValue(graph, o.node, o.parameter, graph.default(name))]
+    default = graph.default(name)
+    return str(default).lower() if isinstance(default, bool) else str(default)  # launch's true / false
 
 
 def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
@@ -57,6 +112,13 @@ def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
             default_value=str(share_dir("facecoach") / "config" / "params.yaml"),
             description="a ROS 2 parameters file (node: ros__parameters: ...) whose values win over the "
             "defaults of config/facecoach.yaml and over the other arguments",
+        ),
+        DeclareLaunchArgument(
+            "profile",
+            default_value="",
+            description="one person's profile: a name ($FACECOACH_HOME/profiles/NAME.yaml, default ~/.facecoach) or "
+            "a parameters file holding their mapping, cue thresholds, cue_wav and calibration_file; loaded after "
+            "the graph's defaults, before the other arguments ('' = none)",
         ),
         DeclareLaunchArgument(
             "namespace",
@@ -76,9 +138,9 @@ def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
     ]
     for name, o in _overrides(graph, mode).items():
         kw = {"choices": list(o.choices)} if o.choices else {}
-        default = graph.default(name)
-        default = str(default).lower() if isinstance(default, bool) else str(default)  # launch's true / false
-        args.append(DeclareLaunchArgument(name, default_value=default, description=o.description, **kw))
+        args.append(
+            DeclareLaunchArgument(name, default_value=_argument_default(graph, name), description=o.description, **kw)
+        )
     if mode == "replay":
         args += [
             DeclareLaunchArgument("bag", description="the recorded interview (a rosbag2 folder)"),
@@ -157,19 +219,27 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
             node = Node(
                 package="facecoach",
                 executable="facecoach_single_process",
-                arguments=["--mode", mode, "--nodes", ",".join(s.name for s in specs), "--set", *overrides],
+                arguments=[
+                    "--mode",
+                    mode,
+                    "--nodes",
+                    ",".join(s.name for s in specs),
+                    *_profile_arg(),
+                    "--set",
+                    *overrides,
+                ],
                 parameters=_loop_parameter(specs) + [params_file],
                 condition=UnlessCondition(single),
                 **_common(),
             )
         else:
             spec = specs[0]
-            params = dict(spec.parameters)
+            params = dict(spec.parameters, **_profile_values(graph, spec))
             for name, o in graph.overrides.items():
                 if o.node == spec.name:
                     # Typed as in the YAML, so "0" stays a string camera source.
                     params[o.parameter] = ParameterValue(
-                        LaunchConfiguration(name), value_type=type(params.get(o.parameter, ""))
+                        LaunchConfiguration(name), value_type=type(spec.parameters.get(o.parameter, ""))
                     )
             node = Node(
                 package=spec.package,
@@ -184,12 +254,17 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
     node = Node(
         package="facecoach",
         executable="facecoach_single_process",
-        arguments=["--mode", mode, "--set", *overrides],
+        arguments=["--mode", mode, *_profile_arg(), "--set", *overrides],
         parameters=_loop_parameter(nodes) + [params_file],
         condition=IfCondition(single),
         **_common(),
     )
     return actions + [node, _ends_launch_when_it_cannot_start(node, "the single process")]
+
+
+def _profile_arg() -> List[Any]:
+    """facecoach_single_process's --profile (one argument, so that '' stays one)."""
+    return [["--profile=", LaunchConfiguration("profile")]]
 
 
 def _players() -> List[Any]:
@@ -231,7 +306,8 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     """The launch description of the live or the replay graph."""
     graph = load_graph()
     overrides = [[f"{name}=", LaunchConfiguration(name)] for name in _overrides(graph, mode)]
-    actions = _arguments(graph, mode) + _graph_nodes(graph, mode, overrides)
+    check = OpaqueFunction(function=_check_profile, args=[graph])
+    actions = _arguments(graph, mode) + [check] + _graph_nodes(graph, mode, overrides)
     if mode == "replay":
         actions += _players()
     return LaunchDescription(actions)

@@ -25,6 +25,7 @@ import yaml
 from .errors import CommandError, run_command
 from .executors import DEFAULT_EXECUTOR, DEFAULT_THREADS, EXECUTORS, CallbackFailures, make_executor
 from .graph import MODES, PROCESS_NAME, Graph, LaunchError, NodeSpec, load_graph, spec_from_dict
+from .profile import load_profile
 
 CAMERA, DETECTOR = ("face_detector", "camera"), ("face_detector", "face_detector")
 # (package, executable) of a graph node -> "module:Class" of its node, and the name the class gives itself.
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override values, e.g. model_variant=int8 alsa_device=null",
     )
     p.add_argument("--nodes", help="comma-separated node names to run (default: every node of the mode)")
+    p.add_argument("--profile", default="", help="a person's profile (name or file) loaded before the --set values")
     p.add_argument("--spec", help="JSON list of resolved node specs (what start_single_process passes)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads of the multi executor")
     p.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR, help="rclpy executor kind")
@@ -204,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CommandError(f"{args.spec}: not a node spec file ({exc})") from exc
     else:
-        nodes = graph.nodes_for(args.mode, _parse_set(args.set))
+        nodes = graph.nodes_for(args.mode, _parse_set(args.set), load_profile(args.profile, graph))
         if args.nodes:
             wanted = args.nodes.split(",")
             unknown = set(wanted) - {n.name for n in graph.nodes_for(args.mode)}  # the camera, left out, too

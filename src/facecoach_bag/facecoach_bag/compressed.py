@@ -25,7 +25,7 @@ MCAP_MAGIC = b"\x89MCAP0\r\n"
 _CHUNK = 1 << 20
 
 
-def _zstd():
+def zstd_module():
     """The zstd module rosbags uses (Python 3.14's own, else backports.zstd)."""
     try:
         from compression import zstd  # type: ignore[import-not-found]
@@ -80,9 +80,9 @@ def frame_sizes(f: BinaryIO) -> Iterator[Optional[int]]:
         yield size
 
 
-def _measure(f: BinaryIO, bound: int) -> int:
+def measure_zstd(f: BinaryIO, bound: int) -> int:
     """The inflated size of the zstd data in ``f``, inflated into nothing; stops once it passes ``bound``."""
-    zstd = _zstd()
+    zstd = zstd_module()
     total, decomp = 0, zstd.ZstdDecompressor()
     while total <= bound:
         if decomp.eof:
@@ -99,7 +99,7 @@ def _measure(f: BinaryIO, bound: int) -> int:
 
 def _head(f: BinaryIO, n: int = 100) -> bytes:
     """The first ``n`` inflated bytes (at most) of the zstd data in ``f``."""
-    return _zstd().ZstdDecompressor().decompress(f.read(_CHUNK), max_length=n)
+    return zstd_module().ZstdDecompressor().decompress(f.read(_CHUNK), max_length=n)
 
 
 def inflated_size(path: Path, bound: int) -> int:
@@ -109,7 +109,7 @@ def inflated_size(path: Path, bound: int) -> int:
         if declared and all(s is not None for s in declared):
             return sum(declared)  # type: ignore[arg-type]
         f.seek(0)
-        return _measure(f, bound)
+        return measure_zstd(f, bound)
 
 
 def _storage_problem(head: bytes, storage: str, size: Optional[int] = None) -> str:
@@ -144,7 +144,7 @@ def check_compressed_files(folder: Path, paths: Sequence[Path], message_count: i
             problem = _storage_problem(head, storage)
             size = 0 if problem else inflated_size(path, min(bound, max(free, 0)) - total)
             problem = problem or _storage_problem(head, storage, size)
-        except (ValueError, _zstd().ZstdError) as exc:
+        except (ValueError, zstd_module().ZstdError) as exc:
             raise BagError(f"{path}: unreadable compressed bag file ({exc})") from None
         if problem:
             raise BagError(f"{path}: not a compressed {storage} bag file ({problem})")
@@ -163,7 +163,7 @@ def check_compressed_files(folder: Path, paths: Sequence[Path], message_count: i
 
 def inflate_message(data: bytes, limit: int = MAX_MESSAGE_BYTES) -> bytes:
     """A message-compressed message inflated; BagError if it is no zstd or inflates past ``limit`` bytes."""
-    zstd = _zstd()
+    zstd = zstd_module()
     parts: List[bytes] = []
     total, rest = 0, bytes(data)
     try:

@@ -7,8 +7,10 @@ Ready means: the face detector subscribes to an image topic, the classifier (onc
 loaded) and the alert node to theirs, and a warm-up frame has gone through the whole graph to the
 feedback topic, so no message of the bag is lost to discovery. The warm-up frames are black, stamped
 at time 0 + n ns with frame_id ``facecoach_warm_up``: their Face/Emotion/Feedback messages carry that
-header, so a reader tells them from the bag's. The waiting part runs on the device's Python 3.6 (where
-`ros2 bag play` plays); playing a bag itself needs rosbags (the development machine).
+header, so a reader tells them from the bag's. It runs on the device's Python 3.6: where rosbags is not
+installed (it does not install there) a sqlite3 bag, the default FaceCoach and Humble write, is read with the
+standard library and its CDR bytes are published as they are; an MCAP or compressed bag then ends the player
+with one line saying so (exit code 2), as does a missing or unreadable bag.
 """
 
 import argparse
@@ -130,12 +132,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.bag:
             from .errors import BagError
             from .replay import Replayer
+            from .sqlite3_reader import no_rosbags
 
             try:
                 replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop == "true", topics=args.topics)
-            except BagError as exc:
+            except (BagError, OSError) as exc:
                 logger.fatal(f"cannot play: {exc}")
                 return EXIT_BAD_BAG
+            if no_rosbags():
+                logger.info(f"reading {args.bag} with the standard library's sqlite3 (rosbags is not installed)")
             if replayer.partial:
                 logger.warning(f"a damaged bag: its readable part is played ({replayer.partial})")
         logger.info("waiting for the graph (face detector, classifier, alert node)")

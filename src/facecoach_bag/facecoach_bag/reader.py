@@ -1,6 +1,7 @@
 """Reading rosbag2 bags: metadata versions 5-9, sqlite3 and MCAP, whole or cut short (plain Python, no rclpy).
 
-rosbags reads a complete bag. When metadata.yaml is missing, unreadable or behind its storage (a recorder that
+rosbags reads a complete bag; where it is not installed (the Jetson's Python 3.6) the standard library reads a
+sqlite3 one (``sqlite3_reader``). When metadata.yaml is missing, unreadable or behind its storage (a recorder that
 was killed), the storage files are read instead (``salvage``); when the storage itself is cut short or corrupt,
 every readable message is yielded and then PartialBag (a BagError) says what was lost.
 """
@@ -13,8 +14,10 @@ import yaml
 
 from .compressed import InflatingReader, check_compressed_files
 from .errors import BagError, PartialBag
+from .mcap_chunks import check_mcap_chunks
 from .salvage import SalvageReader
 from .schema import IMAGE_TYPES, Topic
+from .sqlite3_reader import check_readable, no_rosbags, open_sqlite3
 
 
 def _storage_files(folder: Path) -> List[Path]:
@@ -86,10 +89,10 @@ def open_reader(path):
     """Open a bag folder (or its .db3/.mcap file) for reading: ``.connections``, ``.messages()``, ``.close()``.
 
     ``.partial`` is None for a complete bag, else what is wrong with it (its readable part is still read;
-    ``messages`` raises PartialBag after it). BagError when nothing of it can be read.
+    ``messages`` raises PartialBag after it). BagError when nothing of it can be read. Without rosbags (the
+    Jetson's Python 3.6) a sqlite3 bag is read with the standard library (``sqlite3_reader``), and a bag that
+    needs rosbags (MCAP, compressed) is a BagError that says so.
     """
-    from rosbags.rosbag2 import Reader
-
     path = Path(path)
     if not path.exists():
         raise BagError(f"{path}: no such bag")
@@ -99,11 +102,20 @@ def open_reader(path):
         if (path.parent / "metadata.yaml").exists():
             path = path.parent
         else:
+            if no_rosbags():
+                check_readable(path.parent, [path])
+            check_mcap_chunks(path)
             return SalvageReader(path.parent, [path], "no metadata.yaml beside it")
     files = _storage_files(path)
     for f in files:
         if f.suffix == ".db3":
             _roll_back_hot_journal(f)
+        else:
+            check_mcap_chunks(f)
+    if no_rosbags():
+        return open_sqlite3(path, files)
+    from rosbags.rosbag2 import Reader
+
     mode = _compression(path)
     try:
         reader = Reader(path)

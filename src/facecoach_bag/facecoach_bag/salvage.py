@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from .errors import BagError, PartialBag
+from .sqlite3_reader import Connection
 
 log = logging.getLogger("facecoach_bag.salvage")
 
@@ -80,8 +81,6 @@ class Sqlite3Salvage:
     """The rows of a sqlite3 storage file in insertion order, as far as its pages are readable."""
 
     def __init__(self, path: Path) -> None:
-        from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefinition, MessageDefinitionFormat
-
         self.path, self.cut, self.error = path, "", ""
         self._copy: Optional[tempfile.TemporaryDirectory] = None
         try:
@@ -95,28 +94,10 @@ class Sqlite3Salvage:
         except sqlite3.Error as exc:
             self.cut = self.cut or f"{path.name} is damaged ({exc})"
             counts = self._count_readable()
-        try:
-            defs = dict(
-                self.conn.execute("SELECT topic_type, encoded_message_definition FROM message_definitions").fetchall()
-            )
-        except sqlite3.Error:
-            defs = {}  # Humble's own files have no message definitions
         self.topics = {cid: (name, msgtype) for cid, name, msgtype in rows}
+        # The standard library's sqlite3 reads it: with or without rosbags (the Jetson's Python 3.6).
         self.connections = [
-            Connection(
-                cid,
-                name,
-                msgtype,
-                MessageDefinition(
-                    MessageDefinitionFormat.MSG if msgtype in defs else MessageDefinitionFormat.NONE,
-                    defs.get(msgtype, ""),
-                ),
-                "",
-                counts.get(cid, 0),
-                ConnectionExtRosbag2("cdr", []),
-                None,
-            )
-            for cid, (name, msgtype) in self.topics.items()
+            Connection(cid, name, msgtype, counts.get(cid, 0)) for cid, (name, msgtype) in self.topics.items()
         ]
 
     def _count_readable(self) -> Dict[int, int]:

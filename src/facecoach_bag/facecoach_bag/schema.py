@@ -13,6 +13,8 @@ from typing import Any, Dict, Sequence
 
 import yaml
 
+from .errors import BagError
+
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 FACECOACH_MSGS = ("Face", "Emotion", "Feedback")
 METADATA_VERSION = 5  # Humble's; see the module docstring
@@ -80,6 +82,12 @@ def msg_file(name: str) -> Path:
 
 
 def ros_class(msgtype: str):
-    """The rclpy message class of a type string such as ``sensor_msgs/msg/Image``."""
-    pkg, kind, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    """The rclpy message class of a type string such as ``sensor_msgs/msg/Image``.
+
+    BagError when this ROS 2 install lacks it (a bag of another robot's topics, a package not built or sourced).
+    """
+    try:
+        pkg, kind, name = msgtype.split("/")
+        return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise BagError(f"message type {msgtype!r} is not installed here ({exc}); source its package") from None

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from rcl_interfaces.srv import GetParameters, ListParameters
 from rclpy.node import Node
 
-from facecoach_common.home import new_session_dir, sessions_dir
+from facecoach_common.paths import new_session_dir, sessions_dir
 from facecoach_common.ros_params import declare, run_node
 from facecoach_common.settings import from_values, settings_of
 

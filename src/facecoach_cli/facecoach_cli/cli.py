@@ -58,10 +58,12 @@ def build_parser(argv: Optional[Sequence[str]] = ()) -> argparse.ArgumentParser:
         add_bench_commands(sub)
     try:
         from alert_player.voice import add_record_voice_command
-
-        add_record_voice_command(sub)
     except ImportError:  # alert_player not built yet
         pass
+    else:
+        from .commands.profiles import add_to_record_voice
+
+        add_to_record_voice(add_record_voice_command(sub))
     return parser
 
 

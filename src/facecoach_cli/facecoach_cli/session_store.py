@@ -23,7 +23,7 @@ from facecoach_bag.session_files import (
     is_session,
     read_session_file,
 )
-from facecoach_common.home import sessions_dir
+from facecoach_common.paths import sessions_dir
 
 from .coaching import feedback_line
 from .errors import CommandError

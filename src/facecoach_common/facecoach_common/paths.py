@@ -1,6 +1,13 @@
 """Where FaceCoach's installed resources are: through ament's package index, never by counting folders."""
 
+import os
+import time
 from pathlib import Path
+from typing import Optional
+
+HOME_ENV = "FACECOACH_HOME"  # where a person's files go: calibration, profiles, sessions (default ~/.facecoach)
+SESSIONS = "sessions"  # the practice sessions, one folder each, in the FaceCoach home
+SESSION_NAME_FORMAT = "%Y-%m-%d_%H-%M-%S"  # a session's folder: its start, local time (sorts by date, reads as one)
 
 
 class ResourceNotFound(LookupError):
@@ -24,4 +31,24 @@ def resource(package: str, *parts: str) -> Path:
     path = share_dir(package).joinpath(*parts)
     if not path.exists():
         raise ResourceNotFound(f"{path}: not installed with package {package!r}")
+    return path
+
+
+def facecoach_home() -> Path:
+    """The folder of the user's own FaceCoach files: ``$FACECOACH_HOME``, else ``~/.facecoach`` (not created here)."""
+    return Path(os.path.expanduser(os.environ.get(HOME_ENV) or "~/.facecoach"))
+
+
+def sessions_dir(configured: str = "") -> Path:
+    """The practice sessions' folder: ``configured`` when given, else ``<FaceCoach home>/sessions``."""
+    return Path(os.path.expanduser(configured)) if configured else facecoach_home() / SESSIONS
+
+
+def new_session_dir(parent: Path, now: Optional[float] = None) -> Path:
+    """A folder for a session started at ``now`` (epoch seconds) that is not taken yet under ``parent``."""
+    base = time.strftime(SESSION_NAME_FORMAT, time.localtime(time.time() if now is None else now))
+    path, n = parent / base, 1
+    while path.exists():
+        n += 1
+        path = parent / f"{base}_{n}"
     return path

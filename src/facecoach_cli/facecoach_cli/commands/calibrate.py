@@ -7,6 +7,7 @@ calibrate (too few face frames: the reason is printed); 2 no classifier answers,
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -91,8 +92,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CommandError(f"--seconds {args.seconds:g}: must be within 1..30")
     if args.wait <= 0:
         raise CommandError(f"--wait {args.wait:g}: must be > 0")
+    file, graph = args.file, None
+    if args.profile:  # checked before the hold: a bad profile is one line, exit 2, nothing calibrated or written
+        from .profiles import checked
+
+        graph, path = checked(args.profile)
+        file = file or str(path.with_name(path.stem + ".calibration.json"))  # one calibration per person
+    file = os.path.abspath(os.path.expanduser(file)) if file else file
     with command_node("facecoach_calibrate") as node:
-        return calibrate(node, args.node, args.seconds, args.file, args.wait, not args.no_countdown, force=args.force)
+        code = calibrate(node, args.node, args.seconds, file, args.wait, not args.no_countdown, force=args.force)
+    if code == 0 and graph is not None:
+        from .profiles import save
+
+        save(args.profile, graph, "calibration_file", file)
+    return code
 
 
 def add_commands(subparsers) -> None:
@@ -110,6 +123,11 @@ def add_commands(subparsers) -> None:
         "--file",
         help="keep the calibration in this file and make it the node's calibration_file "
         "(default: the node's calibration_file, or ~/.facecoach/calibration.json when that is '')",
+    )
+    p.add_argument(
+        "--profile",
+        help="save the calibration into this person's profile (its calibration_file; the file is --file, else "
+        "<profile>.calibration.json beside the profile): a name ($FACECOACH_HOME/profiles/NAME.yaml) or a file",
     )
     p.add_argument("--node", default="/emotion_classifier", help="the classifier (default: /emotion_classifier)")
     p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the classifier's service")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from facecoach.graph import NodeSpec
-from facecoach_common.home import new_session_dir, sessions_dir
+from facecoach_common.paths import new_session_dir, sessions_dir
 
 RECORDER = ("facecoach_bag", "session_recorder")
 FEEDBACK = "/facecoach/feedback"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from facecoach_common.home import sessions_dir
+from facecoach_common.paths import sessions_dir
 
 from ..errors import CommandError
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List
 
 from facecoach.graph import Graph, NodeSpec, load_graph
+from facecoach.profile import load_profile
 from facecoach_common.stopping import raise_if_stopped
 
 from ..errors import CommandError
@@ -85,6 +86,12 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
         help="run every node in one process with one executor (saves memory on a 4 GB Jetson)",
     )
     p.add_argument(
+        "--profile",
+        help="one person's settings: a name ($FACECOACH_HOME/profiles/NAME.yaml, default ~/.facecoach) or a parameters "
+        "file (mapping, cue thresholds, cue_wav, calibration_file); loaded after the graph's defaults, before the "
+        "other options",
+    )
+    p.add_argument(
         "--show",
         action="store_true",
         help="show the face detector's picture (box, label, category) in a window; q, Esc or closing it stops "
@@ -114,7 +121,8 @@ def checked_nodes(args: argparse.Namespace, graph: Graph, mode: str) -> List[Nod
         problem = display_problem()
         if problem:
             raise CommandError(f"--show needs a display: {problem}")
-    nodes = graph.nodes_for(mode, _overrides(args, graph))  # a value outside an override's choices: GraphError
+    profile = load_profile(getattr(args, "profile", None) or "", graph)  # ProfileError: one line, exit 2
+    nodes = graph.nodes_for(mode, _overrides(args, graph), profile)  # a value outside an override's choices: GraphError
     return _with_debug_image(nodes) if getattr(args, "show", False) else nodes
 
 

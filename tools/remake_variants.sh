@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Re-make every variant and every committed evaluation from models/baseline.safetensors (issue 18: "every
+# variant re-made from the new baseline"). Usage, from the repository root after `make setup`:
+#   tools/remake_variants.sh DATA [SOFT_LABELS]
+# DATA: the FER2013 npz; SOFT_LABELS: a `facecoach soft-labels` cache (the pruned model's fine-tuning distils
+# from it when given). Writes models/*.safetensors, models/int8_qdq.onnx, models/*.json; the ONNX float
+# export goes to a temporary folder (not committed). About 40 minutes on 2 cores. The evaluations use the alert
+# node's default P(bad) threshold: when bad-threshold chooses another one, the script stops and says so; set it in
+# alert_player/policy.py and rerun with EVALS_ONLY=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:?usage: tools/remake_variants.sh DATA [SOFT_LABELS]}
+SOFT=${2:-}
+source env.sh
+fc() { echo "+ facecoach $*"; bin/facecoach "$@"; }
+ONNX=$(mktemp -d)
+trap 'rm -rf "$ONNX"' EXIT
+
+if [ -z "${EVALS_ONLY:-}" ]; then
+for bits in 16 8 4; do
+  fc quantize --src models/baseline.safetensors --bits "$bits" --out "models/int$bits.safetensors"
+done
+fc prune --src models/baseline.safetensors --data "$DATA" --conv-ratio 0.52 --fc-ratio 0.52 --finetune-epochs 20 \
+  ${SOFT:+--soft-labels "$SOFT"} --workdir runs/pruned52 --out models/pruned.safetensors --no-progress
+fc quantize-native --src models/baseline.safetensors --data "$DATA" --out models/int8_native.safetensors
+fc export --variant baseline --models-dir models --out-dir "$ONNX"
+fc quantize-onnx --src "$ONNX/baseline.onnx" --data "$DATA" --out models/int8_qdq.onnx
+
+fc bad-threshold --data "$DATA" --split val --flip-tta --no-progress --json models/bad_threshold.json
+fi
+python - <<'PY'
+import json, sys
+from alert_player.policy import PolicyConfig
+chosen = json.load(open("models/bad_threshold.json"))["best_threshold"]
+if PolicyConfig().bad_probability != chosen:
+    sys.exit(f"bad-threshold chose {chosen}: set bad_probability's default in alert_player/policy.py, "
+             "then rerun with EVALS_ONLY=1")
+PY
+fc export --variant baseline --models-dir models --out-dir "$ONNX"
+cp models/int8_qdq.onnx "$ONNX/"
+fc eval --data "$DATA" --split test --variant all --no-progress --json models/eval_test.json
+fc eval --data "$DATA" --split test --variant all --flip-tta --no-progress --json models/eval_test_flip.json
+fc eval --data "$DATA" --split test --variant all --models-dir "$ONNX" --backend onnxruntime --no-progress \
+  --json models/eval_test_onnx.json
+fc eval --data "$DATA" --split test --variant all --models-dir "$ONNX" --backend onnxruntime --flip-tta \
+  --no-progress --json models/eval_test_onnx_flip.json
+fc eval-calibration --data "$DATA" --no-progress --json models/eval_calibration.json
+fc eval-smoothing --data "$DATA" --flip-tta --json models/eval_smoothing.json
