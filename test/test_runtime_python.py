@@ -353,10 +353,11 @@ FROM_THE_IMAGE = {"torch"}  # NVIDIA's wheel / the jetson-containers image; READ
 # Used when installed, imported where they are used: weight_file's numpy reader does without safetensors;
 # the ONNX backend needs onnxruntime (NVIDIA's onnxruntime-gpu wheel on a Jetson: no rosdep key either);
 # facecoach_bag reads and writes bags with rosbags (pip, the development machine; the device plays with `ros2 bag`),
-# and inflates compressed bags with the zstd module rosbags depends on (backports.zstd, Python 3.14's compression);
+# and inflates compressed bags with the zstd module rosbags depends on (backports.zstd, Python 3.14's compression)
+# or with lz4 (an MCAP chunk's size checked before rosbags inflates it, mcap_chunks);
 # image_conversions converts raw images with cv_bridge where it imports, with its own code elsewhere (a declared
 # cv_bridge would make rosdep fail in the Nano's source-built Humble container, where no apt package has it).
-OPTIONAL = {"safetensors", "onnxruntime", "rosbags", "backports", "compression", "cv_bridge"}
+OPTIONAL = {"safetensors", "onnxruntime", "rosbags", "backports", "compression", "lz4", "cv_bridge"}
 
 
 RUN_TAGS = ("depend", "exec_depend")
