@@ -62,6 +62,10 @@ def test_two_profiles_give_the_running_alert_node_two_mappings_and_cue_wavs(
         args += [f"profile:={person}", f"single_process:={single}", *extra]
         with Launch(flavour, *args, env={"FACECOACH_HOME": str(home)}) as launch:
             assert launch.wait_for(r"\[alert_player\]: ready", 90), launch.output[-3000:]
+            # Every process up before the Ctrl-C below: one still building its nodes (five processes on two
+            # cores) may take the KeyboardInterrupt inside a finalizer, a traceback ctrl_c_and_check refuses.
+            assert launch.wait_for(r"\[emotion_classifier\]: loaded ", 90), launch.output[-3000:]
+            assert launch.wait_for(r"in one process \(pid \d+\)", 90), launch.output[-3000:]
             got = get_parameters(ros_node, "/alert_player", NAMES, timeout=30)
             assert got == want[person], launch.output[-3000:]
             ctrl_c_and_check(launch, processes=1 if single == "true" else 4)  # + the session recorder

@@ -119,7 +119,7 @@ def run_single_process(
     from rclpy.executors import ExternalShutdownException
 
     from facecoach_common.ros_args import RosArgumentsError
-    from facecoach_common.ros_params import init_context
+    from facecoach_common.ros_params import init_context, without_interrupts
 
     nodes = direct_frames(nodes)
     classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
@@ -162,7 +162,7 @@ def run_single_process(
                 spinner.shutdown()
             for node in created:
                 node.destroy_node()
-            rclpy.try_shutdown()
+            without_interrupts(rclpy.try_shutdown)  # it puts Python's SIGINT handler back
     return code
 
 

@@ -89,6 +89,27 @@ def ignore_interrupts() -> None:
         pass
 
 
+def without_interrupts(action: Callable[[], None]) -> None:
+    """Run ``action`` with SIGINT held back, then ignored, then the signal mask as it was.
+
+    ``rclpy.try_shutdown`` puts back the handler rclpy found at init (Python's own): a late SIGINT (launch's,
+    after a terminal's Ctrl-C) landing then is a KeyboardInterrupt traceback from a finalizer. Held back, it
+    arrives once SIGINT is ignored again, and is dropped.
+    """
+    import signal
+
+    try:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
+        held = None
+    try:
+        action()
+    finally:
+        ignore_interrupts()
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def init_context(args: Any = None) -> None:
     """``rclpy.init(args=args)``, with arguments it cannot use as a RosArgumentsError in one line.
 
@@ -183,5 +204,4 @@ def run_node(
         pass  # Ctrl-C while the node was being built (the classifier loads torch and its weights)
     finally:
         ignore_interrupts()
-        _shutdown_quietly(name)
-        ignore_interrupts()  # try_shutdown puts back the handler rclpy found at init
+        without_interrupts(lambda: _shutdown_quietly(name))  # try_shutdown puts back the handler rclpy found

@@ -55,3 +55,8 @@ def run_program(name: str, target: str) -> Any:
     except KeyboardInterrupt:
         sys.stderr.write(_line(name).decode())
         return 0
+    finally:
+        # The program is done. A later SIGINT (ros2 launch sends its own after a terminal's Ctrl-C reached the
+        # group) must not land in the interpreter's clean-up, where rclpy may have put Python's handler back: a
+        # KeyboardInterrupt traceback from a finalizer. It stays pending until the process exits.
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
