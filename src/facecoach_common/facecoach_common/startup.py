@@ -14,6 +14,7 @@ import sys
 from typing import Any, Callable
 
 from .opencv_limits import bound_decoder
+from .stopping import NODE_SIGNALS, building, take_stop_signals
 
 
 def _line(name: str) -> bytes:
@@ -33,9 +34,10 @@ def run_program(name: str, target: str) -> Any:
     """Import ``target`` (``'module:function'``) and run that function as this process's main, quiet on Ctrl-C.
 
     While the module imports, a SIGINT ends the process at once with one line and exit code 0, what a node
-    does on Ctrl-C once it runs. Then Python's own handler is put back before ``main`` runs, because rclpy's
-    handler calls the one it found at ``rclpy.init`` (so the node's usual clean stop applies), and a
-    KeyboardInterrupt that still escapes ``main`` (one before ``rclpy.init``) ends it with the same line.
+    does on Ctrl-C once it runs. Then the stop signals are kept (``stopping.take_stop_signals``): ``main``
+    builds its nodes (a stop ends it at its next import, ``stopping.building``), spins until a stop came and
+    tears down in order; a KeyboardInterrupt that escapes ``main`` ends it with the same line. Once ``main``
+    is over, further stop signals are ignored while Python finishes.
     A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
     blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``nohup``, ``cmd &``
     in a script) is kept as it is. OpenCV's decoder limits are set first, before a module imports cv2
@@ -48,10 +50,16 @@ def run_program(name: str, target: str) -> Any:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     module, function = target.split(":")
     main = getattr(importlib.import_module(module), function)
-    if inherited is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    take_stop_signals()
     try:
+        with building():
+            pass  # a stop that came while the module imported: now, not after main's first seconds
         return main()
     except KeyboardInterrupt:
         sys.stderr.write(_line(name).decode())
         return 0
+    finally:
+        # Python's own clean-up (threads joined, modules torn down) must not meet a late Ctrl-C either.
+        for s in NODE_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                signal.signal(s, signal.SIG_IGN)
