@@ -10,6 +10,7 @@ packages of Humble and of rolling, and on Python 3.6.
 """
 
 import importlib.util
+import signal
 from typing import Any, Dict, List, Optional
 
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, RegisterEventHandler, Shutdown
@@ -30,6 +31,28 @@ LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"]
 LOOP_NODE = "camera"  # `loop` is this node's parameter of the same name (live)
 PLAYER_EXIT = {1: "the graph did not become ready", 2: "the bag cannot be played"}
 PLAYED = "the bag is played; the graph keeps running (Ctrl-C stops it)"
+
+
+class HeldNode(Node):
+    """A launch_ros Node whose process starts with SIGINT blocked: its program unblocks it once it can take it.
+
+    A Ctrl-C that comes while the node's interpreter still starts (Python's own start-up, site, the console
+    script's entry-point lookup: 0.1 to 0.5 s on a loaded machine) would otherwise end it with a
+    KeyboardInterrupt traceback and "process has died". A child inherits the signal mask of the thread that
+    forks it, through exec (what ``facecoach run`` does too, facecoach_common.startup unblocks it). Launch forks
+    in the first step of the task that ``execute`` creates, before that task's first await: SIGINT is blocked
+    in launch's thread just around that step (two callbacks scheduled on each side of it; asyncio runs ready
+    callbacks in order), so no other action's process starts with it blocked and launch itself only sees a
+    Ctrl-C a callback later. A respawned process starts from a later task and is not covered.
+    """
+
+    def execute(self, context):  # noqa: D102 - launch's Action protocol
+        loop = context.asyncio_loop
+        loop.call_soon(signal.pthread_sigmask, signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return super().execute(context)
+        finally:
+            loop.call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def ros2_bag_available() -> bool:
@@ -139,7 +162,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
     nodes = graph.nodes_for(mode)
     for process, specs in graph.processes(nodes):
         if len(specs) > 1:  # nodes sharing a process (the camera and the face detector): one single_process
-            node = Node(
+            node = HeldNode(
                 package="facecoach",
                 executable="facecoach_single_process",
                 arguments=["--mode", mode, "--nodes", ",".join(s.name for s in specs), "--set", *overrides],
@@ -156,7 +179,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
                     params[o.parameter] = ParameterValue(
                         LaunchConfiguration(name), value_type=type(params.get(o.parameter, ""))
                     )
-            node = Node(
+            node = HeldNode(
                 package=spec.package,
                 executable=spec.executable,
                 name=spec.name,
@@ -166,7 +189,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
                 **_common(),
             )
         actions += [node, _ends_launch_when_it_cannot_start(node, process)]
-    node = Node(
+    node = HeldNode(
         package="facecoach",
         executable="facecoach_single_process",
         arguments=["--mode", mode, "--set", *overrides],
@@ -183,14 +206,14 @@ def _players() -> List[Any]:
     use_ros2_bag = LaunchConfiguration("use_ros2_bag")
     ours, theirs = UnlessCondition(use_ros2_bag), IfCondition(use_ros2_bag)
     common = dict(_common(), respawn=False)  # a played bag is not played again by a respawn
-    player = Node(
+    player = HeldNode(
         package="facecoach_bag",
         executable="facecoach_player",
         arguments=[bag, "--rate", rate, "--loop", loop],
         condition=ours,
         **common,
     )
-    waiter = Node(
+    waiter = HeldNode(
         package="facecoach_bag", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
     )
     play = ["ros2", "bag", "play", bag, "--rate", rate]
