@@ -13,7 +13,14 @@ import importlib.util
 import signal
 from typing import Any, Dict, List, Optional
 
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, RegisterEventHandler, Shutdown
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    LogInfo,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+    Shutdown,
+)
 from launch.conditions import IfCondition, UnlessCondition
 from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
@@ -23,6 +30,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from facecoach_common.paths import share_dir
 from launch import LaunchDescription
 
+from .dds import profile_environment
 from .graph import Graph, NodeSpec, load_graph
 
 RESPAWN_DELAY_S = 2.0
@@ -239,7 +247,9 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     """The launch description of the live or the replay graph."""
     graph = load_graph()
     overrides = [[f"{name}=", LaunchConfiguration(name)] for name in _overrides(graph, mode)]
-    actions = _arguments(graph, mode) + _graph_nodes(graph, mode, overrides)
+    # Every process of the graph announces itself often (facecoach.dds), unless the user chose a DDS profile.
+    dds = [SetEnvironmentVariable(name, value) for name, value in profile_environment().items()]
+    actions = _arguments(graph, mode) + dds + _graph_nodes(graph, mode, overrides)
     if mode == "replay":
         actions += _players()
     return LaunchDescription(actions)
