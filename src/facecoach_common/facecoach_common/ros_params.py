@@ -75,16 +75,17 @@ def _reject(node: Node, reason: str) -> SetParametersResult:
 
 
 def ignore_interrupts() -> None:
-    """Ignore any further SIGINT in this process: its clean-up has begun and must finish.
+    """Let any further SIGINT only be counted in this process: its clean-up has begun and must finish.
 
     A terminal's Ctrl-C reaches every process of its group, and `ros2 launch` then sends each node a
-    SIGINT of its own: without this, that second one lands in ``destroy_node`` or the executor's
-    shutdown as a KeyboardInterrupt traceback, and launch reports the node as "process has died".
+    SIGINT of its own: that second one must not land in ``destroy_node`` or the executor's shutdown as a
+    KeyboardInterrupt traceback ("process has died"). It is kept (``stopping``), which raises nothing, so
+    that ``stopping.linger_for_launch`` sees it come.
     """
-    import signal
+    from .stopping import take_stop_signals
 
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        take_stop_signals()
     except ValueError:  # not the main thread: the caller's main thread owns the signals
         pass
 

@@ -11,10 +11,11 @@ import importlib
 import os
 import signal
 import sys
+import time
 from typing import Any, Callable
 
 from .opencv_limits import bound_decoder
-from .stopping import NODE_SIGNALS, building, take_stop_signals
+from .stopping import LINGER_S, NODE_SIGNALS, building, linger_for_launch, take_stop_signals
 
 
 def _line(name: str) -> bytes:
@@ -23,8 +24,11 @@ def _line(name: str) -> bytes:
 
 def _stop_at_once(name: str) -> Callable[[int, Any], None]:
     def handler(signum: int, frame: Any) -> None:
-        # Nothing to clean up yet (no rclpy context, no node): leave without unwinding a half-done import.
+        # Nothing to clean up yet (no rclpy context, no node): leave without unwinding a half-done import, once
+        # launch's own SIGINT has come or LINGER_S passed (stopping.linger_for_launch says why).
         os.write(2, _line(name))
+        signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+        time.sleep(LINGER_S)
         os._exit(0)
 
     return handler
@@ -59,6 +63,7 @@ def run_program(name: str, target: str) -> Any:
         sys.stderr.write(_line(name).decode())
         return 0
     finally:
+        linger_for_launch()
         # Python's own clean-up (threads joined, modules torn down) must not meet a late Ctrl-C either.
         for s in NODE_SIGNALS:
             if signal.getsignal(s) is not signal.SIG_IGN:

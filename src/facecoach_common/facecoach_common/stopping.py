@@ -26,6 +26,8 @@ _pending: List[int] = []
 _stopped: List[int] = []  # every stop signal a node process received (never cleared)
 _wakers: List[Callable[[], None]] = []
 _building: List[bool] = [False]
+_first_at: List[float] = []  # when the first one came (time.monotonic)
+LINGER_S = 0.3
 
 
 def _in_rclpy(frame) -> bool:
@@ -87,6 +89,8 @@ def wait_until(node, condition: Callable[[], bool], timeout: float, spin: bool =
 
 
 def _keep(signum, frame) -> None:
+    if not _stopped:
+        _first_at.append(time.monotonic())
     _pending.append(signum)
     _stopped.append(signum)
     for wake in list(_wakers):
@@ -146,3 +150,15 @@ def on_stop(wake: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _wakers.remove(wake)
+
+
+def linger_for_launch(max_s: float = LINGER_S) -> None:
+    """Before a stopped node process exits: wait for a second stop signal, at most ``max_s`` after the first.
+
+    A `ros2 launch` without a terminal on its stdin sends each process its own SIGINT right after the group's
+    Ctrl-C, and asyncio's send_signal polls the process first: had it exited a moment before, that poll reaps
+    it under the child watcher, which then reports exit code 255 ("process has died"). A process that is
+    quicker to stop than launch to send (one still starting) leaves after that signal instead.
+    """
+    while _stopped and len(_stopped) < 2 and time.monotonic() < _first_at[0] + max_s:
+        time.sleep(0.01)
