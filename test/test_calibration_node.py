@@ -422,3 +422,32 @@ def test_a_hold_on_a_fearful_face_is_refused_and_a_neutral_one_accepted(ros_node
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
         print(out.decode()[-3000:])
+
+
+@pytest.mark.parametrize("executor", ["single", "multi"])
+def test_ctrl_c_during_a_calibration_hold_ends_the_process_cleanly(ros_node, executor):
+    """Issue 23: Ctrl-C while ~/calibrate awaits its hold: no "never retrieved", no "Exception ignored", exit 0.
+
+    The hold's coroutine ends (or is closed) beside destroy_node; its timer then belongs to the node's teardown.
+    """
+    from std_srvs.srv import Trigger
+
+    cmd = [sys.executable, "-m", "facecoach.single_process", "--mode", "replay", "--nodes", "emotion_classifier"]
+    cmd += ["--executor", executor, "--ros-args", "-p", "calibrate_seconds:=30.0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, b"")), daemon=True)
+    reader.start()
+    try:
+        client = ros_node.create_client(Trigger, "/emotion_classifier/calibrate")
+        assert client.wait_for_service(timeout_sec=60), b"".join(lines).decode(errors="replace")
+        client.call_async(Trigger.Request())
+        assert wait_until(ros_node, lambda: any(b"calibrating: recording" in line for line in lines), 15)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(5)
+    out = b"".join(lines).decode(errors="replace")
+    for bad in ("Traceback", "Exception ignored", "never retrieved"):
+        assert bad not in out, out[-3000:]
+    assert proc.returncode == 0, out[-3000:]

@@ -79,7 +79,7 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
 
     def on_feedback(msg) -> None:
         # Not the warm-up frames', nor the "classifier gone" / "stream ended" notice after the bag's end (about no
-        # frame; the session recorder's stop gives the alert node the second of silence it needs to say it).
+        # frame: stamp 0).
         about_no_frame = (Feedback.REASON_CLASSIFIER_GONE, Feedback.REASON_STREAM_ENDED)
         if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)

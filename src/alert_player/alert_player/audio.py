@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import wave
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -101,7 +102,9 @@ def read_wav(path: str) -> Sound:
 
 def write_wav(path: str, sound: Sound) -> None:
     """Write ``sound`` as a PCM WAV file."""
-    with wave.open(path, "wb") as w:
+    # wave.open(path) would open the file itself and, when that fails, print "Exception ignored in
+    # Wave_write.__del__" (its half-built object): the file is opened here.
+    with open(path, "wb") as f, wave.open(f, "wb") as w:
         w.setnchannels(sound.samples.shape[1])
         w.setsampwidth(sound.width)
         w.setframerate(sound.rate)
@@ -136,6 +139,16 @@ class AudioPlayer:
         self._proc: Optional[subprocess.Popen] = None
         self._playing = ""
         self._finished: Optional[PlaybackResult] = None
+        # The node checks files and the device in a worker thread; close() (the node stopping) may come meanwhile:
+        # files are written and the folder removed one at a time, and nothing is written once it is closed.
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _write(self, path: str, sound: Sound) -> None:
+        with self._lock:
+            if self._closed:
+                raise AudioError("the audio player is closed (the node is stopping)")
+            write_wav(path, sound)
 
     def aplay_found(self) -> bool:
         """Tell whether the aplay executable can be found."""
@@ -149,8 +162,11 @@ class AudioPlayer:
     def check_output(self, timeout: float = 10.0) -> Optional[str]:
         """Play 10 ms of silence on the device and wait: None when it works, else why not (blocks: a worker's job)."""
         silence = os.path.join(self._tmp, "silence.wav")
-        if not os.path.exists(silence):
-            write_wav(silence, Sound(np.zeros((TONE_RATE // 100, 1), "<i2"), TONE_RATE, 2))
+        try:
+            if not os.path.exists(silence):
+                self._write(silence, Sound(np.zeros((TONE_RATE // 100, 1), "<i2"), TONE_RATE, 2))
+        except AudioError as exc:
+            return str(exc)
         try:
             cmd = self._command(silence)
             done = subprocess.run(  # noqa: UP022 - Python 3.6 (the Jetson's) has no capture_output
@@ -178,7 +194,7 @@ class AudioPlayer:
             error = None
         out = os.path.join(self._tmp, f"tone_{self.volume:.3f}.wav")
         if not os.path.exists(out):
-            write_wav(out, tone(volume=self.volume))
+            self._write(out, tone(volume=self.volume))
         return out, error
 
     def _prepare_file(self, path: str) -> str:
@@ -195,7 +211,7 @@ class AudioPlayer:
         out = path
         if self.volume != 1.0:
             out = os.path.join(self._tmp, f"cue_{len(self._cache)}.wav")
-            write_wav(out, scale(sound, self.volume))
+            self._write(out, scale(sound, self.volume))
         self._cache[key] = (stamp, out)
         return out
 
@@ -250,6 +266,8 @@ class AudioPlayer:
 
     def close(self) -> None:
         """Stop a playing cue and remove the temporary files."""
+        with self._lock:
+            self._closed = True
         self.stop()
         self._reap()
         shutil.rmtree(self._tmp, ignore_errors=True)

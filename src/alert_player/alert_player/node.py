@@ -61,6 +61,7 @@ class AlertPlayerNode(Node):
         if not self._player.aplay_found():
             self.get_logger().error("aplay not found: cues cannot play; install alsa-utils")
         # Files and the sound device are checked in a worker: a slow disk or a stuck device never holds the executor.
+        self._closing = False  # destroy_node began: the worker's late findings are no news
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio-check")
         self._output_error: Optional[str] = None
         self._worker.submit(self._check_sounds, self._config)
@@ -101,6 +102,8 @@ class AlertPlayerNode(Node):
     def _check_output(self) -> None:
         """Play 10 ms of silence on the ALSA device: a device that fails makes every cue 'audio_failed'."""
         error = self._player.check_output()
+        if self._closing:
+            return
         if error:
             self.get_logger().error(f"sound output does not work, cues cannot be heard: {error}")
         elif self._output_error:
@@ -111,7 +114,12 @@ class AlertPlayerNode(Node):
         """Report an unusable cue file now, not only when the first cue falls back to the tone."""
         for name in ("cue_wav", "face_lost_wav"):
             path = getattr(config, name)
-            _, error = self._player.prepare(path)
+            try:
+                _, error = self._player.prepare(path)
+            except AudioError:  # closed under it: the node is stopping
+                return
+            if self._closing:
+                return
             if error:
                 self.get_logger().error(f"{name}: {error}")
             elif path:
@@ -214,6 +222,7 @@ class AlertPlayerNode(Node):
 
     def destroy_node(self) -> None:
         """Stop a playing cue and remove temporary files, then destroy the node."""
+        self._closing = True
         if hasattr(self, "_worker"):  # also called by rclpy when __init__ failed half-way
             self._worker.shutdown(wait=False)
         if hasattr(self, "_player"):

@@ -8,6 +8,7 @@ the end of the hold, so frames keep flowing on either executor.
 """
 
 import os
+import threading
 from datetime import datetime, timezone
 from typing import Tuple
 
@@ -28,8 +29,23 @@ class CalibrateService:
 
     def __init__(self, node) -> None:
         self._node = node
+        # The hold's timer belongs to the coroutine until close(): then to the node's destruction. On the
+        # multi-threaded executor the coroutine's end (or its close when the executor drops it) runs beside
+        # destroy_node, and a timer destroyed under it raised "cannot use Destroyable" from its task.
+        self._lock = threading.Lock()
+        self._closed = False
         group = MutuallyExclusiveCallbackGroup()
         node.create_service(Trigger, "~/calibrate", self._on_calibrate, callback_group=group)
+
+    def close(self) -> None:
+        """The node is being destroyed: a hold in progress leaves its timer to that (call before destroy_node)."""
+        with self._lock:
+            self._closed = True
+
+    def _end_hold(self, timer) -> None:
+        with self._lock:
+            if not self._closed:
+                self._node.destroy_timer(timer)  # cancels it too
 
     async def _on_calibrate(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Record a neutral hold of calibrate_seconds, fit, save and apply; the reply says how it went."""
@@ -41,13 +57,19 @@ class CalibrateService:
         log.info(f"calibrating: recording {seconds:g} s of the user's neutral face")
         hold_over: Future = Future()
         node.start_recording()
-        timer = node.create_timer(seconds, lambda: hold_over.done() or hold_over.set_result(True))
+        with self._lock:
+            if self._closed:
+                response.success, response.message = False, "the node is shutting down"
+                return response
+            timer = node.create_timer(seconds, lambda: hold_over.done() or hold_over.set_result(True))
         try:
             await hold_over  # frames are classified (and recorded) meanwhile, in their own callback group
         finally:
-            timer.cancel()
-            node.destroy_timer(timer)
+            self._end_hold(timer)
             recorded = node.stop_recording()
+        if self._closed:
+            response.success, response.message = False, "the node is shutting down; nothing calibrated"
+            return response
         response.success, response.message = self._calibrate(recorded, seconds, classifier)
         if response.success:
             log.info(f"calibration: {response.message}")

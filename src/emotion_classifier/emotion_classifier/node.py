@@ -258,4 +258,6 @@ class EmotionClassifierNode(Node):
         """Stop the loader thread with the node."""
         if hasattr(self, "_loader"):  # also called by rclpy at shutdown when __init__ failed half-way
             self._loader.shutdown(wait=False)
+        if hasattr(self, "_calibrate_service"):
+            self._calibrate_service.close()
         super().destroy_node()

@@ -11,6 +11,7 @@ packages of Humble and of rolling, and on Python 3.6.
 """
 
 import importlib.util
+import signal
 from typing import Any, Dict, List, Optional
 
 from launch.actions import (
@@ -20,6 +21,7 @@ from launch.actions import (
     LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
+    SetEnvironmentVariable,
     Shutdown,
 )
 from launch.conditions import IfCondition, UnlessCondition
@@ -32,6 +34,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from facecoach_common.paths import share_dir
 from launch import LaunchDescription
 
+from .dds import profile_environment
 from .graph import Graph, NodeSpec, load_graph
 from .profile import load_profile, profile_settings
 
@@ -41,6 +44,28 @@ LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"]
 LOOP_NODE = "camera"  # `loop` is this node's parameter of the same name (live)
 PLAYER_EXIT = {1: "the graph did not become ready", 2: "the bag cannot be played"}
 PLAYED = "the bag is played; the graph keeps running (Ctrl-C stops it)"
+
+
+class HeldNode(Node):
+    """A launch_ros Node whose process starts with SIGINT blocked: its program unblocks it once it can take it.
+
+    A Ctrl-C that comes while the node's interpreter still starts (Python's own start-up, site, the console
+    script's entry-point lookup: 0.1 to 0.5 s on a loaded machine) would otherwise end it with a
+    KeyboardInterrupt traceback and "process has died". A child inherits the signal mask of the thread that
+    forks it, through exec (what ``facecoach run`` does too, facecoach_common.startup unblocks it). Launch forks
+    in the first step of the task that ``execute`` creates, before that task's first await: SIGINT is blocked
+    in launch's thread just around that step (two callbacks scheduled on each side of it; asyncio runs ready
+    callbacks in order), so no other action's process starts with it blocked and launch itself only sees a
+    Ctrl-C a callback later. A respawned process starts from a later task and is not covered.
+    """
+
+    def execute(self, context):  # noqa: D102 - launch's Action protocol
+        loop = context.asyncio_loop
+        loop.call_soon(signal.pthread_sigmask, signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return super().execute(context)
+        finally:
+            loop.call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def ros2_bag_available() -> bool:
@@ -216,7 +241,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
     nodes = graph.nodes_for(mode)
     for process, specs in graph.processes(nodes):
         if len(specs) > 1:  # nodes sharing a process (the camera and the face detector): one single_process
-            node = Node(
+            node = HeldNode(
                 package="facecoach",
                 executable="facecoach_single_process",
                 arguments=[
@@ -241,7 +266,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
                     params[o.parameter] = ParameterValue(
                         LaunchConfiguration(name), value_type=type(spec.parameters.get(o.parameter, ""))
                     )
-            node = Node(
+            node = HeldNode(
                 package=spec.package,
                 executable=spec.executable,
                 name=spec.name,
@@ -251,7 +276,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
                 **_common(),
             )
         actions += _enabled_by(specs, [node, _ends_launch_when_it_cannot_start(node, process)])
-    node = Node(
+    node = HeldNode(
         package="facecoach",
         executable="facecoach_single_process",
         arguments=["--mode", mode, *_profile_arg(), "--set", *overrides],
@@ -273,14 +298,14 @@ def _players() -> List[Any]:
     use_ros2_bag = LaunchConfiguration("use_ros2_bag")
     ours, theirs = UnlessCondition(use_ros2_bag), IfCondition(use_ros2_bag)
     common = dict(_common(), respawn=False)  # a played bag is not played again by a respawn
-    player = Node(
+    player = HeldNode(
         package="facecoach_bag",
         executable="facecoach_player",
         arguments=[bag, "--rate", rate, "--loop", loop],
         condition=ours,
         **common,
     )
-    waiter = Node(
+    waiter = HeldNode(
         package="facecoach_bag", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
     )
     play = ["ros2", "bag", "play", bag, "--rate", rate]
@@ -307,7 +332,9 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     graph = load_graph()
     overrides = [[f"{name}=", LaunchConfiguration(name)] for name in _overrides(graph, mode)]
     check = OpaqueFunction(function=_check_profile, args=[graph])
-    actions = _arguments(graph, mode) + [check] + _graph_nodes(graph, mode, overrides)
+    # Every process of the graph announces itself often (facecoach.dds), unless the user chose a DDS profile.
+    dds = [SetEnvironmentVariable(name, value) for name, value in profile_environment().items()]
+    actions = _arguments(graph, mode) + [check] + dds + _graph_nodes(graph, mode, overrides)
     if mode == "replay":
         actions += _players()
     return LaunchDescription(actions)

@@ -13,7 +13,6 @@ import argparse
 import importlib
 import json
 import os
-import signal
 import sys
 import tempfile
 from dataclasses import replace
@@ -119,10 +118,12 @@ def run_single_process(
     from rclpy.executors import ExternalShutdownException
 
     from facecoach_common.ros_args import RosArgumentsError
-    from facecoach_common.ros_params import init_context, without_interrupts
+    from facecoach_common.ros_params import ignore_interrupts, init_context, spin_until_stopped
+    from facecoach_common.stopping import building
 
     nodes = direct_frames(nodes)
-    classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
+    with building():  # a stop signal while the node modules import (torch) ends it at once
+        classes = [node_class(spec) for spec in nodes]  # LaunchError before anything starts
     logger = rclpy.logging.get_logger(PROCESS_NAME)
     with tempfile.TemporaryDirectory(prefix="facecoach-single-") as tmp:
         # The graph's own parameters first, then what launch passed (params_file, loop, namespace, log level).
@@ -136,33 +137,32 @@ def run_single_process(
         spinner = None
         code = 0
         try:
-            for spec, cls in zip(nodes, classes):
-                try:
-                    created.append(cls())
-                except (ValueError, ParameterException, RuntimeError) as exc:  # bad parameters, missing cascade ...
-                    if not rclpy.ok():  # Ctrl-C while starting: rclpy's handler shut the context down
-                        return 0
-                    logger.error(f"cannot start node {spec.name}: {exc}")
-                    code = 2
-                    break
+            with building():  # a stop signal (kept, see facecoach_common.stopping) ends it at its next import
+                for spec, cls in zip(nodes, classes):
+                    try:
+                        created.append(cls())
+                    except (ValueError, ParameterException, RuntimeError) as exc:  # bad parameters, no cascade ...
+                        logger.error(f"cannot start node {spec.name}: {exc}")
+                        code = 2
+                        break
             if not code:
                 connect_in_process(created)
                 spinner = make_executor(executor, threads, CallbackFailures(logger.error))
                 for node in created:
                     spinner.add_node(node)
                 logger.info(f"running {', '.join(n.get_name() for n in created)} in one process (pid {os.getpid()})")
-                spinner.spin()
+                spin_until_stopped(spinner)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass  # Ctrl-C or `kill -INT`: a normal stop, also while the nodes were still starting
         finally:
             # A terminal's Ctrl-C reaches the whole process group and ros2 launch sends its own SIGINT after it:
-            # the second one must not interrupt the clean-up with a KeyboardInterrupt traceback.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # the second one must not interrupt the clean-up.
+            ignore_interrupts()
             if spinner is not None:
                 spinner.shutdown()
             for node in created:
                 node.destroy_node()
-            without_interrupts(rclpy.try_shutdown)  # it puts Python's SIGINT handler back
+            rclpy.try_shutdown()
     return code
 
 

@@ -114,9 +114,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script `facecoach_player`."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
     from rclpy.utilities import remove_ros_args
 
     from facecoach_common.ros_params import ignore_interrupts
+    from facecoach_common.stopping import building, on_stop, stop_requested, take_stop_signals
 
     argv = list(sys.argv if argv is None else argv)
     args = build_parser().parse_args(remove_ros_args(argv)[1:])
@@ -124,21 +126,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         build_parser().error("give a bag to play, or --ready-only")
     if not args.rate > 0:
         build_parser().error(f"--rate must be > 0, not {args.rate}")
-    rclpy.init(args=argv)
-    node = rclpy.create_node("facecoach_player")
-    logger = node.get_logger()
+    # Ctrl-C is kept and ends the waits and the play between two rclpy calls (facecoach_common.stopping).
+    take_stop_signals()
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+    node = None
     try:
+        node = rclpy.create_node("facecoach_player")
+        logger = node.get_logger()
         replayer = None
         if args.bag:
-            from .errors import BagError
-            from .replay import Replayer
-            from .sqlite3_reader import no_rosbags
+            with building():  # reading the bag imports rosbags
+                from .errors import BagError
+                from .replay import Replayer
+                from .sqlite3_reader import no_rosbags
 
-            try:
-                replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop == "true", topics=args.topics)
-            except (BagError, OSError) as exc:
-                logger.fatal(f"cannot play: {exc}")
-                return EXIT_BAD_BAG
+                try:
+                    replayer = Replayer(node, args.bag, rate=args.rate, loop=args.loop == "true", topics=args.topics)
+                except (BagError, OSError) as exc:
+                    logger.fatal(f"cannot play: {exc}")
+                    return EXIT_BAD_BAG
             if no_rosbags():
                 logger.info(f"reading {args.bag} with the standard library's sqlite3 (rosbags is not installed)")
             if replayer.partial:
@@ -150,7 +156,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return EXIT_NOT_READY
         logger.info("the graph is ready" if replayer is None else f"playing {args.bag} at {args.rate:g}x")
         if replayer is not None:
-            n = replayer.play()
+            with on_stop(replayer.stop_event.set):
+                n = replayer.play()
+            if stop_requested():
+                return 0
             try:
                 replayer.check_played()
             except BagError as exc:
@@ -161,9 +170,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         pass
     finally:
         ignore_interrupts()
-        node.destroy_node()
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
-        ignore_interrupts()
     return 0
 
 

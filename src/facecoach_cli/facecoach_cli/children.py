@@ -15,6 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Deque, Iterable, List, Optional
 
+from facecoach.dds import profile_environment
 from facecoach.graph import LaunchError
 
 from .supervision import TAIL_LINES, RestartPolicy, forward_lines
@@ -86,6 +87,7 @@ class Child:
     def spawn(self) -> None:
         """Start (or restart) it: its output to its log (appended after a restart) or, line by line, to ours."""
         env = dict(os.environ)
+        env.update(profile_environment(env))  # the nodes announce themselves often (facecoach.dds)
         if self.log is not None:
             mode = "wb" if self.restarts == 0 else "ab"
             out = open(str(self.log), mode)  # noqa: SIM115 - the child owns it; closed below once it has it

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from .commands import bags, calibrate, demo, params, run, session, sessions
+from .commands import params
 from .commands.parser import CommandParser
 from .errors import run_command
 from .logs import LOG_DIR_ENV
@@ -32,13 +32,20 @@ def build_parser(argv: Optional[Sequence[str]] = ()) -> argparse.ArgumentParser:
     """The facecoach argument parser (reads no file: see commands.parser).
 
     Every sub-command, unless ``argv`` names one of the graph's commands: then the model tooling and the
-    bench, whose modules import torch (about 5 s on a loaded 2-core machine), are left out, so that
-    `get-model` answers in well under a second.
+    bench, whose modules import torch (about 5 s on a loaded 2-core machine), are left out; and for a
+    parameter command (set-model, get-model, get-mapping) only its own, so that it answers in under a second.
     """
     parser = argparse.ArgumentParser(
         prog="facecoach", description="FaceCoach: expression coaching for video interviews", epilog=EPILOG
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
+    if _command_of(argv) in params.COMMANDS:
+        # The other commands' modules import numpy, yaml, rosbags ... (about 0.3 s here): a parameter
+        # command is answered while a user waits, so it loads only its own.
+        params.add_commands(sub)
+        return parser
+    from .commands import bags, calibrate, demo, run, session, sessions
+
     for add in (
         demo.add_commands,
         run.add_commands,

@@ -75,43 +75,26 @@ def _reject(node: Node, reason: str) -> SetParametersResult:
 
 
 def ignore_interrupts() -> None:
-    """Ignore any further SIGINT in this process: its clean-up has begun and must finish.
+    """Let any further SIGINT only be counted in this process: its clean-up has begun and must finish.
 
     A terminal's Ctrl-C reaches every process of its group, and `ros2 launch` then sends each node a
-    SIGINT of its own: without this, that second one lands in ``destroy_node`` or the executor's
-    shutdown as a KeyboardInterrupt traceback, and launch reports the node as "process has died".
+    SIGINT of its own: that second one must not land in ``destroy_node`` or the executor's shutdown as a
+    KeyboardInterrupt traceback ("process has died"). It is kept (``stopping``), which raises nothing, so
+    that ``stopping.linger_for_launch`` sees it come.
     """
-    import signal
+    from .stopping import take_stop_signals
 
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        take_stop_signals()
     except ValueError:  # not the main thread: the caller's main thread owns the signals
         pass
 
 
-def without_interrupts(action: Callable[[], None]) -> None:
-    """Run ``action`` with SIGINT held back, then ignored, then the signal mask as it was.
-
-    ``rclpy.try_shutdown`` puts back the handler rclpy found at init (Python's own): a late SIGINT (launch's,
-    after a terminal's Ctrl-C) landing then is a KeyboardInterrupt traceback from a finalizer. Held back, it
-    arrives once SIGINT is ignored again, and is dropped.
-    """
-    import signal
-
-    try:
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
-    except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
-        held = None
-    try:
-        action()
-    finally:
-        ignore_interrupts()
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
 def init_context(args: Any = None) -> None:
-    """``rclpy.init(args=args)``, with arguments it cannot use as a RosArgumentsError in one line.
+    """``rclpy.init(args=args)`` for a node process, with arguments it cannot use as a RosArgumentsError in one line.
+
+    Stop signals are the process's own (``stopping.take_stop_signals``): rclpy installs no handler, so Ctrl-C never
+    shuts the context down under a running callback; the spin loop (``spin_until_stopped``) ends instead.
 
     A parameters file that is missing or not YAML is found before rcl reads it (its line and column named);
     anything else rcl refuses (a file that is YAML but no parameters file, a malformed ``-p``/``-r`` rule, a
@@ -121,10 +104,14 @@ def init_context(args: Any = None) -> None:
 
     import rclpy
     from rclpy.impl.implementation_singleton import rclpy_implementation
+    from rclpy.signals import SignalHandlerOptions
+
+    from .stopping import take_stop_signals
 
     check_ros_arguments(sys.argv if args is None else args)
+    take_stop_signals()  # before rclpy.init, and instead of rclpy's handlers: see stopping
     try:
-        rclpy.init(args=args)
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except rclpy_implementation.RCLError as exc:
         raise RosArgumentsError(rcl_reason(str(exc))) from None
 
@@ -143,6 +130,20 @@ def _shutdown_quietly(name: str) -> None:
         rclpy.logging.get_logger(name).error(f"clean-up at shutdown failed: {type(exc).__name__}: {exc}")
 
 
+SPIN_WAKE_S = 0.1  # how soon a spin loop sees a stop signal (its handler runs once rcl_wait returns)
+
+
+def spin_until_stopped(executor) -> None:
+    """Spin ``executor`` until a stop signal came (``stopping.take_stop_signals``) or the context went.
+
+    rcl_wait holds the main thread, where Python runs signal handlers: the bounded wait lets the handler run.
+    """
+    from .stopping import stop_requested
+
+    while not stop_requested() and executor.context.ok():
+        executor.spin_once(timeout_sec=SPIN_WAKE_S)
+
+
 def run_node(
     factory: Callable[[], Node], name: str, fatal: tuple = (ValueError,), args: Any = None, slow_factory: bool = False
 ) -> None:
@@ -151,8 +152,9 @@ def run_node(
     A configuration error (ROS arguments rcl cannot use, such as a parameters file that is not YAML, or
     one of ``fatal`` raised while building the node: bad -p values, a cascade or camera that can never
     work) is said once, without a traceback, and exits with 2 (the launch files end the launch on it:
-    respawning cannot help). Ctrl-C or SIGTERM, at any time, ends it quietly with 0: the first interrupt
-    stops the spin, later ones are ignored while the node cleans up.
+    respawning cannot help). Ctrl-C or SIGTERM, at any time, ends it quietly with 0: the signal is kept
+    (``stopping``), the spin loop ends between two callbacks, and the node and the context are torn down in
+    order; while the node is still built, the stop comes at its next import.
 
     ``slow_factory``: the factory takes seconds (it imports torch). DDS discovery starts with a process's first
     node, so a hidden one is made first and discovery runs meanwhile: a restarted node is matched seconds
@@ -161,47 +163,52 @@ def run_node(
     """
     import rclpy
     from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    from .stopping import building, stop_requested
 
     try:
         init_context(args)
     except RosArgumentsError as exc:  # a parameters file or rule that can never work: no respawn, no traceback
         rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
         raise SystemExit(2) from None
+    node = None
     try:
-        herald = None
-        if slow_factory:
-            hidden = "_" + name + "_starting"
-            herald = rclpy.create_node(
-                hidden, use_global_arguments=False, enable_rosout=False, start_parameter_services=False
-            )
+        with building():
+            herald = None
+            if slow_factory:
+                hidden = "_" + name + "_starting"
+                herald = rclpy.create_node(
+                    hidden, use_global_arguments=False, enable_rosout=False, start_parameter_services=False
+                )
+            try:
+                node = factory()
+            except Exception as exc:  # noqa: BLE001 - sorted out below
+                if not isinstance(exc, (ParameterException,) + tuple(fatal)):
+                    raise
+                hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
+                rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
+                raise SystemExit(2) from None
+            finally:
+                if herald is not None:
+                    herald.destroy_node()
+        # single-threaded: see emotion_classifier.entry.node_main for why not multi-threaded
+        executor = SingleThreadedExecutor()
         try:
-            node = factory()
-        except Exception as exc:  # noqa: BLE001 - sorted out below
-            if not rclpy.ok():
-                return  # Ctrl-C while the node was being built: rclpy's handler shut the context down under it
-            if not isinstance(exc, (ParameterException,) + tuple(fatal)):
-                raise
-            hint = " (write floats with a decimal point, e.g. 8.0)" if "expecting type 'DOUBLE'" in str(exc) else ""
-            rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}{hint}")
-            raise SystemExit(2) from None
-        finally:
-            if herald is not None:
-                herald.destroy_node()
-        try:
-            rclpy.spin(node)  # single-threaded: see emotion_classifier.entry.node_main for why not multi-threaded
-        except (KeyboardInterrupt, ExternalShutdownException):
+            executor.add_node(node)
+            spin_until_stopped(executor)
+        except ExternalShutdownException:
             pass
         except Exception:  # noqa: BLE001 - see below
-            if rclpy.ok():
+            if rclpy.ok() and not stop_requested():
                 raise
-            # A callback still running when Ctrl-C shut the context down ("publisher's context is invalid"):
-            # that is the stop, not an error.
+            # A callback still running when the context went ("publisher's context is invalid"): the stop.
         finally:
-            ignore_interrupts()
-            node.destroy_node()
+            executor.shutdown()
     except KeyboardInterrupt:
-        pass  # Ctrl-C while the node was being built (the classifier loads torch and its weights)
+        pass  # Ctrl-C while the node was being built (the classifier imports torch and loads its weights)
     finally:
         ignore_interrupts()
-        without_interrupts(lambda: _shutdown_quietly(name))  # try_shutdown puts back the handler rclpy found
+        if node is not None:
+            node.destroy_node()
+        _shutdown_quietly(name)

@@ -11,9 +11,11 @@ import importlib
 import os
 import signal
 import sys
+import time
 from typing import Any, Callable
 
 from .opencv_limits import bound_decoder
+from .stopping import LINGER_S, NODE_SIGNALS, building, linger_for_launch, take_stop_signals
 
 
 def _line(name: str) -> bytes:
@@ -22,8 +24,11 @@ def _line(name: str) -> bytes:
 
 def _stop_at_once(name: str) -> Callable[[int, Any], None]:
     def handler(signum: int, frame: Any) -> None:
-        # Nothing to clean up yet (no rclpy context, no node): leave without unwinding a half-done import.
+        # Nothing to clean up yet (no rclpy context, no node): leave without unwinding a half-done import, once
+        # launch's own SIGINT has come or LINGER_S passed (stopping.linger_for_launch says why).
         os.write(2, _line(name))
+        signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+        time.sleep(LINGER_S)
         os._exit(0)
 
     return handler
@@ -33,9 +38,10 @@ def run_program(name: str, target: str) -> Any:
     """Import ``target`` (``'module:function'``) and run that function as this process's main, quiet on Ctrl-C.
 
     While the module imports, a SIGINT ends the process at once with one line and exit code 0, what a node
-    does on Ctrl-C once it runs. Then Python's own handler is put back before ``main`` runs, because rclpy's
-    handler calls the one it found at ``rclpy.init`` (so the node's usual clean stop applies), and a
-    KeyboardInterrupt that still escapes ``main`` (one before ``rclpy.init``) ends it with the same line.
+    does on Ctrl-C once it runs. Then the stop signals are kept (``stopping.take_stop_signals``): ``main``
+    builds its nodes (a stop ends it at its next import, ``stopping.building``), spins until a stop came and
+    tears down in order; a KeyboardInterrupt that escapes ``main`` ends it with the same line. Once ``main``
+    is over, further stop signals are ignored while Python finishes.
     A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
     blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``nohup``, ``cmd &``
     in a script) is kept as it is. OpenCV's decoder limits are set first, before a module imports cv2
@@ -48,15 +54,17 @@ def run_program(name: str, target: str) -> Any:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     module, function = target.split(":")
     main = getattr(importlib.import_module(module), function)
-    if inherited is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    take_stop_signals()
     try:
+        with building():
+            pass  # a stop that came while the module imported: now, not after main's first seconds
         return main()
     except KeyboardInterrupt:
         sys.stderr.write(_line(name).decode())
         return 0
     finally:
-        # The program is done. A later SIGINT (ros2 launch sends its own after a terminal's Ctrl-C reached the
-        # group) must not land in the interpreter's clean-up, where rclpy may have put Python's handler back: a
-        # KeyboardInterrupt traceback from a finalizer. It stays pending until the process exits.
-        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+        linger_for_launch()
+        # Python's own clean-up (threads joined, modules torn down) must not meet a late Ctrl-C either.
+        for s in NODE_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                signal.signal(s, signal.SIG_IGN)

@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -34,3 +36,36 @@ def test_the_handlers_are_put_back():
         _signal_from("rclpy.node", signal.SIGINT)
     raise_if_stopped()  # what was kept inside does not outlive the block
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+# A node process's stop signals (take_stop_signals) change this process's handlers: each case runs in its own.
+NODE_PROCESS = """
+import os, signal, sys
+from facecoach_common.stopping import building, stop_requested, take_stop_signals
+
+take_stop_signals()
+os.kill(os.getpid(), signal.SIG{sig})
+for _ in range(1000):
+    pass  # the handler has run: it kept the stop, raised nothing
+assert stop_requested()
+try:
+    with building():
+        pass
+except KeyboardInterrupt:
+    print("stopped before building")
+with building():
+    os.kill(os.getpid(), signal.SIGINT)
+    try:
+        import json.tool  # the next import outside rclpy ends a node that is still built
+    except KeyboardInterrupt:
+        print("stopped at the import")
+"""
+
+
+@pytest.mark.parametrize("sig", ["INT", "TERM"])
+def test_a_node_process_keeps_a_stop_signal_and_ends_at_its_next_import_while_building(sig):
+    done = subprocess.run(
+        [sys.executable, "-c", NODE_PROCESS.format(sig=sig)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["stopped before building", "stopped at the import"], done.stdout

@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable, Optional
 
 EXIT_REFUSED = 1
+COMMANDS = ("set-model", "get-model", "get-mapping")
 NODE_WAIT_S = 3.0  # discovery on one host takes well under a second unloaded; a graph still starting needs --wait
 
 
@@ -88,7 +89,7 @@ def cmd_get_mapping(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Register `set-model`, `get-model` and `get-mapping` on the facecoach command's sub-parsers."""
-    for name, func, helptext, target in (
+    for name, func, helptext, target in (  # the names of COMMANDS
         ("set-model", cmd_set_model, "switch the running classifier's weights", "/emotion_classifier"),
         ("get-model", cmd_get_model, "print the running classifier's variant", "/emotion_classifier"),
         ("get-mapping", cmd_get_mapping, "print the running alert node's emotion -> category mapping", "/alert_player"),
