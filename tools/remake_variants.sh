@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: tools/remake_variants.sh DATA [SOFT_LABELS]}
 SOFT=${2:-}
-source env.sh
+set +u; source env.sh; set -u  # colcon's setup.bash reads unset variables
 fc() { echo "+ facecoach $*"; bin/facecoach "$@"; }
 ONNX=$(mktemp -d)
 trap 'rm -rf "$ONNX"' EXIT
