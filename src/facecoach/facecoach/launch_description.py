@@ -11,7 +11,6 @@ packages of Humble and of rolling, and on Python 3.6.
 """
 
 import importlib.util
-import signal
 from typing import Any, Dict, List, Optional
 
 from launch.actions import (
@@ -26,7 +25,6 @@ from launch.actions import (
 )
 from launch.conditions import IfCondition, UnlessCondition
 from launch.event_handlers import OnProcessExit
-from launch.substitution import Substitution
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -36,7 +34,7 @@ from launch import LaunchDescription
 
 from .dds import profile_environment
 from .graph import Graph, NodeSpec, load_graph
-from .profile import load_profile, profile_settings
+from .launch_actions import HeldNode, ProfileValue, check_profile, profile_values
 
 RESPAWN_DELAY_S = 2.0
 EXIT_CANNOT_START = 2  # run_node, single_process and the player: "cannot start", respawning cannot help
@@ -46,73 +44,9 @@ PLAYER_EXIT = {1: "the graph did not become ready", 2: "the bag cannot be played
 PLAYED = "the bag is played; the graph keeps running (Ctrl-C stops it)"
 
 
-class HeldNode(Node):
-    """A launch_ros Node whose process starts with SIGINT blocked: its program unblocks it once it can take it.
-
-    A Ctrl-C that comes while the node's interpreter still starts (Python's own start-up, site, the console
-    script's entry-point lookup: 0.1 to 0.5 s on a loaded machine) would otherwise end it with a
-    KeyboardInterrupt traceback and "process has died". A child inherits the signal mask of the thread that
-    forks it, through exec (what ``facecoach run`` does too, facecoach_common.startup unblocks it). Launch forks
-    in the first step of the task that ``execute`` creates, before that task's first await: SIGINT is blocked
-    in launch's thread just around that step (two callbacks scheduled on each side of it; asyncio runs ready
-    callbacks in order), so no other action's process starts with it blocked and launch itself only sees a
-    Ctrl-C a callback later. A respawned process starts from a later task and is not covered.
-    """
-
-    def execute(self, context):  # noqa: D102 - launch's Action protocol
-        loop = context.asyncio_loop
-        loop.call_soon(signal.pthread_sigmask, signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            return super().execute(context)
-        finally:
-            loop.call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 def ros2_bag_available() -> bool:
     """True where `ros2 bag` is installed (rosbag2's ros2bag package: a ROS 2 install, not the pip wheels)."""
     return importlib.util.find_spec("ros2bag") is not None
-
-
-class ProfileValue(Substitution):
-    """A parameter's value from the launch's ``profile`` (facecoach.profile), else ``fallback`` (the graph's).
-
-    The default of the override arguments a profile can set (cue_wav), and the value of every other parameter
-    a profile can set: an argument given on the command line still wins over the profile.
-    """
-
-    def __init__(self, graph: Graph, node: str, parameter: str, fallback: Any) -> None:
-        super().__init__()
-        self.graph, self.node, self.parameter, self.fallback = graph, node, parameter, fallback
-
-    def describe(self) -> str:
-        """How --show-args shows it."""
-        return f"the profile's {self.parameter}, else {self.fallback!r}"
-
-    def perform(self, context) -> str:
-        """The value as text (launch_ros types it by the parameter's type)."""
-        profile = load_profile(context.launch_configurations.get("profile", ""), self.graph)
-        value = profile.get(self.node, {}).get(self.parameter, self.fallback)
-        return value if isinstance(value, str) else repr(value)
-
-
-def _profile_values(graph: Graph, spec: NodeSpec) -> Dict[str, Any]:
-    """The parameters of ``spec`` a profile can set, each a ProfileValue typed like its setting."""
-    if spec.name not in graph.profile:
-        return {}
-    settings = profile_settings(graph.profile[spec.name])
-    out = {}
-    for name in graph.profile[spec.name].parameters:
-        fallback = spec.parameters.get(name, settings[name].default)
-        out[name] = ParameterValue(
-            ProfileValue(graph, spec.name, name, fallback), value_type=type(settings[name].default)
-        )
-    return out
-
-
-def _check_profile(context, graph: Graph) -> list:
-    """Load the profile before any process starts: a bad one ends the launch with its one-line reason."""
-    load_profile(context.launch_configurations.get("profile", ""), graph)
-    return []
 
 
 def _argument_default(graph: Graph, name: str) -> Any:
@@ -259,7 +193,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
             )
         else:
             spec = specs[0]
-            params = dict(spec.parameters, **_profile_values(graph, spec))
+            params = dict(spec.parameters, **profile_values(graph, spec))
             for name, o in graph.overrides.items():
                 if o.node == spec.name:
                     # Typed as in the YAML, so "0" stays a string camera source.
@@ -331,7 +265,7 @@ def graph_launch_description(mode: str) -> LaunchDescription:
     """The launch description of the live or the replay graph."""
     graph = load_graph()
     overrides = [[f"{name}=", LaunchConfiguration(name)] for name in _overrides(graph, mode)]
-    check = OpaqueFunction(function=_check_profile, args=[graph])
+    check = OpaqueFunction(function=check_profile, args=[graph])
     # Every process of the graph announces itself often (facecoach.dds), unless the user chose a DDS profile.
     dds = [SetEnvironmentVariable(name, value) for name, value in profile_environment().items()]
     actions = _arguments(graph, mode) + [check] + dds + _graph_nodes(graph, mode, overrides)
