@@ -43,14 +43,12 @@ def run_program(name: str, target: str) -> Any:
     tears down in order; a KeyboardInterrupt that escapes ``main`` ends it with the same line. Once ``main``
     is over, further stop signals are ignored while Python finishes.
     A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
-    blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``nohup``, ``cmd &``
-    in a script) is kept as it is. OpenCV's decoder limits are set first, before a module imports cv2
-    (``opencv_limits``).
+    blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``cmd &`` in a script)
+    is replaced too: a node process stops on SIGINT, wherever it was started from. OpenCV's decoder limits are
+    set first, before a module imports cv2 (``opencv_limits``).
     """
     bound_decoder()
-    inherited = signal.getsignal(signal.SIGINT)
-    if inherited is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, _stop_at_once(name))
+    signal.signal(signal.SIGINT, _stop_at_once(name))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     module, function = target.split(":")
     main = getattr(importlib.import_module(module), function)

@@ -113,11 +113,11 @@ _STOP_AT_IMPORT = _StopAtImport()
 def take_stop_signals() -> None:
     """SIGINT and SIGTERM of a node process are kept, not raised (see the module's doc); idempotent.
 
-    An inherited "ignore" (``nohup``, ``cmd &`` in a script) is left as it is. Call it before ``rclpy.init``.
+    Also over an inherited "ignore" (``cmd &`` in a script ignores SIGINT): a node process stops on SIGINT, as
+    rclpy's own handler made it, since launch and the tests stop nodes with it. Call it before ``rclpy.init``.
     """
     for s in NODE_SIGNALS:
-        if signal.getsignal(s) is not signal.SIG_IGN:
-            signal.signal(s, _keep)
+        signal.signal(s, _keep)
     if _STOP_AT_IMPORT not in sys.meta_path:
         sys.meta_path.insert(0, _STOP_AT_IMPORT)
 

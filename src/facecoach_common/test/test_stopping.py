@@ -62,10 +62,19 @@ with building():
 """
 
 
-@pytest.mark.parametrize("sig", ["INT", "TERM"])
-def test_a_node_process_keeps_a_stop_signal_and_ends_at_its_next_import_while_building(sig):
+@pytest.mark.parametrize("sig, ignored", [("INT", False), ("TERM", False), ("INT", True)])
+def test_a_node_process_keeps_a_stop_signal_and_ends_at_its_next_import_while_building(sig, ignored):
+    """``ignored``: started with SIGINT ignored (``cmd &`` in a script, a CI runner): it still stops on SIGINT."""
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     done = subprocess.run(
-        [sys.executable, "-c", NODE_PROCESS.format(sig=sig)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", NODE_PROCESS.format(sig=sig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=ignore_sigint if ignored else None,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["stopped before building", "stopped at the import"], done.stdout
