@@ -10,13 +10,16 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from .compressed import MAX_MESSAGE_BYTES, frame_sizes, measure_zstd, zstd_module
+from .compressed import MAX_MESSAGE_BYTES, MCAP_MAGIC, frame_sizes, measure_zstd, zstd_module
 from .errors import BagError
 
 MAX_CHUNK_BYTES = 2 * MAX_MESSAGE_BYTES  # a chunk holds at least one message; writers cut them at ~1 MB
-MCAP_MAGIC = b"\x89MCAP0\r\n"
 CHUNK = 0x06
 FOOTER = 0x02
+
+
+class _Broken(Exception):
+    """A record cut short or with a broken header: the readers stop there and say so, and so does the check."""
 
 
 def _lz4_size(data: bytes, bound: int) -> int:
@@ -53,20 +56,23 @@ def _chunk(f: BinaryIO, length: int) -> tuple:
     """(stated uncompressed size, compression, compressed records) of the Chunk record whose content is next."""
     head = f.read(32)
     if len(head) < 32:
-        raise ValueError("a chunk record cut short")
+        raise _Broken()
     stated = struct.unpack_from("<Q", head, 16)[0]
     (name_len,) = struct.unpack_from("<I", head, 28)
     if name_len > 16 or 32 + name_len + 8 > length:
-        raise ValueError("a chunk record with a broken header")
+        raise _Broken()
     compression = f.read(name_len).decode("ascii", "replace")
-    (records_len,) = struct.unpack("<Q", f.read(8))
+    size_field = f.read(8)
+    if len(size_field) < 8:
+        raise _Broken()
+    (records_len,) = struct.unpack("<Q", size_field)
     if 32 + name_len + 8 + records_len > length:
-        raise ValueError("a chunk record with a broken header")
+        raise _Broken()
     if records_len > MAX_CHUNK_BYTES:
         raise BagError(f"refused: an MCAP chunk of {records_len} compressed bytes (a chunk may hold {MAX_CHUNK_BYTES})")
     records = f.read(records_len)
     if len(records) < records_len:
-        raise ValueError("a chunk record cut short")
+        raise _Broken()
     return stated, compression, records
 
 
@@ -75,35 +81,32 @@ def check_mcap_chunks(path: Path) -> None:
 
     Only the records before a cut or a broken record are checked: salvage reads no further than that either.
     """
-    try:
-        with Path(path).open("rb") as f:
-            if f.read(8) != MCAP_MAGIC:
-                return  # not MCAP: the readers say what it is
-            while True:
-                start = f.tell()
-                head = f.read(9)
-                if len(head) < 9:
+    with Path(path).open("rb") as f:
+        if f.read(8) != MCAP_MAGIC:
+            return  # not MCAP: the readers say what it is
+        while True:
+            start = f.tell()
+            head = f.read(9)
+            if len(head) < 9:
+                return
+            opcode, length = head[0], struct.unpack_from("<Q", head, 1)[0]
+            if opcode == FOOTER:
+                return
+            if opcode == CHUNK:
+                try:
+                    stated, compression, records = _chunk(f, length)
+                except _Broken:
                     return
-                opcode, length = head[0], struct.unpack_from("<Q", head, 1)[0]
-                if opcode == FOOTER:
-                    return
-                if opcode == CHUNK:
-                    try:
-                        stated, compression, records = _chunk(f, length)
-                    except BagError as exc:
-                        raise BagError(f"{path}: {exc}") from None
-                    try:
-                        size = inflated_chunk_size(compression, records, MAX_CHUNK_BYTES)
-                    except (ValueError, RuntimeError, zstd_module().ZstdError) as exc:
-                        raise BagError(f"{path}: unreadable MCAP chunk at byte {start} ({exc})") from None
-                    if size > MAX_CHUNK_BYTES or size != stated:
-                        raise BagError(
-                            f"{path}: refused: the MCAP chunk at byte {start} inflates to "
-                            f"{'over ' if size > MAX_CHUNK_BYTES else ''}{size} bytes; its header says {stated} "
-                            f"(a chunk may hold {MAX_CHUNK_BYTES})"
-                        )
-                f.seek(start + 9 + length)
-    except BagError:
-        raise
-    except ValueError:  # (BagError is one too)
-        return  # a broken record: the readers stop there and say so
+                except BagError as exc:
+                    raise BagError(f"{path}: {exc}") from None
+                try:
+                    size = inflated_chunk_size(compression, records, MAX_CHUNK_BYTES)
+                except (ValueError, RuntimeError, zstd_module().ZstdError) as exc:
+                    raise BagError(f"{path}: unreadable MCAP chunk at byte {start} ({exc})") from None
+                if size > MAX_CHUNK_BYTES or size != stated:
+                    raise BagError(
+                        f"{path}: refused: the MCAP chunk at byte {start} inflates to "
+                        f"{'over ' if size > MAX_CHUNK_BYTES else ''}{size} bytes; its header says {stated} "
+                        f"(a chunk may hold {MAX_CHUNK_BYTES})"
+                    )
+            f.seek(start + 9 + length)
