@@ -334,3 +334,14 @@ def test_an_mcap_chunk_bomb_read_as_a_lone_file_is_refused_too(tmp_path):
     bag = mcap_bomb(tmp_path / "bag", 1536 * MB)
     with pytest.raises(BagError, match="inflates to over"):
         open_reader(_storage_file(bag))
+
+
+def test_an_mcap_file_cut_anywhere_in_its_first_chunk_leaves_the_cut_to_the_readers(tmp_path):
+    """Old code: a cut inside the chunk's size field raised struct.error out of the check (a traceback)."""
+    from facecoach_bag.mcap_chunks import check_mcap_chunks
+
+    mcap = _storage_file(mcap_bag(tmp_path / "bag"))
+    data = mcap.read_bytes()
+    for cut in range(8, 120):
+        mcap.write_bytes(data[:cut])
+        check_mcap_chunks(mcap)  # returns: the readers say what is cut
