@@ -41,8 +41,8 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
         (
             replay.stdout,
             common
-            | {"bag", "rate", "use_ros2_bag", "model_variant", "backend", "providers", "cue_wav", "alsa_device"}
-            | {"image_topic", "record_session", "record_images", "sessions_dir"},
+            | {"bag", "rate", "use_ros2_bag", "start_paused", "model_variant", "backend", "providers", "cue_wav"}
+            | {"alsa_device", "image_topic", "record_session", "record_images", "sessions_dir"},
         ),
     ):
         declared = dict(re.findall(r"^    '(\w+)':\n        (.+)$", out, re.M))
@@ -64,10 +64,12 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
 def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single, ros_node, tmp_path):
     """replay.launch.py without `ros2 bag play`: facecoach_player waits for the graph, then plays.
 
-    Nothing is lost to discovery: the bag's first frame comes out, and (nearly) every other one.
+    Nothing is lost to discovery: the bag's first frame comes out, and (nearly) every other one. start_paused
+    lets this test's own subscription connect first (on a loaded machine it once took 2.3 s longer than the graph).
     """
     from facecoach_bag.player import WARM_UP_FRAME_ID
     from facecoach_bag.reader import messages
+    from facecoach_cli.ros_calls import trigger
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Feedback
@@ -84,13 +86,19 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
         if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
-    ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    sub = ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
     sessions = Path(os.environ["FACECOACH_HOME"]) / "sessions"  # the test run's own home (conftest)
     before = set(sessions.iterdir()) if sessions.is_dir() else set()
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", f"single_process:={single}"]
-    if single == "false":
-        args.append("namespace:=coach")
+    args += ["start_paused:=true"] + (["namespace:=coach"] if single == "false" else [])
     with Launch(flavour, *args) as launch:
+        paused = r"paused: play with `ros2 service call (\S+) std_srvs/srv/Trigger`"
+        assert launch.wait_for(paused, 120), launch.output[-3000:]
+        assert wait_until(ros_node, lambda: sub.get_publisher_count() > 0, 30), "feedback publisher not matched"
+        assert not got, "the player played before it was resumed"
+        service = re.search(paused, launch.output).group(1)
+        assert service == ("/coach" if single == "false" else "") + "/facecoach_player/resume", service
+        assert trigger(ros_node, service, timeout=10) == (True, "playing")
         assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
         wait_until(ros_node, lambda: len(got) >= frames, 15)
         # Launch has handled the player's exit (Humble's launch hangs on a Ctrl-C while it still is).

@@ -4,8 +4,8 @@ One Node per process of the graph (config/facecoach.yaml), with the launch argum
 from a bring-up package: the graph's overrides (camera_source, model_variant ...), ``profile`` (one person's
 settings, facecoach.profile: loaded after the graph's parameters, before the other arguments), ``params_file``
 (a standard ros__parameters file whose values win), ``namespace``, ``log_level``, ``loop`` and
-``single_process``; replay adds ``bag``, ``rate`` and ``use_ros2_bag``. Every node process respawns after
-a crash; a process that exits with 2 (a configuration that can never work: a camera source that
+``single_process``; replay adds ``bag``, ``rate``, ``use_ros2_bag`` and ``start_paused``. Every node process
+respawns after a crash; a process that exits with 2 (a configuration that can never work: a camera source that
 cannot be opened, a bag that cannot be read) ends the launch with the reason. Works with the launch
 packages of Humble and of rolling, and on Python 3.6.
 """
@@ -110,6 +110,13 @@ def _arguments(graph: Graph, mode: str) -> List[DeclareLaunchArgument]:
                 choices=["true", "false"],
                 description="play the bag with `ros2 bag play` (the default where rosbag2 is installed) or with "
                 "facecoach_player (false); either starts once the graph is ready",
+            ),
+            DeclareLaunchArgument(
+                "start_paused",
+                default_value="false",
+                choices=["true", "false"],
+                description="once the graph is ready, wait for a call of the player's resume service (the "
+                "launch log names it) before playing, so that your own tools connect first",
             ),
         ]
     return args
@@ -229,29 +236,31 @@ def _profile_arg() -> List[Any]:
 def _players() -> List[Any]:
     """The bag player: facecoach_player, or (use_ros2_bag) a wait for the graph, then `ros2 bag play`."""
     bag, rate, loop = LaunchConfiguration("bag"), LaunchConfiguration("rate"), LaunchConfiguration("loop")
+    paused = LaunchConfiguration("start_paused")
     use_ros2_bag = LaunchConfiguration("use_ros2_bag")
     ours, theirs = UnlessCondition(use_ros2_bag), IfCondition(use_ros2_bag)
     common = dict(_common(), respawn=False)  # a played bag is not played again by a respawn
     player = HeldNode(
         package="facecoach_bag",
         executable="facecoach_player",
-        arguments=[bag, "--rate", rate, "--loop", loop],
+        arguments=[bag, "--rate", rate, "--loop", loop, "--start-paused", paused],
         condition=ours,
         **common,
     )
     waiter = HeldNode(
         package="facecoach_bag", executable="facecoach_player", arguments=["--ready-only"], condition=theirs, **common
     )
-    play = ["ros2", "bag", "play", bag, "--rate", rate]
 
     def after_wait(event, context):
         if event.returncode != 0:
             why = f"ros2 bag play not started: {PLAYER_EXIT.get(event.returncode, 'the wait failed')}"
             return [LogInfo(msg=why), Shutdown(reason=why)]
-        return [
-            ExecuteProcess(cmd=play + ["--loop"], output="screen", condition=IfCondition(loop)),
-            ExecuteProcess(cmd=play, output="screen", condition=UnlessCondition(loop)),
+        given = context.launch_configurations
+        play = ["ros2", "bag", "play", given["bag"], "--rate", given["rate"]]
+        play += [
+            flag for name, flag in (("loop", "--loop"), ("start_paused", "--start-paused")) if given[name] == "true"
         ]
+        return [ExecuteProcess(cmd=play, output="screen")]
 
     return [
         player,

@@ -1,16 +1,20 @@
 """`facecoach_player`: plays a bag into the graph once the graph is ready (replay.launch.py's player).
 
-    ros2 run facecoach_bag facecoach_player BAG [--rate R] [--loop] [--topics T ...]
+    ros2 run facecoach_bag facecoach_player BAG [--rate R] [--loop] [--topics T ...] [--start-paused]
     ros2 run facecoach_bag facecoach_player --ready-only    # only wait for the graph (then `ros2 bag play`)
 
 Ready means: the face detector subscribes to an image topic, the classifier (once its weights are
 loaded) and the alert node to theirs, and a warm-up frame has gone through the whole graph to the
 feedback topic, so no message of the bag is lost to discovery. The warm-up frames are black, stamped
 at time 0 + n ns with frame_id ``facecoach_warm_up``: their Face/Emotion/Feedback messages carry that
-header, so a reader tells them from the bag's. It runs on the device's Python 3.6: where rosbags is not
-installed (it does not install there) a sqlite3 bag, the default FaceCoach and Humble write, is read with the
-standard library and its CDR bytes are published as they are; an MCAP or compressed bag then ends the player
-with one line saying so (exit code 2), as does a missing or unreadable bag.
+header, so a reader tells them from the bag's. With --start-paused it then waits for a call of its
+``~/resume`` service (std_srvs/Trigger), as ``ros2 bag play --start-paused`` does: a tool of your own
+(``ros2 topic echo``, a recorder) can connect first and miss none of the bag.
+
+It runs on the device's Python 3.6: where rosbags is not installed (it does not install there) a sqlite3
+bag, the default FaceCoach and Humble write, is read with the standard library and its CDR bytes are
+published as they are; an MCAP or compressed bag then ends the player with one line saying so (exit code 2),
+as does a missing or unreadable bag.
 """
 
 import argparse
@@ -37,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop", nargs="?", const="true", default="false", choices=["true", "false"], help="play it again and again"
     )
     p.add_argument("--topics", nargs="+", help="play only these topics")
+    p.add_argument(
+        "--start-paused",
+        nargs="?",
+        const="true",
+        default="false",
+        choices=["true", "false"],
+        help="once the graph is ready, wait for a call of ~/resume (std_srvs/srv/Trigger) before playing",
+    )
     p.add_argument("--ready-only", action="store_true", help="exit 0 once the graph is ready, play nothing")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the graph (exit 1 after)")
     return p
@@ -110,6 +122,26 @@ def wait_for_graph(node, timeout: float) -> str:
         node.destroy_publisher(pub)
 
 
+def wait_for_resume(node) -> None:
+    """Serve ``~/resume`` (std_srvs/Trigger) until it is called (or a stop signal ends the wait)."""
+    from std_srvs.srv import Trigger
+
+    called: List[bool] = []
+
+    def on_resume(request, response):
+        called.append(True)
+        response.success, response.message = True, "playing"
+        return response
+
+    service = node.create_service(Trigger, "~/resume", on_resume)
+    try:
+        name = node.get_fully_qualified_name() + "/resume"
+        node.get_logger().info(f"paused: play with `ros2 service call {name} std_srvs/srv/Trigger`")
+        wait_until(node, lambda: bool(called), float("inf"))  # the answer went out with the call's spin
+    finally:
+        node.destroy_service(service)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script `facecoach_player`."""
     import rclpy
@@ -154,6 +186,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if problem:
             logger.error(problem)
             return EXIT_NOT_READY
+        if replayer is not None and args.start_paused == "true":
+            wait_for_resume(node)
         logger.info("the graph is ready" if replayer is None else f"playing {args.bag} at {args.rate:g}x")
         if replayer is not None:
             with on_stop(replayer.stop_event.set):
