@@ -59,6 +59,24 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
 # ------------------------------------------------------------------------------------- replay
 
 
+def resume_once_heard(launch: Launch, ros_node, sub, namespace: str = "") -> None:
+    """With start_paused:=true: once this test's ``sub`` has matched the graph's publisher, resume the player.
+
+    The graph is ready before the player plays, but a subscriber outside it may still be matching (once 2.3 s
+    on a loaded machine): the first frames would be lost to the test, not to the graph.
+    """
+    from facecoach_cli.ros_calls import trigger
+    from facecoach_common.stopping import wait_until
+
+    paused = r"paused: play with `ros2 service call (\S+) std_srvs/srv/Trigger`"
+    assert launch.wait_for(paused, 120), launch.output[-3000:]
+    assert wait_until(ros_node, lambda: sub.get_publisher_count() > 0, 30), "the graph's publisher is not matched"
+    service = re.search(paused, launch.output).group(1)
+    assert service == namespace + "/facecoach_player/resume", service
+    assert not launch.wait_for(r"facecoach_player\]: playing ", 0), "it played before it was resumed"
+    assert trigger(ros_node, service, timeout=10) == (True, "playing")
+
+
 @pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single, ros_node, tmp_path):
@@ -69,7 +87,6 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
     """
     from facecoach_bag.player import WARM_UP_FRAME_ID
     from facecoach_bag.reader import messages
-    from facecoach_cli.ros_calls import trigger
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Feedback
@@ -92,13 +109,7 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", f"single_process:={single}"]
     args += ["start_paused:=true"] + (["namespace:=coach"] if single == "false" else [])
     with Launch(flavour, *args) as launch:
-        paused = r"paused: play with `ros2 service call (\S+) std_srvs/srv/Trigger`"
-        assert launch.wait_for(paused, 120), launch.output[-3000:]
-        assert wait_until(ros_node, lambda: sub.get_publisher_count() > 0, 30), "feedback publisher not matched"
-        assert not got, "the player played before it was resumed"
-        service = re.search(paused, launch.output).group(1)
-        assert service == ("/coach" if single == "false" else "") + "/facecoach_player/resume", service
-        assert trigger(ros_node, service, timeout=10) == (True, "playing")
+        resume_once_heard(launch, ros_node, sub, "/coach" if single == "false" else "")
         assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
         wait_until(ros_node, lambda: len(got) >= frames, 15)
         # Launch has handled the player's exit (Humble's launch hangs on a Ctrl-C while it still is).
@@ -154,9 +165,10 @@ def test_replay_launch_plays_a_sqlite3_bag_without_rosbags(flavour, ros_node, tm
         if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
-    ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    sub = ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
-    with Launch(flavour, *args, env=_without_rosbags(flavour, tmp_path / "no_rosbags")) as launch:
+    with Launch(flavour, *args, "start_paused:=true", env=_without_rosbags(flavour, tmp_path / "no_rosbags")) as launch:
+        resume_once_heard(launch, ros_node, sub)
         assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
         assert "with the standard library's sqlite3 (rosbags is not installed)" in launch.output, launch.output[-3000:]
         wait_until(ros_node, lambda: len(got) >= frames, 15)
