@@ -41,3 +41,24 @@ def test_train_command_distils_from_a_teacher(trained, fer_npz, tmp_path):
     cfg = info["train_config"]
     assert (cfg["distill_alpha"], cfg["distill_temperature"], cfg["mixup_alpha"], cfg["lr"]) == (0.5, 2.0, 0.2, 1e-3)
     assert cfg["warmup_epochs"] == 0 and cfg["epochs"] == 1
+
+
+def test_swa_averages_the_last_epochs_at_a_constant_rate(trained, fer_npz, tmp_path):
+    """--swa-epochs: the averaged epochs run at --swa-lr, their mean is a candidate, validation chooses."""
+    from emotion_classifier.tooling import cli
+
+    out, run = tmp_path / "swa.safetensors", tmp_path / "run"
+    args = ["train", "--data", str(fer_npz), "--init", str(trained.weights), "--epochs", "3", "--swa-epochs", "2"]
+    args += ["--swa-lr", "5e-4", "--lr", "1e-3", "--warmup-epochs", "0", "--threads", "1", "--workdir", str(run)]
+    assert cli.main(args + ["--out", str(out), "--no-progress"]) == 0
+    rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    epochs, (summary,) = rows[:-1], rows[-1:]
+    assert [r.get("swa_epochs_averaged") for r in epochs] == [None, 1, 2]
+    assert [r["lr"] for r in epochs[1:]] == [5e-4, 5e-4]
+    assert summary["swa_epochs_averaged"] == 2
+    model, info = load_model(out)
+    val = accuracy(model, load_faces(fer_npz, "val"))
+    best = max(r["val_acc"] for r in epochs)
+    assert val == pytest.approx(max(best, summary["swa_val_acc"]), abs=1e-4)
+    assert (summary["kept"] == "the average") == (summary["swa_val_acc"] > best)
+    assert info["train_config"]["swa_epochs"] == 2 and info["train_config"]["swa_lr"] == 5e-4

@@ -61,6 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         blur_prob=args.blur_prob,
         jpeg_prob=args.jpeg_prob,
         channels_last=args.channels_last,
+        swa_epochs=args.swa_epochs,
+        swa_lr=args.swa_lr,
     )
     teachers = [load_model(t)[0] for t in args.teacher]
     init = load_model(args.init)[0] if args.init else None
@@ -120,6 +122,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photometric", type=float, default=0.0, help="brightness/contrast jitter (0: off)")
     p.add_argument("--blur-prob", type=float, default=0.0, help="share of faces blurred (0: off)")
     p.add_argument("--jpeg-prob", type=float, default=0.0, help="share of faces with JPEG artifacts (0: off)")
+    p.add_argument("--swa-epochs", type=int, default=0, help="average the weights of the last N epochs (0: off)")
+    p.add_argument("--swa-lr", type=float, default=2e-4, help="the constant learning rate of the averaged epochs")
     p.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)

@@ -2,7 +2,8 @@
 
 AdamW (lr 9e-4, weight decay 0.01), batch 100, as in the paper; plus flips, small shifts,
 rotations and scaling, random erasing, class-balanced loss weights, label smoothing, a
-warm-up + cosine learning-rate schedule and early stopping on the validation split.
+warm-up + cosine learning-rate schedule and early stopping on the validation split; optionally
+stochastic weight averaging (SWA) over the last epochs at a constant learning rate.
 Every epoch is logged (JSON lines) and checkpointed, so an interrupted run resumes.
 """
 
@@ -52,6 +53,8 @@ class TrainConfig:
     blur_prob: float = 0.0  # share of faces blurred (a soft camera, a resized crop)
     jpeg_prob: float = 0.0  # share of faces shown with JPEG artifacts (quality 20..80)
     channels_last: bool = False  # the memory format; faster on some CPUs (measured by the train command)
+    swa_epochs: int = 0  # the last N epochs run at swa_lr and their weights are averaged (0: off)
+    swa_lr: float = 2e-4
     seed: int = 0
     threads: int = 0  # 0: torch's default
 
@@ -60,6 +63,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and lr must be positive")
         if not 0 <= self.distill_alpha <= 1 or self.distill_temperature <= 0 or self.mixup_alpha < 0:
             raise ValueError("distill_alpha must be in [0, 1], distill_temperature > 0, mixup_alpha >= 0")
+        if not 0 <= self.swa_epochs <= self.epochs or self.swa_lr <= 0:
+            raise ValueError("swa_epochs must be in [0, epochs] and swa_lr > 0")
 
 
 @torch.inference_mode()
@@ -116,6 +121,10 @@ def train(
 ) -> EmotionRecognitionModel:
     """Train (or resume from ``workdir/checkpoint.pt``); return the model with the best validation accuracy.
 
+    With ``cfg.swa_epochs`` the cosine schedule ends that many epochs early; those epochs run at ``cfg.swa_lr``
+    and the mean of their weights (the model has no batch norm to re-estimate) is a candidate beside the best
+    epoch: the one with the higher validation accuracy is returned.
+
     With ``cfg.distill_alpha`` > 0 the loss blends the labels with soft targets at
     ``cfg.distill_temperature`` (knowledge distillation): ``soft_labels`` (N x classes probabilities of
     the training faces, e.g. a cached ensemble's) or else the ``teachers``' flip-averaged predictions.
@@ -141,9 +150,11 @@ def train(
     soft_all = torch.from_numpy(soft_labels.astype(np.float32)) if soft_labels is not None else None
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
+    swa_from = cfg.epochs - cfg.swa_epochs  # the first epoch (0-based) of the averaged ones
+    total = swa_from * steps_per_epoch
 
     start_epoch, best_acc, best_epoch, best_state = 0, -1.0, -1, None
+    swa_state, swa_count = None, 0
     ckpt = workdir / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=True)
@@ -162,6 +173,7 @@ def train(
             state["best_epoch"],
             state["best_model"],
         )
+        swa_state, swa_count = state.get("swa_model"), state.get("swa_count", 0)
         print(f"resuming at epoch {start_epoch + 1} (best val {best_acc:.4f} at epoch {best_epoch})")
 
     for m in teachers:
@@ -180,7 +192,9 @@ def train(
         )
         for i in bar:
             for g in opt.param_groups:
-                g["lr"] = _lr_at(epoch * steps_per_epoch + i, total, cfg.warmup_epochs * steps_per_epoch, cfg.lr)
+                step = epoch * steps_per_epoch + i
+                warmup = cfg.warmup_epochs * steps_per_epoch
+                g["lr"] = cfg.swa_lr if epoch >= swa_from else _lr_at(step, total, warmup, cfg.lr)
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             jpeg = jpeg_all[idx] if jpeg_all is not None else None
             x, y = augment(x_all[idx], cfg, gen, jpeg).contiguous(memory_format=layout), y_all[idx]
@@ -214,6 +228,12 @@ def train(
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if epoch >= swa_from:  # a running mean of the weights at the end of each averaged epoch
+            swa_count += 1
+            now = model.state_dict()
+            swa_state = {k: v.detach().clone() for k, v in now.items()} if swa_state is None else swa_state
+            for k, v in swa_state.items():
+                v += (now[k] - v) / swa_count
         row = {
             "epoch": epoch + 1,
             "loss": loss_sum / len(train_set),
@@ -223,6 +243,8 @@ def train(
             "lr": opt.param_groups[0]["lr"],
             "seconds": round(time.time() - t0, 1),
         }
+        if swa_count:
+            row["swa_epochs_averaged"] = swa_count
         log.write(json.dumps(row) + "\n")
         log.flush()
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
@@ -236,6 +258,8 @@ def train(
                 "best_acc": best_acc,
                 "best_epoch": best_epoch,
                 "best_model": best_state,
+                "swa_model": swa_state,
+                "swa_count": swa_count,
             },
             ckpt.with_suffix(".part"),
         )
@@ -245,8 +269,17 @@ def train(
                 f"early stop: no validation gain for {cfg.patience} epochs (best {best_acc:.4f} at epoch {best_epoch})"
             )
             break
-    log.close()
     model.load_state_dict(best_state)
+    if swa_state is not None:
+        best = model.state_dict()
+        model.load_state_dict(swa_state)
+        swa_acc = accuracy(model, val_set)
+        chosen = "the average" if swa_acc > best_acc else f"epoch {best_epoch}"
+        print(f"SWA of {swa_count} epochs: val {swa_acc:.4f}, best epoch {best_acc:.4f}: keeping {chosen}")
+        log.write(json.dumps({"swa_epochs_averaged": swa_count, "swa_val_acc": swa_acc, "kept": chosen}) + "\n")
+        if swa_acc <= best_acc:
+            model.load_state_dict(best)
+    log.close()
     model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     return model
