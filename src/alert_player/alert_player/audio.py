@@ -128,13 +128,35 @@ def tone(freq_hz: float = TONE_HZ, seconds: float = TONE_S, rate: int = TONE_RAT
     return Sound(np.clip(np.round(x), -32768, 32767).astype("<i2").reshape(-1, 1), rate, 2)
 
 
+_TMP_PREFIX = "alert_player_pid"
+
+
+def _remove_folders_of_dead_players(root: str) -> None:
+    """Remove the WAV folders that killed players (``kill -9``: no close()) left in ``root``."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        match = re.fullmatch(_TMP_PREFIX + r"(\d+)_\w+", name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:  # gone: its folder is left over (another user's stays: rmtree fails quietly)
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except (PermissionError, OverflowError):  # alive, another user's; or not a pid
+            pass
+
+
 class AudioPlayer:
     """Plays one cue at a time with ``aplay -D <device>`` in the background; poll() reports the end."""
 
     def __init__(self, device: str = "default", volume: float = 1.0, aplay: str = "aplay") -> None:
         """Set the ALSA device, the volume (0..2) and the aplay executable."""
         self.device, self.volume, self.aplay = device, volume, aplay
-        self._tmp = tempfile.mkdtemp(prefix="alert_player_")
+        _remove_folders_of_dead_players(tempfile.gettempdir())
+        self._tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}_")
         self._cache: Dict[Tuple[str, float], Tuple[Tuple[int, int], str]] = {}
         self._proc: Optional[subprocess.Popen] = None
         self._playing = ""

@@ -177,3 +177,26 @@ def test_alsa_device_definitions_and_plugins_are_refused(tmp_path, name):
             player.play("")
     finally:
         player.close()
+
+
+def test_a_killed_players_folder_is_removed_by_the_next_player(tmp_path, monkeypatch):
+    """kill -9 leaves the WAV folder behind (no close()): the next player removes it, and only it."""
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = tmp_path / f"alert_player_pid{gone.pid}_abc123"
+    alive = tmp_path / f"alert_player_pid{os.getpid()}_def456"
+    other = tmp_path / "alert_player_mine"
+    for folder in (left, alive, other):
+        folder.mkdir()
+    player = AudioPlayer(device="null")
+    try:
+        assert not left.exists() and alive.is_dir() and other.is_dir()
+        assert os.path.dirname(player._tmp) == str(tmp_path)
+    finally:
+        player.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
