@@ -213,6 +213,10 @@ def test_unknown_variant_is_a_clear_error(models_dir, tmp_path, capsys):
     args = ["eval", "--data", str(folder), "--variant", "nope", "--models-dir", str(models_dir)]
     assert cli.main(args) == 2
     assert "no such variant" in capsys.readouterr().err
+    for runs in ("0", "-3", "many"):  # refused by the parser with the reason (0 once ended in a traceback)
+        with pytest.raises(SystemExit) as stop:
+            cli.main(args[:-4] + ["--latency-runs", runs])
+        assert stop.value.code == 2 and "--latency-runs" in capsys.readouterr().err
 
 
 def test_every_command_keeps_its_options():

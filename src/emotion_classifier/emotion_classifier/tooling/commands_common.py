@@ -20,6 +20,17 @@ def command_line(args: Optional[argparse.Namespace] = None) -> str:
     return "./facecoach " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a count of runs, epochs, faces)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def load_float_source(path) -> Tuple[nn.Module, Dict[str, object], str]:
     """Model, metadata and sha256 of a float source file; quantized ones are refused (rounding twice)."""
     model, meta = load_model(path)

@@ -9,7 +9,7 @@ import numpy as np
 from ..inference import BACKENDS
 from ..labels import CLASSES
 from ..weights import load_model
-from .commands_common import command_line
+from .commands_common import command_line, positive_int
 from .data import DatasetError, load_faces, subset
 from .evaluate import detector_face_finder, evaluate_variants, format_table, variant_files
 from .export import export_onnx, onnx_max_abs_diff
@@ -190,7 +190,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models-dir", default="models")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--limit", type=int, default=0, help="evaluate a random subset of this many faces")
-    p.add_argument("--latency-runs", type=int, default=200)
+    p.add_argument("--latency-runs", type=positive_int, default=200, help="timed single-face runs per variant")
     p.add_argument(
         "--flip-tta", action="store_true", help="average with the mirror image, as the node does with flip_tta:=true"
     )
