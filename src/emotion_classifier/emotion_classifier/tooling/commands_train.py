@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..labels import CLASSES
@@ -43,27 +44,33 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the baseline model on the train split, choosing the epoch on the validation split."""
+    try:
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            seed=args.seed,
+            patience=args.patience,
+            threads=args.threads,
+            lr=args.lr,
+            warmup_epochs=args.warmup_epochs,
+            distill_alpha=args.distill_alpha if args.teacher or args.soft_labels else 0.0,
+            distill_temperature=args.distill_temperature,
+            mixup_alpha=args.mixup_alpha,
+            photometric=args.photometric,
+            blur_prob=args.blur_prob,
+            jpeg_prob=args.jpeg_prob,
+            channels_last=args.channels_last,
+            dropout=args.dropout,
+            erase_prob=args.erase_prob,
+            swa_epochs=args.swa_epochs,
+            swa_lr=args.swa_lr,
+        )
+    except ValueError as exc:  # TrainConfig's checks: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     train_set = load_faces(args.data, "train")
     val_set = load_faces(args.data, "val")
     print(f"train {len(train_set)} faces, val {len(val_set)} faces, classes {list(CLASSES)}")
     soft = soft_labels_file(args.soft_labels, train_set) if args.soft_labels else None
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        seed=args.seed,
-        patience=args.patience,
-        threads=args.threads,
-        lr=args.lr,
-        warmup_epochs=args.warmup_epochs,
-        distill_alpha=args.distill_alpha if args.teacher or args.soft_labels else 0.0,
-        distill_temperature=args.distill_temperature,
-        mixup_alpha=args.mixup_alpha,
-        photometric=args.photometric,
-        blur_prob=args.blur_prob,
-        jpeg_prob=args.jpeg_prob,
-        channels_last=args.channels_last,
-        swa_epochs=args.swa_epochs,
-        swa_lr=args.swa_lr,
-    )
     teachers = [load_model(t)[0] for t in args.teacher]
     init = load_model(args.init)[0] if args.init else None
     model = train(
@@ -122,6 +129,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photometric", type=float, default=0.0, help="brightness/contrast jitter (0: off)")
     p.add_argument("--blur-prob", type=float, default=0.0, help="share of faces blurred (0: off)")
     p.add_argument("--jpeg-prob", type=float, default=0.0, help="share of faces with JPEG artifacts (0: off)")
+    p.add_argument("--dropout", type=float, default=0.5, help="dropout of the two hidden layers while training")
+    p.add_argument("--erase-prob", type=float, default=0.25, help="share of faces with a random erased patch")
     p.add_argument("--swa-epochs", type=int, default=0, help="average the weights of the last N epochs (0: off)")
     p.add_argument("--swa-lr", type=float, default=2e-4, help="the constant learning rate of the averaged epochs")
     p.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")

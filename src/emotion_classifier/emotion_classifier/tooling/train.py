@@ -45,6 +45,7 @@ class TrainConfig:
     max_rotate_deg: float = 10.0
     scale_range: float = 0.1
     erase_prob: float = 0.25
+    dropout: float = 0.5  # of the classifier's two hidden layers (training only: the weights do not keep it)
     patience: int = 12  # early stopping on validation accuracy
     distill_alpha: float = 0.0  # weight of the teacher's soft targets in the loss (0: no teacher)
     distill_temperature: float = 4.0
@@ -63,6 +64,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and lr must be positive")
         if not 0 <= self.distill_alpha <= 1 or self.distill_temperature <= 0 or self.mixup_alpha < 0:
             raise ValueError("distill_alpha must be in [0, 1], distill_temperature > 0, mixup_alpha >= 0")
+        if not 0 <= self.dropout < 1 or not 0 <= self.erase_prob <= 1:
+            raise ValueError("dropout must be in [0, 1) and erase_prob in [0, 1]")
         if not 0 <= self.swa_epochs <= self.epochs or self.swa_lr <= 0:
             raise ValueError("swa_epochs must be in [0, epochs] and swa_lr > 0")
 
@@ -139,6 +142,9 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = model or EmotionRecognitionModel(len(CLASSES))
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = cfg.dropout
     model = model.to(memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     counts = np.bincount(train_set.labels, minlength=len(CLASSES)).astype(np.float64)
@@ -161,7 +167,8 @@ def train(
         # The schedule's length and the patience may change on resume (a run extended or cut short);
         # anything else would make the checkpoint a different experiment.
         resumable = ("epochs", "patience")
-        old = {k: v for k, v in state["config"].items() if k not in resumable}
+        # A setting added since the checkpoint was written had its default then.
+        old = {k: v for k, v in dict(asdict(TrainConfig()), **state["config"]).items() if k not in resumable}
         if old != {k: v for k, v in asdict(cfg).items() if k not in resumable}:
             raise ValueError(f"{ckpt} was made with other settings; remove it or use another workdir")
         model.load_state_dict(state["model"])
