@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from ..labels import CLASSES
@@ -45,25 +46,9 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the baseline model on the train split, choosing the epoch on the validation split."""
     try:
-        cfg = TrainConfig(
-            epochs=args.epochs,
-            seed=args.seed,
-            patience=args.patience,
-            threads=args.threads,
-            lr=args.lr,
-            warmup_epochs=args.warmup_epochs,
-            distill_alpha=args.distill_alpha if args.teacher or args.soft_labels else 0.0,
-            distill_temperature=args.distill_temperature,
-            mixup_alpha=args.mixup_alpha,
-            photometric=args.photometric,
-            blur_prob=args.blur_prob,
-            jpeg_prob=args.jpeg_prob,
-            channels_last=args.channels_last,
-            dropout=args.dropout,
-            erase_prob=args.erase_prob,
-            swa_epochs=args.swa_epochs,
-            swa_lr=args.swa_lr,
-        )
+        given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+        given["distill_alpha"] = args.distill_alpha if args.teacher or args.soft_labels else 0.0
+        cfg = TrainConfig(**given)  # every option named like a setting; the others keep their defaults
     except ValueError as exc:  # TrainConfig's checks: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
