@@ -89,12 +89,16 @@ class _Detector:
         return out
 
 
-def _answered(node, pub, msg, faces: dict, stamp: int, tries: int = 60) -> bool:
-    """Publish ``msg`` stamped ``stamp`` until its Face comes back (the first ones may go before discovery)."""
+def _answered(node, pub, msg, faces: dict, stamp: int, tries: int = 240) -> bool:
+    """Publish ``msg`` stamped ``stamp`` until its Face comes back, every 0.25 s.
+
+    The first ones may go before discovery, and a best-effort 900 KB frame is often lost on a busy machine (seen:
+    one in two). The detector answers a stamp once, so a copy that arrives after the first is dropped.
+    """
     msg.header.stamp.sec = stamp
     for _ in range(tries):
         pub.publish(msg)
-        if wait_until(node, lambda: stamp in faces, 1.0):
+        if wait_until(node, lambda: stamp in faces, 0.25):
             return True
     return False
 
