@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
+from .compressed import MCAP_MAGIC
 from .errors import BagError, PartialBag
 from .sqlite3_reader import Connection
 
@@ -160,8 +161,6 @@ class Sqlite3Salvage:
 class McapSalvage:
     """The records of an MCAP file up to its last complete one (a writer killed before the summary)."""
 
-    MAGIC = b"\x89MCAP0\r\n"
-
     def __init__(self, path: Path) -> None:
         from rosbags.rosbag2.errors import ReaderError
         from rosbags.rosbag2.storage_mcap import McapReader
@@ -178,7 +177,7 @@ class McapSalvage:
         """Open ``path`` as far as whole records go: rosbags' own scan, stopped before the cut."""
         size = path.stat().st_size
         bio = path.open("rb")
-        if bio.read(8) != self.MAGIC or bio.read(1) != b"\x01":
+        if bio.read(8) != MCAP_MAGIC or bio.read(1) != b"\x01":
             bio.close()
             raise BagError(f"{path.name}: not an MCAP file (no MCAP header)")
         # Records are opcode (1 byte), length (uint64), content: walk them to the last complete one.
