@@ -162,6 +162,23 @@ def test_a_killed_node_respawns(live, ros_node):
     assert wait_until(ros_node, lambda: len(emotions) >= 10, 60), "no Emotion after the respawn"
 
 
+def test_a_killed_session_recorder_goes_on_with_the_launchs_session(live):
+    """kill -9 of the session recorder: the respawned one records into the same session folder (a second bag)."""
+    from facecoach_bag.session_files import read_session_file
+
+    recording = r"\[session_recorder\]: recording this session into (\S+) "
+    started = re.findall(r"\[(session_recorder-\d+)\]: process started with pid \[(\d+)\]", live.output)
+    assert live.wait_for(recording, 30), live.output[-3000:]
+    label, pid = started[-1]
+    os.kill(int(pid), signal.SIGKILL)
+    assert live.wait_for(rf"\[{label}\]: process started with pid", 30, count=len(started) + 1), live.output[-3000:]
+    assert live.wait_for(recording, 60, count=2), live.output[-3000:]
+    first, again = re.findall(recording, live.output)[-2:]
+    assert first == again, (first, again)
+    info = read_session_file(Path(again))
+    assert info["recorder_restarts"] == 1 and len(info["bags"]) == 2, info
+
+
 def test_loop_argument_reaches_the_camera(live):
     """loop:=true sets the camera's loop, which runs in the camera_detector group process."""
     assert live.loop_from_launch, "the --ros-args launch gives facecoach_single_process must reach its nodes"

@@ -16,6 +16,7 @@ MODES = ("live", "replay")
 GRAPH_FILE = "facecoach.yaml"
 GRAPH_ENV = "FACECOACH_GRAPH"
 PROCESS_NAME = "single_process"  # the process that runs every node of the graph (--single-process)
+RECORDER = ("facecoach_bag", "session_recorder")  # the session recorder's package and executable
 
 
 class GraphError(ValueError):

@@ -10,6 +10,8 @@ from launch.substitution import Substitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from facecoach_common.paths import new_session_dir, sessions_dir
+
 from .graph import Graph, NodeSpec
 from .profile import load_profile, profile_settings
 
@@ -56,6 +58,22 @@ class ProfileValue(Substitution):
         profile = load_profile(context.launch_configurations.get("profile", ""), self.graph)
         value = profile.get(self.node, {}).get(self.parameter, self.fallback)
         return value if isinstance(value, str) else repr(value)
+
+
+class SessionName(Substitution):
+    """The session recorder's folder name for this launch: its start time, not taken yet under ``sessions_dir``.
+
+    Performed once, when the recorder's process is first started: launch respawns a process with the same
+    command and parameters, so a respawned recorder goes on with this launch's session instead of starting one.
+    """
+
+    def describe(self) -> str:
+        """How --show-args would show it."""
+        return "this launch's session folder name (its start time)"
+
+    def perform(self, context) -> str:
+        """A new session folder's name under the launch's ``sessions_dir``."""
+        return new_session_dir(sessions_dir(context.launch_configurations.get("sessions_dir", ""))).name
 
 
 def profile_values(graph: Graph, spec: NodeSpec) -> Dict[str, Any]:

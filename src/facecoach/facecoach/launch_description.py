@@ -33,8 +33,8 @@ from facecoach_common.paths import share_dir
 from launch import LaunchDescription
 
 from .dds import profile_environment
-from .graph import Graph, NodeSpec, load_graph
-from .launch_actions import HeldNode, ProfileValue, check_profile, profile_values
+from .graph import RECORDER, Graph, NodeSpec, load_graph
+from .launch_actions import HeldNode, ProfileValue, SessionName, check_profile, profile_values
 
 RESPAWN_DELAY_S = 2.0
 EXIT_CANNOT_START = 2  # run_node, single_process and the player: "cannot start", respawning cannot help
@@ -201,6 +201,8 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
         else:
             spec = specs[0]
             params = dict(spec.parameters, **profile_values(graph, spec))
+            if (spec.package, spec.executable) == RECORDER:
+                params["session_name"] = SessionName()
             for name, o in graph.overrides.items():
                 if o.node == spec.name:
                     # Typed as in the YAML, so "0" stays a string camera source.
@@ -220,7 +222,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
     node = HeldNode(
         package="facecoach",
         executable="facecoach_single_process",
-        arguments=["--mode", mode, *_profile_arg(), "--set", *overrides],
+        arguments=["--mode", mode, *_profile_arg(), ["--session-name=", SessionName()], "--set", *overrides],
         parameters=_loop_parameter(nodes) + [params_file],
         condition=IfCondition(single),
         **_common(),

@@ -23,7 +23,7 @@ import yaml
 
 from .errors import CommandError, run_command
 from .executors import DEFAULT_EXECUTOR, DEFAULT_THREADS, EXECUTORS, CallbackFailures, make_executor
-from .graph import MODES, PROCESS_NAME, Graph, LaunchError, NodeSpec, load_graph, spec_from_dict
+from .graph import MODES, PROCESS_NAME, RECORDER, Graph, LaunchError, NodeSpec, load_graph, spec_from_dict
 from .profile import load_profile
 
 CAMERA, DETECTOR = ("face_detector", "camera"), ("face_detector", "face_detector")
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--nodes", help="comma-separated node names to run (default: every node of the mode)")
     p.add_argument("--profile", default="", help="a person's profile (name or file) loaded before the --set values")
+    p.add_argument(
+        "--session-name", default="", help="the session recorder's session_name (the launch files give one per launch)"
+    )
     p.add_argument("--spec", help="JSON list of resolved node specs (what start_single_process passes)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads of the multi executor")
     p.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR, help="rclpy executor kind")
@@ -213,6 +216,13 @@ def _run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CommandError(f"--nodes: no node {sorted(unknown)} in the {args.mode} graph")
             nodes = [n for n in nodes if n.name in wanted]
+    if args.session_name:  # a respawned process goes on with the launch's session
+        nodes = [
+            replace(n, parameters={**n.parameters, "session_name": args.session_name})
+            if (n.package, n.executable) == RECORDER
+            else n
+            for n in nodes
+        ]
     return run_single_process(graph, nodes, args.threads, args.executor, getattr(args, "ros_args", ()))
 
 

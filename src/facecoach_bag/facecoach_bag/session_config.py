@@ -24,6 +24,12 @@ class SessionConfig:
     session_dir: str = setting(
         "", "this session's folder ('' = a new one under sessions_dir named by the start time)", read_only=True
     )
+    session_name: str = setting(
+        "",
+        "this session's folder name under sessions_dir, when session_dir is '' (the launch files give one per "
+        "launch, so that a respawned recorder goes on with the session; '' = the start time)",
+        read_only=True,
+    )
     record_images: bool = setting(
         False,
         "also record images: the 48x48 face crops and the camera's compressed frames (off: no picture of you is kept)",
@@ -43,5 +49,7 @@ class SessionConfig:
     def __post_init__(self) -> None:
         """Refuse bad values with a message that names the parameter."""
         check_settings(self)
+        if self.session_name in (".", "..") or "/" in self.session_name or "\\" in self.session_name:
+            raise ValueError(f"session_name: a folder name, not a path: {self.session_name!r}")
         if not all(isinstance(n, str) and n for n in self.settings_from):
             raise ValueError("settings_from: node names must be non-empty strings")

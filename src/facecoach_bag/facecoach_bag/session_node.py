@@ -52,7 +52,12 @@ class SessionRecorderNode(Node):
             self.get_logger().info("session recording is off (record_session:=false)")
             return
         c = self._config
-        self._session = Path(c.session_dir) if c.session_dir else new_session_dir(sessions_dir(c.sessions_dir))
+        if c.session_dir:
+            self._session = Path(c.session_dir)
+        elif c.session_name:
+            self._session = sessions_dir(c.sessions_dir) / c.session_name
+        else:
+            self._session = new_session_dir(sessions_dir(c.sessions_dir))
         topics = list(TOPICS) + (list(IMAGE_TOPICS) if c.record_images else [])
         try:
             self._session.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from facecoach.graph import NodeSpec
+from facecoach.graph import RECORDER, NodeSpec
 from facecoach_common.paths import new_session_dir, sessions_dir
 
-RECORDER = ("facecoach_bag", "session_recorder")
 FEEDBACK = "/facecoach/feedback"
 REPORT_HELP = "write the session report at the end: into the session folder, or into DIR"
 
