@@ -43,26 +43,29 @@ def test_train_command_distils_from_a_teacher(trained, fer_npz, tmp_path):
     assert cfg["warmup_epochs"] == 0 and cfg["epochs"] == 1
 
 
-def test_swa_averages_the_last_epochs_at_a_constant_rate(trained, fer_npz, tmp_path, capsys):
+@pytest.mark.parametrize("swa_lr", [5e-4, 1.0], ids=["either", "a ruinous rate: the best epoch is kept"])
+def test_swa_averages_the_last_epochs_at_a_constant_rate(trained, fer_npz, tmp_path, capsys, swa_lr):
     """--swa-epochs: the averaged epochs run at --swa-lr, their mean is a candidate, validation chooses."""
     from emotion_classifier.tooling import cli
 
     out, run = tmp_path / "swa.safetensors", tmp_path / "run"
     args = ["train", "--data", str(fer_npz), "--init", str(trained.weights), "--epochs", "3", "--swa-epochs", "2"]
-    args += ["--swa-lr", "5e-4", "--lr", "1e-3", "--warmup-epochs", "0", "--threads", "1", "--workdir", str(run)]
+    args += ["--swa-lr", str(swa_lr), "--lr", "1e-3", "--warmup-epochs", "0", "--threads", "1", "--workdir", str(run)]
     args += ["--dropout", "0.3", "--erase-prob", "0.1"]
     assert cli.main(args + ["--out", str(out), "--no-progress"]) == 0
     rows = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     epochs, (summary,) = rows[:-1], rows[-1:]
     assert [r.get("swa_epochs_averaged") for r in epochs] == [None, 1, 2]
-    assert [r["lr"] for r in epochs[1:]] == [5e-4, 5e-4]
+    assert [r["lr"] for r in epochs[1:]] == [swa_lr, swa_lr]
     assert summary["swa_epochs_averaged"] == 2
     model, info = load_model(out)
     val = accuracy(model, load_faces(fer_npz, "val"))
     best = max(r["val_acc"] for r in epochs)
     assert val == pytest.approx(max(best, summary["swa_val_acc"]), abs=1e-4)
     assert (summary["kept"] == "the average") == (summary["swa_val_acc"] > best)
+    if swa_lr == 1.0:  # AdamW at lr 1 ruins the weights: epoch 1 (before the averaged ones) is the best
+        assert summary["kept"] == "epoch 1" and val == pytest.approx(epochs[0]["val_acc"], abs=1e-4) and val > 0.9
     cfg = info["train_config"]
-    assert (cfg["swa_epochs"], cfg["swa_lr"], cfg["dropout"], cfg["erase_prob"]) == (2, 5e-4, 0.3, 0.1)
+    assert (cfg["swa_epochs"], cfg["swa_lr"], cfg["dropout"], cfg["erase_prob"]) == (2, swa_lr, 0.3, 0.1)
     assert cli.main(args + ["--out", str(out), "--swa-epochs", "4"]) == 2  # more than --epochs: one line
     assert "swa_epochs must be in [0, epochs]" in capsys.readouterr().err

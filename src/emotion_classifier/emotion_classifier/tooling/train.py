@@ -278,14 +278,13 @@ def train(
             break
     model.load_state_dict(best_state)
     if swa_state is not None:
-        best = model.state_dict()
         model.load_state_dict(swa_state)
         swa_acc = accuracy(model, val_set)
         chosen = "the average" if swa_acc > best_acc else f"epoch {best_epoch}"
         print(f"SWA of {swa_count} epochs: val {swa_acc:.4f}, best epoch {best_acc:.4f}: keeping {chosen}")
         log.write(json.dumps({"swa_epochs_averaged": swa_count, "swa_val_acc": swa_acc, "kept": chosen}) + "\n")
         if swa_acc <= best_acc:
-            model.load_state_dict(best)
+            model.load_state_dict(best_state)
     log.close()
     model = model.to(memory_format=torch.contiguous_format)
     model.eval()
