@@ -67,6 +67,17 @@ def _predict(classifier, images: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate([classifier.predict_batch(list(images[i : i + batch])) for i in range(0, len(images), batch)])
 
 
+def neutral_profile(classifier, train: FaceSet, faces: int = 1500, seed: int = 0) -> Dict[str, float]:
+    """The model's geometric-mean profile of ``faces`` neutral training faces (seeded).
+
+    calibration.REFERENCE's measure: a new model is checked against the reference it is calibrated towards.
+    """
+    neutral = np.flatnonzero(train.labels == CLASSES.index(calibration.NEUTRAL))
+    pick = np.random.default_rng(seed).choice(neutral, min(faces, len(neutral)), replace=False)
+    g = np.exp(np.log(np.clip(_predict(classifier, train.images[pick]), 1e-8, 1.0)).mean(axis=0))
+    return {c: round(float(v), 4) for c, v in zip(CLASSES, g / g.sum())}
+
+
 def _shift(p: np.ndarray, shift: Sequence[float]) -> np.ndarray:
     return calibration.Calibration(CLASSES, tuple(shift)).apply(p)
 

@@ -161,7 +161,7 @@ def cmd_eval_smoothing(args: argparse.Namespace) -> int:
 def cmd_eval_calibration(args: argparse.Namespace) -> int:
     """Calibration to the user, with and without, on synthetic users built from test faces (see calibration_eval)."""
     from ..inference import EmotionClassifier, variant_path
-    from .calibration_eval import evaluate_calibration, format_report
+    from .calibration_eval import evaluate_calibration, format_report, neutral_profile
 
     classifier = EmotionClassifier(variant_path(args.models_dir, args.variant), flip_tta=not args.no_flip_tta)
     faces = subset(load_faces(args.data, args.split), args.limit)
@@ -171,6 +171,8 @@ def cmd_eval_calibration(args: argparse.Namespace) -> int:
     )
     doc = evaluate_calibration(classifier, faces, args.users, args.hold, args.seed, progress=not args.no_progress)
     doc.update(command=command_line(args), variant=args.variant, split=args.split, flip_tta=not args.no_flip_tta)
+    # The reference is the committed baseline's profile: how far this model's own one is from it.
+    doc["method"]["model_profile"] = neutral_profile(classifier, load_faces(args.data, "train"))
     print(format_report(doc))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
