@@ -80,3 +80,14 @@ def test_eval_calibration_command(tmp_path, capsys):
     assert doc["users"] == 2 and doc["test_faces"] == 60 and doc["variant"] == "baseline" and doc["flip_tta"]
     assert "eval-calibration" in doc["command"]
     assert "camera+resting/faces" in capsys.readouterr().out
+
+
+def test_neutral_profile_is_the_geometric_mean_of_seeded_neutral_faces():
+    from emotion_classifier.tooling.calibration_eval import neutral_profile
+
+    faces = _faces(200)
+    profile = neutral_profile(ByBrightness(), faces, faces=20)
+    assert list(profile) == list(CLASSES) and abs(sum(profile.values()) - 1) < 1e-3
+    assert max(profile, key=profile.get) == "neutral"  # neutral faces read as neutral by the stand-in
+    assert profile == neutral_profile(ByBrightness(), faces, faces=20)  # seeded
+    assert profile != neutral_profile(ByBrightness(), faces, faces=20, seed=1)
