@@ -20,6 +20,7 @@ if [ -z "${EVALS_ONLY:-}" ]; then
 for bits in 16 8 4; do
   fc quantize --src models/baseline.safetensors --bits "$bits" --out "models/int$bits.safetensors"
 done
+rm -rf runs/pruned52  # its checkpoints fine-tuned an earlier baseline (train refuses them: other starting weights)
 fc prune --src models/baseline.safetensors --data "$DATA" --conv-ratio 0.52 --fc-ratio 0.52 --finetune-epochs 20 \
   ${SOFT:+--soft-labels "$SOFT"} --workdir runs/pruned52 --out models/pruned.safetensors --no-progress
 fc quantize-native --src models/baseline.safetensors --data "$DATA" --out models/int8_native.safetensors

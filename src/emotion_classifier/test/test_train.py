@@ -69,3 +69,17 @@ def test_swa_averages_the_last_epochs_at_a_constant_rate(trained, fer_npz, tmp_p
     assert (cfg["swa_epochs"], cfg["swa_lr"], cfg["dropout"], cfg["erase_prob"]) == (2, swa_lr, 0.3, 0.1)
     assert cli.main(args + ["--out", str(out), "--swa-epochs", "4"]) == 2  # more than --epochs: one line
     assert "swa_epochs must be in [0, epochs]" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_other_starting_weights_is_refused(trained, fer_npz, tmp_path, capsys):
+    """A workdir left by a run from another --init is not resumed (the remake once fine-tuned a stale pruned model)."""
+    from emotion_classifier.tooling import cli
+
+    run = tmp_path / "run"
+    args = ["train", "--data", str(fer_npz), "--epochs", "1", "--lr", "1e-3", "--warmup-epochs", "0"]
+    args += ["--threads", "1", "--workdir", str(run), "--out", str(tmp_path / "a.safetensors"), "--no-progress"]
+    assert cli.main(args + ["--init", str(trained.init)]) == 0
+    assert cli.main(args + ["--init", str(trained.init), "--epochs", "2"]) == 0  # the same start: resumed
+    assert "resuming at epoch 2" in capsys.readouterr().out
+    assert cli.main(args + ["--init", str(trained.weights), "--epochs", "3"]) == 2
+    assert "was made from other starting weights; remove it or use another workdir" in capsys.readouterr().err

@@ -12,11 +12,13 @@ from facecoach.errors import run_command as _run_command
 
 __all__ = ["FAMILIES", "CommandError", "run_command"]
 
-# Besides the runtime's: a bad bag, a node that does not answer, a data set that cannot be read.
+# Besides the runtime's: a bad bag, a node that does not answer, a data set that cannot be read, a training
+# checkpoint of another run.
 FAMILIES: Families = tuple(RUNTIME_FAMILIES) + (
     ("facecoach_bag.errors", "BagError"),
     ("facecoach_cli.ros_calls", "NoAnswer"),
     ("emotion_classifier.tooling.data", "DatasetError"),
+    ("emotion_classifier.tooling.train", "CheckpointError"),
 )
 
 

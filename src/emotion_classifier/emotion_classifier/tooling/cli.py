@@ -6,6 +6,7 @@ import sys
 from ..weight_file import WeightFileError
 from . import commands_eval, commands_model, commands_train
 from .data import DatasetError
+from .train import CheckpointError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,6 @@ def main(argv=None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
-    except (DatasetError, WeightFileError) as exc:
+    except (DatasetError, WeightFileError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

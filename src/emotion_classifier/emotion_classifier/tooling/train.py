@@ -9,6 +9,7 @@ Every epoch is logged (JSON lines) and checkpointed, so an interrupted run resum
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tempfile
@@ -28,6 +29,10 @@ from ..model import EmotionRecognitionModel
 from ..preprocess import normalize_gray
 from .augment import augment, jpeg_copies
 from .data import FaceSet
+
+
+class CheckpointError(ValueError):
+    """A workdir's checkpoint belongs to another run (other settings or other starting weights)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,16 @@ def predict_proba(model: nn.Module, images: np.ndarray, batch: int = 500, tta_fl
 def accuracy(model: nn.Module, faces: FaceSet) -> float:
     """Top-1 accuracy on a face set."""
     return float((predict_proba(model, faces.images).argmax(1) == faces.labels).mean())
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """A fingerprint of a model's weights (names, shapes and values)."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -160,6 +175,7 @@ def train(
     total = swa_from * steps_per_epoch
 
     start_epoch, best_acc, best_epoch, best_state = 0, -1.0, -1, None
+    init_sha = weights_sha256(model)  # the starting weights: a checkpoint of another start is another run
     swa_state, swa_count = None, 0
     ckpt = workdir / "checkpoint.pt"
     if ckpt.exists():
@@ -170,7 +186,9 @@ def train(
         # A setting added since the checkpoint was written had its default then.
         old = {k: v for k, v in dict(asdict(TrainConfig()), **state["config"]).items() if k not in resumable}
         if old != {k: v for k, v in asdict(cfg).items() if k not in resumable}:
-            raise ValueError(f"{ckpt} was made with other settings; remove it or use another workdir")
+            raise CheckpointError(f"{ckpt} was made with other settings; remove it or use another workdir")
+        if state.get("init_sha256", init_sha) != init_sha:
+            raise CheckpointError(f"{ckpt} was made from other starting weights; remove it or use another workdir")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
@@ -258,6 +276,7 @@ def train(
         torch.save(
             {
                 "config": asdict(cfg),
+                "init_sha256": init_sha,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "generator": gen.get_state(),
