@@ -48,6 +48,13 @@ def _profiles(home: Path, monkeypatch) -> dict:
     return want
 
 
+def _session_profiles(home) -> list:
+    """The profile each recorded session of this FaceCoach home ran with, oldest first."""
+    from facecoach_bag.session_files import read_session_file
+
+    return [read_session_file(p)["profile"] for p in sorted((home / "sessions").iterdir())]
+
+
 @pytest.mark.parametrize("single", ["false", "true"], ids=["separate", "single_process"])
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_two_profiles_give_the_running_alert_node_two_mappings_and_cue_wavs(
@@ -69,6 +76,7 @@ def test_two_profiles_give_the_running_alert_node_two_mappings_and_cue_wavs(
             got = get_parameters(ros_node, "/alert_player", NAMES, timeout=30)
             assert got == want[person], launch.output[-3000:]
             ctrl_c_and_check(launch, processes=1 if single == "true" else 4)  # + the session recorder
+    assert _session_profiles(home) == ["alice", "bob"]  # each launch's session is kept under its person
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -102,3 +110,4 @@ def test_facecoach_run_takes_the_profile_of_each_person(ros_node, tmp_path, monk
             os.killpg(proc.pid, signal.SIGINT)
             out = proc.communicate(timeout=60)[0]
         assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
+    assert _session_profiles(home) == list(PEOPLE)

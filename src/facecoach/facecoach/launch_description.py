@@ -202,7 +202,7 @@ def _graph_nodes(graph: Graph, mode: str, overrides: List[list]) -> List[Any]:
             spec = specs[0]
             params = dict(spec.parameters, **profile_values(graph, spec))
             if (spec.package, spec.executable) == RECORDER:
-                params["session_name"] = SessionName()
+                params.update(session_name=SessionName(), profile=LaunchConfiguration("profile"))
             for name, o in graph.overrides.items():
                 if o.node == spec.name:
                     # Typed as in the YAML, so "0" stays a string camera source.

@@ -216,11 +216,11 @@ def _run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CommandError(f"--nodes: no node {sorted(unknown)} in the {args.mode} graph")
             nodes = [n for n in nodes if n.name in wanted]
-    if args.session_name:  # a respawned process goes on with the launch's session
+    # The recorder keeps the profile's name; under launch a respawned process goes on with the launch's session.
+    recorder = {"profile": args.profile, **({"session_name": args.session_name} if args.session_name else {})}
+    if args.profile or args.session_name:
         nodes = [
-            replace(n, parameters={**n.parameters, "session_name": args.session_name})
-            if (n.package, n.executable) == RECORDER
-            else n
+            replace(n, parameters={**n.parameters, **recorder}) if (n.package, n.executable) == RECORDER else n
             for n in nodes
         ]
     return run_single_process(graph, nodes, args.threads, args.executor, getattr(args, "ros_args", ()))

@@ -30,6 +30,12 @@ class SessionConfig:
         "launch, so that a respawned recorder goes on with the session; '' = the start time)",
         read_only=True,
     )
+    profile: str = setting(
+        "",
+        "the profile this session runs with, as given to --profile or profile:= ('' = none): session.yaml keeps its "
+        "name, so that `facecoach sessions --profile` and a report's trend show one person's sessions",
+        read_only=True,
+    )
     record_images: bool = setting(
         False,
         "also record images: the 48x48 face crops and the camera's compressed frames (off: no picture of you is kept)",

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from rcl_interfaces.srv import GetParameters, ListParameters
 from rclpy.node import Node
 
-from facecoach_common.paths import new_session_dir, sessions_dir
+from facecoach_common.paths import new_session_dir, profile_name, sessions_dir
 from facecoach_common.ros_params import declare, run_node
 from facecoach_common.settings import from_values, settings_of
 
@@ -89,6 +89,7 @@ class SessionRecorderNode(Node):
                 "bags": [bag],
                 "topics": topics,
                 "record_images": self._config.record_images,
+                "profile": profile_name(self._config.profile),
                 "settings": {},
                 "settings_missing": list(self._config.settings_from),
             }

@@ -52,10 +52,11 @@ def _report_json(path: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
-def trend(session: Path, folder: Optional[Path] = None) -> List[Dict[str, Any]]:
-    """The session and the earlier ones of its sessions directory, oldest first (one row each)."""
+def trend(session: Path, profile: str, folder: Optional[Path] = None) -> List[Dict[str, Any]]:
+    """The session and the earlier ones of its sessions directory with the same profile, oldest first."""
     folder = Path(folder) if folder else session.parent
-    return [session_row(p) for p in all_sessions(folder) if p.name <= session.name]
+    rows = [session_row(p) for p in all_sessions(folder) if p.name <= session.name]
+    return [r for r in rows if r["session"] == session.name or r.get("profile", "") == profile]
 
 
 def trend_png(rows: Sequence[Dict[str, Any]], current: str, path: Path) -> None:
@@ -170,7 +171,8 @@ def write_session_report(session_path, out_dir=None, sessions_folder: Optional[P
     out = Path(out_dir) if out_dir else session.path
     out.mkdir(parents=True, exist_ok=True)
     s = session_summary(session)
-    rows = [r if r["session"] != session.name else trend_row(s) for r in trend(session.path, sessions_folder)]
+    earlier = trend(session.path, s["profile"], sessions_folder)
+    rows = [r if r["session"] != session.name else trend_row(s) for r in earlier]
     s["trend"] = rows
     timeline_png(session.lines, out / "report.png")
     trend_png(rows, session.name, out / "trend.png")

@@ -82,6 +82,7 @@ def session_summary(session) -> Dict[str, Any]:
         {
             "session": session.name,
             "started": session.info.get("started", ""),
+            "profile": str(session.info.get("profile") or ""),
             "cues_per_minute": round(len(s["cues"]) / minutes, 3) if minutes > 0 else 0.0,
             "bad_stretches": len(stretches),
             "longest_bad_stretches": longest,
@@ -156,6 +157,7 @@ def trend_row(s: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "session": s["session"],
         "started": s.get("started", ""),
+        "profile": s.get("profile", ""),
         "duration_s": s["duration_s"],
         "bad_share": s["share"].get("bad", 0.0) if s["frames"] else None,
         "cues": len(s["cues"]),

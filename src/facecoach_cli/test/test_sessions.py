@@ -146,3 +146,25 @@ def test_the_list_takes_a_report_newer_than_the_recording_and_reads_the_recordin
     db = next((session / "bag").glob("*.db3"))
     os.utime(db, (db.stat().st_mtime + 10, db.stat().st_mtime + 10))  # the recording changed after the report
     assert session_rows(home)[0]["cues"] == 2
+
+
+def test_sessions_and_the_trend_are_per_profile(home, capsys):
+    """Two people on one device: `sessions --profile` lists one person's, a report's trend holds only theirs."""
+    for name, profile in (
+        ("2026-12-06_07-00-00", "alice"),
+        ("2026-12-06_08-00-00", "bob"),
+        ("2026-12-06_09-00-00", "alice"),
+    ):
+        write_session(home / name, info={"profile": profile})
+    write_session(home / "2026-12-06_10-00-00")  # before profiles: none
+    assert [r["profile"] for r in session_rows(home)] == ["alice", "bob", "alice", ""]
+    assert [r["session"] for r in session_rows(home, "alice")] == ["2026-12-06_07-00-00", "2026-12-06_09-00-00"]
+    assert [r["session"] for r in session_rows(home, "/some/where/bob.yaml")] == ["2026-12-06_08-00-00"]  # a file
+    assert [r["session"] for r in session_rows(home, "")] == ["2026-12-06_10-00-00"]
+    s = write_session_report(home / "2026-12-06_09-00-00")
+    assert s["profile"] == "alice" and [r["session"] for r in s["trend"]] == ["2026-12-06_07-00-00", s["session"]]
+    assert main(["sessions", "--profile", "alice"]) == 0
+    out = capsys.readouterr().out
+    assert "07-00-00" in out and "08-00-00" not in out and out.rstrip().endswith("alice"), out
+    assert main(["sessions", "--profile", "carol"]) == 0
+    assert "no sessions of profile 'carol'" in capsys.readouterr().out

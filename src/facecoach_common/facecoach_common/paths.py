@@ -39,6 +39,12 @@ def facecoach_home() -> Path:
     return Path(os.path.expanduser(os.environ.get(HOME_ENV) or "~/.facecoach"))
 
 
+def profile_name(name_or_path: str) -> str:
+    """The person a profile stands for, as sessions are grouped: a name as given, a profile file's stem ('' = none)."""
+    text = str(name_or_path).strip()
+    return Path(text).stem if "/" in text or text.endswith((".yaml", ".yml")) else text
+
+
 def sessions_dir(configured: str = "") -> Path:
     """The practice sessions' folder: ``configured`` when given, else ``<FaceCoach home>/sessions``."""
     return Path(os.path.expanduser(configured)) if configured else facecoach_home() / SESSIONS

@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Coach the bundled sample interview with the graph running as separate processes over DDS."""
     bag = Path(args.bag) if args.bag else bundled_sample()
     graph = load_graph()
-    nodes, session = plan_session(checked_nodes(args, graph, "replay"))
+    nodes, session = plan_session(checked_nodes(args, graph, "replay"), args.profile)
     if session is None and args.report == "":
         raise CommandError(
             "--report without DIR writes into the session folder: name a DIR, the session is not recorded"

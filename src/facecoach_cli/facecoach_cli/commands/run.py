@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Start the graph (live camera, or --bag to replay a recording) until Ctrl-C (or the end of the bag)."""
     graph = load_graph()
     mode = "replay" if args.bag else "live"
-    nodes, session = plan_session(checked_nodes(args, graph, mode))
+    nodes, session = plan_session(checked_nodes(args, graph, mode), args.profile)
     if session is None and args.report is not None:
         raise CommandError("--report: this session is not recorded (record_session is false)")
     how = "one process" if args.single_process else "separate processes"

@@ -27,13 +27,13 @@ def _recorder(nodes: List[NodeSpec]) -> Optional[NodeSpec]:
     return next((n for n in nodes if (n.package, n.executable) == RECORDER), None)
 
 
-def plan_session(nodes: List[NodeSpec]) -> Tuple[List[NodeSpec], Optional[Path]]:
-    """The nodes with the recorder told this session's folder (None: the session is not recorded)."""
+def plan_session(nodes: List[NodeSpec], profile: str = "") -> Tuple[List[NodeSpec], Optional[Path]]:
+    """The nodes with the recorder told this session's folder and profile (None: the session is not recorded)."""
     rec = _recorder(nodes)
     if rec is None or not rec.parameters.get("record", True):
         return nodes, None
     path = new_session_dir(sessions_dir(str(rec.parameters.get("sessions_dir") or "")))
-    on = replace(rec, parameters={**rec.parameters, "session_dir": str(path)})
+    on = replace(rec, parameters={**rec.parameters, "session_dir": str(path), "profile": profile or ""})
     return [on if n is rec else n for n in nodes], path
 
 

@@ -12,19 +12,25 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from facecoach_common.paths import sessions_dir
+from facecoach_common.paths import profile_name, sessions_dir
 
 from ..errors import CommandError
 
 EXIT_PARTIAL = 1
 
 
-def session_rows(folder: Optional[Path] = None) -> List[Dict[str, Any]]:
-    """One row per session of the folder, oldest first (a session that cannot be read says why)."""
+def session_rows(folder: Optional[Path] = None, profile: Optional[str] = None) -> List[Dict[str, Any]]:
+    """One row per session of the folder, oldest first (a session that cannot be read says why).
+
+    ``profile``: only the sessions of that profile ('' = those without one; None = all).
+    """
     from ..session_page import session_row
     from ..session_store import all_sessions
 
-    return [session_row(p) for p in all_sessions(folder)]
+    rows = [session_row(p) for p in all_sessions(folder)]
+    if profile is None:
+        return rows
+    return [r for r in rows if "error" not in r and r["profile"] == profile_name(profile)]
 
 
 def _row_text(r: Dict[str, Any]) -> str:
@@ -34,7 +40,7 @@ def _row_text(r: Dict[str, Any]) -> str:
     flag = "  (partial: `facecoach report` says what is missing)" if r["partial"] else ""
     return (
         f"{r['session']:<21} {r['duration_s']:>8.1f} {bad:>6} {r['cues']:>5} {r['cues_per_minute']:>8.1f} "
-        f"{r['longest_bad_s']:>10.1f}{flag}"
+        f"{r['longest_bad_s']:>10.1f}  {r['profile'] or '-'}{flag}"
     )
 
 
@@ -51,15 +57,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         return 0
     if args.names:
         raise CommandError(f"sessions: unexpected {args.names}; to delete: facecoach sessions delete NAME ...")
-    rows = session_rows(folder)
+    rows = session_rows(folder, args.profile)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print(f"[facecoach] no sessions in {folder} yet (`facecoach run` or `facecoach demo` records one)")
+        whose = f" of profile {profile_name(args.profile)!r}" if args.profile is not None else ""
+        print(f"[facecoach] no sessions{whose} in {folder} yet (`facecoach run` or `facecoach demo` records one)")
         return 0
     print(f"sessions in {folder}:")
-    print(f"{'session':<21} {'duration':>8} {'bad':>6} {'cues':>5} {'cues/min':>8} {'longest bad':>10}")
+    print(f"{'session':<21} {'duration':>8} {'bad':>6} {'cues':>5} {'cues/min':>8} {'longest bad':>10}  profile")
     print(f"{'(start time)':<21} {'(s)':>8} {'':>6} {'':>5} {'':>8} {'(s)':>10}")
     for r in rows:
         print(_row_text(r))
@@ -94,5 +101,6 @@ def add_commands(subparsers) -> None:
     p.add_argument("action", nargs="?", choices=["list", "delete"], default="list", help="list (default) or delete")
     p.add_argument("names", nargs="*", metavar="SESSION", help="delete: the sessions to remove (names or paths)")
     p.add_argument("--dir", help="the sessions directory (default: $FACECOACH_HOME/sessions or ~/.facecoach/sessions)")
+    p.add_argument("--profile", help="list only the sessions of this profile (a name or a profile file)")
     p.add_argument("--json", action="store_true", help="list as JSON")
     p.set_defaults(func=cmd_sessions)
