@@ -17,13 +17,14 @@ from emotion_classifier.tooling.coaching_metrics import (
     coaching_metrics,
     threshold_curve,
 )
+from emotion_classifier.tooling.losses import soft_target_loss
 from emotion_classifier.tooling.teacher import (
     TeacherError,
     choose_weights,
     fetch_fer_tflite,
     soft_labels,
 )
-from emotion_classifier.tooling.train import TrainConfig, soft_target_loss
+from emotion_classifier.tooling.train import TrainConfig
 from emotion_classifier.weights import load_model
 
 PAPER = {"fear": "bad", "happy": "good", "neutral": "acceptable", "sad": "bad", "surprise": "acceptable"}

@@ -18,7 +18,7 @@ FAMILIES: Families = tuple(RUNTIME_FAMILIES) + (
     ("facecoach_bag.errors", "BagError"),
     ("facecoach_cli.ros_calls", "NoAnswer"),
     ("emotion_classifier.tooling.data", "DatasetError"),
-    ("emotion_classifier.tooling.train", "CheckpointError"),
+    ("emotion_classifier.tooling.checkpoint", "CheckpointError"),
 )
 
 

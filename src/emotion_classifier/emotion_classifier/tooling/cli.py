@@ -5,8 +5,8 @@ import sys
 
 from ..weight_file import WeightFileError
 from . import commands_eval, commands_model, commands_train
+from .checkpoint import CheckpointError
 from .data import DatasetError
-from .train import CheckpointError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,6 @@ Every epoch is logged (JSON lines) and checkpointed, so an interrupted run resum
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import tempfile
@@ -28,11 +27,9 @@ from ..labels import CLASSES
 from ..model import EmotionRecognitionModel
 from ..preprocess import normalize_gray
 from .augment import augment, jpeg_copies
+from .checkpoint import load_checkpoint, save_checkpoint, weights_sha256
 from .data import FaceSet
-
-
-class CheckpointError(ValueError):
-    """A workdir's checkpoint belongs to another run (other settings or other starting weights)."""
+from .losses import soft_target_loss, teachers_loss
 
 
 @dataclass(frozen=True)
@@ -92,39 +89,11 @@ def accuracy(model: nn.Module, faces: FaceSet) -> float:
     return float((predict_proba(model, faces.images).argmax(1) == faces.labels).mean())
 
 
-def weights_sha256(model: nn.Module) -> str:
-    """A fingerprint of a model's weights (names, shapes and values)."""
-    h = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(str(tuple(tensor.shape)).encode())
-        h.update(tensor.detach().float().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def _lr_at(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return base * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def _distill_loss(logits: torch.Tensor, x: torch.Tensor, teachers: Sequence[nn.Module], t: float) -> torch.Tensor:
-    """KL(teachers' mean flip-averaged softened probabilities || student's), scaled by t**2 (Hinton et al.)."""
-    with torch.no_grad():
-        both = torch.cat([x, torch.flip(x, dims=[3])])
-        target = sum(torch.softmax(m(both) / t, dim=1) for m in teachers) / len(teachers)
-        target = (target[: len(x)] + target[len(x) :]) / 2
-    return F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
-
-
-def soft_target_loss(logits: torch.Tensor, probs: torch.Tensor, t: float) -> torch.Tensor:
-    """KL(probs softened at temperature t || student's softened prediction), scaled by t**2 (Hinton et al.).
-
-    Softening fixed probabilities p at t is softmax(log p / t): the same as softening the logits behind them.
-    """
-    target = torch.softmax(torch.log(probs.clamp_min(1e-8)) / t, dim=1)
-    return F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean") * t * t
 
 
 def train(
@@ -178,17 +147,8 @@ def train(
     init_sha = weights_sha256(model)  # the starting weights: a checkpoint of another start is another run
     swa_state, swa_count = None, 0
     ckpt = workdir / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        # The schedule's length and the patience may change on resume (a run extended or cut short);
-        # anything else would make the checkpoint a different experiment.
-        resumable = ("epochs", "patience")
-        # A setting added since the checkpoint was written had its default then.
-        old = {k: v for k, v in dict(asdict(TrainConfig()), **state["config"]).items() if k not in resumable}
-        if old != {k: v for k, v in asdict(cfg).items() if k not in resumable}:
-            raise CheckpointError(f"{ckpt} was made with other settings; remove it or use another workdir")
-        if state.get("init_sha256", init_sha) != init_sha:
-            raise CheckpointError(f"{ckpt} was made from other starting weights; remove it or use another workdir")
+    state = load_checkpoint(ckpt, asdict(cfg), asdict(TrainConfig()), init_sha)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
@@ -240,7 +200,7 @@ def train(
                     logits, soft, cfg.distill_temperature
                 )
             elif teachers and cfg.distill_alpha > 0:
-                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * _distill_loss(
+                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * teachers_loss(
                     logits, x, teachers, cfg.distill_temperature
                 )
             opt.zero_grad(set_to_none=True)
@@ -268,12 +228,12 @@ def train(
             "lr": opt.param_groups[0]["lr"],
             "seconds": round(time.time() - t0, 1),
         }
-        if swa_count:
-            row["swa_epochs_averaged"] = swa_count
+        row.update({"swa_epochs_averaged": swa_count} if swa_count else {})
         log.write(json.dumps(row) + "\n")
         log.flush()
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        torch.save(
+        save_checkpoint(
+            ckpt,
             {
                 "config": asdict(cfg),
                 "init_sha256": init_sha,
@@ -287,9 +247,7 @@ def train(
                 "swa_model": swa_state,
                 "swa_count": swa_count,
             },
-            ckpt.with_suffix(".part"),
         )
-        ckpt.with_suffix(".part").replace(ckpt)  # a run killed while saving keeps its previous checkpoint
         if epoch + 1 - best_epoch >= cfg.patience:
             print(
                 f"early stop: no validation gain for {cfg.patience} epochs (best {best_acc:.4f} at epoch {best_epoch})"
