@@ -272,11 +272,13 @@ def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, t
 
     bag = short_bag(tmp_path / "short", 30)
     got = []
-    ros_node.create_subscription(
+    sub = ros_node.create_subscription(
         Emotion, "/facecoach/emotion", lambda m: got.append(m) if m.label else None, OBSERVER_QOS
     )
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
-    with Launch(flavour, *args, "backend:=onnxruntime", "model_variant:=int8_qdq", "providers:=auto") as launch:
+    args += ["backend:=onnxruntime", "model_variant:=int8_qdq", "providers:=auto", "start_paused:=true"]
+    with Launch(flavour, *args) as launch:
+        resume_once_heard(launch, ros_node, sub)  # the 30 frames play in a second: this test listens first
         assert launch.wait_for(r"played 30 messages", 120), launch.output[-3000:]
         assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
         assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]
