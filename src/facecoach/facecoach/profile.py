@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from facecoach_common.paths import facecoach_home
+from facecoach_common.paths import facecoach_home, is_profile_path
 from facecoach_common.settings import Setting, from_values, settings_of
 
 from .graph import Graph, ProfileSpec
@@ -43,7 +43,7 @@ def profile_path(name_or_path: str) -> Path:
     text = str(name_or_path).strip()
     if not text:
         raise ProfileError("an empty profile name")
-    if "/" in text or text.startswith("~") or text.endswith((".yaml", ".yml")):
+    if is_profile_path(text):
         return Path(os.path.expanduser(text))
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", text):
         raise ProfileError(f"profile {text!r}: a name is letters, digits, '_', '.', '-' (or give a path)")

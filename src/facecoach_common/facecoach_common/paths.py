@@ -39,10 +39,15 @@ def facecoach_home() -> Path:
     return Path(os.path.expanduser(os.environ.get(HOME_ENV) or "~/.facecoach"))
 
 
+def is_profile_path(text: str) -> bool:
+    """Whether a --profile / profile:= value names a file (else it is a profile's name)."""
+    return "/" in text or text.startswith("~") or text.endswith((".yaml", ".yml"))
+
+
 def profile_name(name_or_path: str) -> str:
     """The person a profile stands for, as sessions are grouped: a name as given, a profile file's stem ('' = none)."""
     text = str(name_or_path).strip()
-    return Path(text).stem if "/" in text or text.endswith((".yaml", ".yml")) else text
+    return Path(os.path.expanduser(text)).stem if is_profile_path(text) else text
 
 
 def sessions_dir(configured: str = "") -> Path:
