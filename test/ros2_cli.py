@@ -20,6 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 OVERLAYS = {name: REPO / "build" / f"ros2cli-{name}" for name in ("rolling", "humble")}
 SHARED_ROS2CLI = REPO.parent / "shared" / "ros2-cli"
@@ -154,6 +156,25 @@ class Launch:
         self._reader.join(5)
         return code
 
+    def wait_after_ctrl_c(self, timeout: float = 60.0) -> int:
+        """Wait for it to end after ``interrupt``; its exit code (subprocess.TimeoutExpired: it did not end).
+
+        Launch escalates to SIGTERM 5 s after a Ctrl-C that a process did not heed. At 4 s each FaceCoach process
+        still running is sent SIGUSR1 (startup.run_program: it prints its threads' stacks): the output then says
+        where it was held.
+        """
+        try:
+            return self.wait(4.0)
+        except subprocess.TimeoutExpired:
+            pass
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                if str(REPO / "install") in " ".join(child.cmdline()):
+                    child.send_signal(signal.SIGUSR1)
+            except psutil.Error:  # it ended meanwhile
+                pass
+        return self.wait(timeout)
+
     def stop(self) -> None:
         """End it (and everything it started) whatever state it is in."""
         if self.proc.poll() is None:
@@ -188,7 +209,7 @@ def ctrl_c_and_check(launch: Launch, processes: int) -> None:
     """Ctrl-C: every process ends cleanly, no traceback, no 'process has died', exit code 0."""
     launch.interrupt()
     try:
-        code = launch.wait(60)
+        code = launch.wait_after_ctrl_c()
     except subprocess.TimeoutExpired:
         raise AssertionError("ros2 launch did not end within 60 s of Ctrl-C:\n" + launch.output[-4000:]) from None
     out = launch.output

@@ -86,7 +86,7 @@ def test_ctrl_c_at_a_random_moment_is_clean(flavour, launch_file, after_s, small
         assert launch.proc.poll() is None, f"the launch ended by itself before the Ctrl-C:\n{launch.output[-4000:]}"
         launch.interrupt()
         try:
-            code = launch.wait(60)
+            code = launch.wait_after_ctrl_c()
         except subprocess.TimeoutExpired:
             raise AssertionError(f"ros2 launch still runs 60 s after Ctrl-C:\n{launch.output[-4000:]}") from None
     out = launch.output

@@ -3,6 +3,6 @@
 from facecoach_common.startup import run_program
 
 
-def main() -> int:
+def main() -> None:
     """``alert_player``: the alert node (alert_player.node.main)."""
-    return run_program("alert_player", "alert_player.node:main")
+    run_program("alert_player", "alert_player.node:main")

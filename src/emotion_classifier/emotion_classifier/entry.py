@@ -3,9 +3,9 @@
 from facecoach_common.startup import run_program
 
 
-def main() -> int:
+def main() -> None:
     """``emotion_classifier``: the classifier node (``node_main``)."""
-    return run_program("emotion_classifier", "emotion_classifier.entry:node_main")
+    run_program("emotion_classifier", "emotion_classifier.entry:node_main")
 
 
 def node_main(args=None) -> None:

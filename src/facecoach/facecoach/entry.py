@@ -3,6 +3,6 @@
 from facecoach_common.startup import run_program
 
 
-def single_process() -> int:
+def single_process() -> None:
     """``facecoach_single_process``: nodes of the graph in one process (facecoach.single_process.main)."""
-    return run_program("single_process", "facecoach.single_process:main")
+    run_program("single_process", "facecoach.single_process:main")

@@ -7,6 +7,8 @@ scripts therefore point at small entry functions (each package's ``entry.py``) t
 before anything heavy is imported.
 """
 
+import ctypes
+import faulthandler
 import importlib
 import os
 import signal
@@ -34,19 +36,21 @@ def _stop_at_once(name: str) -> Callable[[int, Any], None]:
     return handler
 
 
-def run_program(name: str, target: str) -> Any:
+def run_program(name: str, target: str) -> None:
     """Import ``target`` (``'module:function'``) and run that function as this process's main, quiet on Ctrl-C.
 
     While the module imports, a SIGINT ends the process at once with one line and exit code 0, what a node
     does on Ctrl-C once it runs. Then the stop signals are kept (``stopping.take_stop_signals``): ``main``
     builds its nodes (a stop ends it at its next import, ``stopping.building``), spins until a stop came and
     tears down in order; a KeyboardInterrupt that escapes ``main`` ends it with the same line. Once ``main``
-    is over, further stop signals are ignored while Python finishes.
+    is over, further stop signals are ignored and the process ends (``_leave``).
     A SIGINT that the launcher held back while this interpreter started (it starts its children with SIGINT
     blocked) arrives as soon as the handler is in place. An inherited "ignore SIGINT" (``cmd &`` in a script)
     is replaced too: a node process stops on SIGINT, wherever it was started from. OpenCV's decoder limits are
     set first, before a module imports cv2 (``opencv_limits``).
     """
+    faulthandler.enable()  # a crash in native code (torch, DDS) leaves the Python stacks in the node's log
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: where a stuck node's threads are
     bound_decoder()
     signal.signal(signal.SIGINT, _stop_at_once(name))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
@@ -56,13 +60,39 @@ def run_program(name: str, target: str) -> Any:
     try:
         with building():
             pass  # a stop that came while the module imported: now, not after main's first seconds
-        return main()
+        code = main()
     except KeyboardInterrupt:
         sys.stderr.write(_line(name).decode())
-        return 0
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
     finally:
         linger_for_launch()
-        # Python's own clean-up (threads joined, modules torn down) must not meet a late Ctrl-C either.
+        # What is left of the process must not meet a late Ctrl-C either.
         for s in NODE_SIGNALS:
             if signal.getsignal(s) is not signal.SIG_IGN:
                 signal.signal(s, signal.SIG_IGN)
+    _leave(code)
+
+
+def _leave(code: Any) -> None:
+    """End the process with ``code`` (as ``sys.exit`` takes it) once ``main`` has torn its nodes down in order.
+
+    Python's own finalization is skipped (``os._exit``): by then the nodes, the rclpy context and the files are
+    closed, and what finalization would do is tear down native libraries (torch's thread pools, Fast DDS's
+    static objects and its shared-memory watchdog thread) in an order nobody controls. One such exit crashed a
+    classifier with SIGSEGV after a clean stop (launch: "process has died", exit code -11). Python's and C's
+    output buffers are flushed first.
+    """
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+            pass
+    ctypes.CDLL(None).fflush(None)  # rcutils' console output goes through C's stdio
+    os._exit(code)
