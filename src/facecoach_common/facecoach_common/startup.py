@@ -80,9 +80,9 @@ def _leave(code: Any) -> None:
 
     Python's own finalization is skipped (``os._exit``): by then the nodes, the rclpy context and the files are
     closed, and what finalization would do is tear down native libraries (torch's thread pools, Fast DDS's
-    static objects and its shared-memory watchdog thread) in an order nobody controls. One such exit crashed a
-    classifier with SIGSEGV after a clean stop (launch: "process has died", exit code -11). Python's and C's
-    output buffers are flushed first.
+    static objects and its shared-memory watchdog thread) in an order nobody controls: a classifier died once
+    with SIGSEGV after a clean stop (launch: "process has died", exit code -11), most likely there. Python's
+    and C's output buffers are flushed first.
     """
     if code is None:
         code = 0
