@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -59,18 +61,43 @@ def test_launch_files_run_from_the_repository_root_with_every_argument_described
 # ------------------------------------------------------------------------------------- replay
 
 
-def resume_once_heard(launch: Launch, ros_node, sub, namespace: str = "") -> None:
-    """With start_paused:=true: once this test's ``sub`` has matched the graph's publisher, resume the player.
+def resume_once_heard(launch: Launch, ros_node, warm_ups: Callable[[], int], namespace: str = "") -> None:
+    """With start_paused:=true: once the graph's output reaches this test, resume the player.
 
+    ``warm_ups()`` counts the warm-up messages (frame_id WARM_UP_FRAME_ID) this test's subscription received.
     The graph is ready before the player plays, but a subscriber outside it may still be matching (once 2.3 s
-    on a loaded machine): the first frames would be lost to the test, not to the graph.
+    on a loaded machine), and matching is per direction: this test's reader could see the graph's writer while
+    that writer had not yet matched the reader (frames 0 and 1 lost once). So the test sends warm-up frames of
+    its own into the graph, as the player does, until one comes out to it.
     """
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from facecoach_bag.player import IMAGE_TOPICS, warm_up_frame
     from facecoach_cli.ros_calls import NoAnswer, trigger
     from facecoach_common.stopping import wait_until
 
     paused = r"paused: play with `ros2 service call (\S+) std_srvs/srv/Trigger`"
     assert launch.wait_for(paused, 120), launch.output[-3000:]
-    assert wait_until(ros_node, lambda: sub.get_publisher_count() > 0, 30), "the graph's publisher is not matched"
+    graph_reads = lambda: [t for t in IMAGE_TOPICS if ros_node.count_subscribers(t)]  # noqa: E731
+    assert wait_until(ros_node, lambda: bool(graph_reads()), 30), "this test never saw the face detector"
+    topic = graph_reads()[0]
+    pub = ros_node.create_publisher(
+        CompressedImage if topic.endswith("compressed") else Image,
+        topic,
+        QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        n = 0
+        while not wait_until(ros_node, lambda: warm_ups() > 0, 0.5):
+            assert time.monotonic() < deadline, "no warm-up frame of this test came out of the graph in 30 s"
+            n += 1
+            pub.publish(warm_up_frame(topic, 1_000_000 + n))  # after the player's (stamped 0 + n ns)
+        while wait_until(ros_node, lambda k=warm_ups(): warm_ups() > k, 0.5):
+            pass  # the others still on their way come out before the bag's frames
+    finally:
+        ros_node.destroy_publisher(pub)
     service = re.search(paused, launch.output).group(1)
     assert service == namespace + "/facecoach_player/resume", service
     playing = r"facecoach_player\]: playing "
@@ -104,22 +131,24 @@ def test_replay_launch_plays_every_frame_once_the_graph_is_ready(flavour, single
     frames = 60
     bag = short_bag(tmp_path / "short", frames)
     sent = [t_ns for _, _, t_ns, _ in messages(bag)]  # the sample's log times are its frames' stamps
-    got = set()
+    got, warm = set(), []
 
     def on_feedback(msg) -> None:
         # Not the warm-up frames', nor the "classifier gone" / "stream ended" notice after the bag's end (about no
         # frame: stamp 0).
         about_no_frame = (Feedback.REASON_CLASSIFIER_GONE, Feedback.REASON_STREAM_ENDED)
-        if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
+        if msg.header.frame_id == WARM_UP_FRAME_ID:
+            warm.append(msg)
+        elif msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
-    sub = ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
     sessions = Path(os.environ["FACECOACH_HOME"]) / "sessions"  # the test run's own home (conftest)
     before = set(sessions.iterdir()) if sessions.is_dir() else set()
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", f"single_process:={single}"]
     args += ["start_paused:=true"] + (["namespace:=coach"] if single == "false" else [])
     with Launch(flavour, *args) as launch:
-        resume_once_heard(launch, ros_node, sub, "/coach" if single == "false" else "")
+        resume_once_heard(launch, ros_node, lambda: len(warm), "/coach" if single == "false" else "")
         assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
         wait_until(ros_node, lambda: len(got) >= frames, 15)
         # Launch has handled the player's exit (Humble's launch hangs on a Ctrl-C while it still is).
@@ -168,17 +197,19 @@ def test_replay_launch_plays_a_sqlite3_bag_without_rosbags(flavour, ros_node, tm
     frames = 30
     bag = short_bag(tmp_path / "short", frames)
     sent = [t_ns for _, _, t_ns, _ in messages(bag)]
-    got = set()
+    got, warm = set(), []
 
     def on_feedback(msg) -> None:
         about_no_frame = (Feedback.REASON_CLASSIFIER_GONE, Feedback.REASON_STREAM_ENDED)  # stamp 0
-        if msg.header.frame_id != WARM_UP_FRAME_ID and msg.reason not in about_no_frame:
+        if msg.header.frame_id == WARM_UP_FRAME_ID:
+            warm.append(msg)
+        elif msg.reason not in about_no_frame:
             got.add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
-    sub = ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
+    ros_node.create_subscription(Feedback, "/facecoach/feedback", on_feedback, OBSERVER_QOS)
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
     with Launch(flavour, *args, "start_paused:=true", env=_without_rosbags(flavour, tmp_path / "no_rosbags")) as launch:
-        resume_once_heard(launch, ros_node, sub)
+        resume_once_heard(launch, ros_node, lambda: len(warm))
         assert launch.wait_for(rf"facecoach_player\]: played {frames} messages", 120), launch.output[-3000:]
         assert "with the standard library's sqlite3 (rosbags is not installed)" in launch.output, launch.output[-3000:]
         wait_until(ros_node, lambda: len(got) >= frames, 15)
@@ -266,19 +297,26 @@ def test_a_classifier_configuration_error_ends_the_launch_without_a_traceback(fl
 def test_replay_launch_classifies_with_onnxruntime_int8_qdq(flavour, ros_node, tmp_path):
     """Issue 22 A: `backend:=onnxruntime model_variant:=int8_qdq` is a launch argument, and its frames get labels."""
     pytest.importorskip("onnxruntime")
+    from facecoach_bag.player import WARM_UP_FRAME_ID
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_common.stopping import wait_until
     from facecoach_msgs.msg import Emotion
 
     bag = short_bag(tmp_path / "short", 30)
-    got = []
-    sub = ros_node.create_subscription(
-        Emotion, "/facecoach/emotion", lambda m: got.append(m) if m.label else None, OBSERVER_QOS
-    )
+    got, warm = [], []
+
+    def on_emotion(msg) -> None:
+        if msg.header.frame_id == WARM_UP_FRAME_ID:
+            warm.append(msg)
+        elif msg.label:
+            got.append(msg)
+
+    ros_node.create_subscription(Emotion, "/facecoach/emotion", on_emotion, OBSERVER_QOS)
     args = ["facecoach", "replay.launch.py", f"bag:={bag}", "alsa_device:=null", "use_ros2_bag:=false"]
     args += ["backend:=onnxruntime", "model_variant:=int8_qdq", "providers:=auto", "start_paused:=true"]
     with Launch(flavour, *args) as launch:
-        resume_once_heard(launch, ros_node, sub)  # the 30 frames play in a second: this test listens first
+        # The 30 frames play in a second: the graph's output reaches this test first.
+        resume_once_heard(launch, ros_node, lambda: len(warm))
         assert launch.wait_for(r"played 30 messages", 120), launch.output[-3000:]
         assert wait_until(ros_node, lambda: len(got) >= 10, 15), launch.output[-3000:]
         assert "loaded int8_qdq" in launch.output and "onnxruntime on cpu" in launch.output, launch.output[-3000:]

@@ -4,12 +4,13 @@
     ros2 run facecoach_bag facecoach_player --ready-only    # only wait for the graph (then `ros2 bag play`)
 
 Ready means: the face detector subscribes to an image topic, the classifier (once its weights are
-loaded) and the alert node to theirs, and a warm-up frame has gone through the whole graph to the
-feedback topic, so no message of the bag is lost to discovery. The warm-up frames are black, stamped
-at time 0 + n ns with frame_id ``facecoach_warm_up``: their Face/Emotion/Feedback messages carry that
-header, so a reader tells them from the bag's. With --start-paused it then waits for a call of its
-``~/resume`` service (std_srvs/Trigger), as ``ros2 bag play --start-paused`` does: a tool of your own
-(``ros2 topic echo``, a recorder) can connect first and miss none of the bag.
+loaded) and the alert node to theirs, a warm-up frame has gone through the whole graph to the feedback
+topic, and the bag's own publishers have matched their subscribers, so no message of the bag is lost to
+discovery. The warm-up frames are black, stamped at time 0 + n ns with frame_id ``facecoach_warm_up``:
+their Face/Emotion/Feedback messages carry that header, so a reader tells them from the bag's. With
+--start-paused it then waits for a call of its ``~/resume`` service (std_srvs/Trigger), as
+``ros2 bag play --start-paused`` does: a tool of your own (``ros2 topic echo``, a recorder) can connect
+first and miss none of the bag.
 
 It runs on the device's Python 3.6: where rosbags is not installed (it does not install there) a sqlite3
 bag, the default FaceCoach and Humble write, is read with the standard library and its CDR bytes are
@@ -67,7 +68,7 @@ def _missing(node) -> List[str]:
     return missing
 
 
-def _warm_up_frame(topic: str, n: int):
+def warm_up_frame(topic: str, n: int):
     """A black 640x480 frame for ``topic`` (raw or JPEG), stamped 0 + n ns with the warm-up frame_id."""
     import numpy as np
     from std_msgs.msg import Header
@@ -109,7 +110,7 @@ def wait_for_graph(node, timeout: float) -> str:
         n = 0
         while time.monotonic() < deadline:
             n += 1
-            pub.publish(_warm_up_frame(topic, n))
+            pub.publish(warm_up_frame(topic, n))
             if wait_until(node, lambda: bool(through), min(0.5, max(0.0, deadline - time.monotonic()))):
                 # Earlier warm-up frames may still be on their way: let them out before the bag's.
                 while wait_until(node, lambda k=len(through): len(through) > k, 0.3):
@@ -120,6 +121,17 @@ def wait_for_graph(node, timeout: float) -> str:
     finally:
         node.destroy_subscription(sub)
         node.destroy_publisher(pub)
+
+
+def _unmatched(node, replayer) -> List[str]:
+    """The bag's topics whose subscribers (in the graph) its publisher has not matched yet.
+
+    The warm-up went through a publisher of its own: the bag's were made before the graph was there, and
+    matching is per pair of endpoints.
+    """
+    return [
+        t for t, pub in replayer.publishers.items() if node.count_subscribers(t) and not pub.get_subscription_count()
+    ]
 
 
 def wait_for_resume(node) -> None:
@@ -186,6 +198,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if problem:
             logger.error(problem)
             return EXIT_NOT_READY
+        if replayer is not None and not wait_until(node, lambda: not _unmatched(node, replayer), args.timeout):
+            logger.warning(f"{', '.join(_unmatched(node, replayer))}: not matched yet, its first messages may be lost")
         if replayer is not None and args.start_paused == "true":
             wait_for_resume(node)
         logger.info("the graph is ready" if replayer is None else f"playing {args.bag} at {args.rate:g}x")
