@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -70,10 +69,7 @@ def resume_once_heard(launch: Launch, ros_node, warm_ups: Callable[[], int], nam
     that writer had not yet matched the reader (frames 0 and 1 lost once). So the test sends warm-up frames of
     its own into the graph, as the player does, until one comes out to it.
     """
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CompressedImage, Image
-
-    from facecoach_bag.player import IMAGE_TOPICS, warm_up_frame
+    from facecoach_bag.player import IMAGE_TOPICS, send_warm_ups, warm_up_publisher
     from facecoach_cli.ros_calls import NoAnswer, trigger
     from facecoach_common.stopping import wait_until
 
@@ -82,20 +78,10 @@ def resume_once_heard(launch: Launch, ros_node, warm_ups: Callable[[], int], nam
     graph_reads = lambda: [t for t in IMAGE_TOPICS if ros_node.count_subscribers(t)]  # noqa: E731
     assert wait_until(ros_node, lambda: bool(graph_reads()), 30), "this test never saw the face detector"
     topic = graph_reads()[0]
-    pub = ros_node.create_publisher(
-        CompressedImage if topic.endswith("compressed") else Image,
-        topic,
-        QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        n = 0
-        while not wait_until(ros_node, lambda: warm_ups() > 0, 0.5):
-            assert time.monotonic() < deadline, "no warm-up frame of this test came out of the graph in 30 s"
-            n += 1
-            pub.publish(warm_up_frame(topic, 1_000_000 + n))  # after the player's (stamped 0 + n ns)
-        while wait_until(ros_node, lambda k=warm_ups(): warm_ups() > k, 0.5):
-            pass  # the others still on their way come out before the bag's frames
+    pub = warm_up_publisher(ros_node, topic)
+    try:  # stamped after the player's warm-up frames (0 + n ns)
+        sent = send_warm_ups(ros_node, pub, topic, warm_ups, 30, first=1_000_000)
+        assert sent, "no warm-up frame of this test came out of the graph in 30 s"
     finally:
         ros_node.destroy_publisher(pub)
     service = re.search(paused, launch.output).group(1)

@@ -21,7 +21,7 @@ as does a missing or unreadable bag.
 import argparse
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from facecoach_common.stopping import wait_until
 
@@ -68,7 +68,7 @@ def _missing(node) -> List[str]:
     return missing
 
 
-def warm_up_frame(topic: str, n: int):
+def _warm_up_frame(topic: str, n: int):
     """A black 640x480 frame for ``topic`` (raw or JPEG), stamped 0 + n ns with the warm-up frame_id."""
     import numpy as np
     from std_msgs.msg import Header
@@ -83,11 +83,36 @@ def warm_up_frame(topic: str, n: int):
     return numpy_to_image(frame, "bgr8", header)
 
 
-def wait_for_graph(node, timeout: float) -> str:
-    """Wait for the graph's subscribers, then send warm-up frames until one comes out; '' or why not."""
+def warm_up_publisher(node, topic: str):
+    """A publisher of warm-up frames on the image ``topic`` (raw or JPEG), reliable as the bag is played."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage, Image
 
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    return node.create_publisher(CompressedImage if topic.endswith("compressed") else Image, topic, qos)
+
+
+def send_warm_ups(node, pub, topic: str, came_out: Callable[[], int], timeout: float, first: int = 1) -> int:
+    """Send warm-up frames (stamped ``first``, ``first`` + 1 ... ns) until ``came_out()`` grows; how many (0: none).
+
+    Earlier warm-up frames may still be on their way then: they are let out before this returns, so that what
+    comes after is the bag's.
+    """
+    deadline = time.monotonic() + timeout
+    start = came_out()
+    n = 0
+    while time.monotonic() < deadline:
+        pub.publish(_warm_up_frame(topic, first + n))
+        n += 1
+        if wait_until(node, lambda: came_out() > start, min(0.5, max(0.0, deadline - time.monotonic()))):
+            while wait_until(node, lambda k=came_out(): came_out() > k, 0.3):
+                pass
+            return n
+    return 0
+
+
+def wait_for_graph(node, timeout: float) -> str:
+    """Wait for the graph's subscribers, then send warm-up frames until one comes out; '' or why not."""
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
@@ -95,8 +120,7 @@ def wait_for_graph(node, timeout: float) -> str:
     if not wait_until(node, lambda: not _missing(node), timeout):
         return f"the graph is not ready after {timeout:g} s: still no {'; no '.join(_missing(node))}"
     topic = next(t for t in IMAGE_TOPICS if node.count_subscribers(t))
-    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # as the bag is played
-    pub = node.create_publisher(CompressedImage if topic.endswith("compressed") else Image, topic, qos)
+    pub = warm_up_publisher(node, topic)
     through: List[int] = []
 
     def on_feedback(msg) -> None:
@@ -107,16 +131,10 @@ def wait_for_graph(node, timeout: float) -> str:
     try:
         # A frame sent before the detector matched this publisher is lost: wait for the match first.
         wait_until(node, lambda: pub.get_subscription_count() > 0, max(0.0, deadline - time.monotonic()))
-        n = 0
-        while time.monotonic() < deadline:
-            n += 1
-            pub.publish(warm_up_frame(topic, n))
-            if wait_until(node, lambda: bool(through), min(0.5, max(0.0, deadline - time.monotonic()))):
-                # Earlier warm-up frames may still be on their way: let them out before the bag's.
-                while wait_until(node, lambda k=len(through): len(through) > k, 0.3):
-                    pass
-                node.get_logger().info(f"graph ready: warm-up frame {through[0]} of {n} came out on {READY_TOPIC}")
-                return ""
+        n = send_warm_ups(node, pub, topic, lambda: len(through), max(0.0, deadline - time.monotonic()))
+        if n:
+            node.get_logger().info(f"graph ready: warm-up frame {through[0]} of {n} came out on {READY_TOPIC}")
+            return ""
         return f"the graph is not ready after {timeout:g} s: no warm-up frame came out on {READY_TOPIC}"
     finally:
         node.destroy_subscription(sub)
