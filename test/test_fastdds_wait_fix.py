@@ -1,0 +1,77 @@
+"""The preloaded fix for Fast DDS's hang at a node's teardown (tools/fastdds_wait_fix.c says why).
+
+Fast DDS from PyPI waits "forever" through a deadline that overflows to before 1970; glibc refuses such a
+deadline at once (EINVAL) without releasing the mutex, and the caller loops holding it, so a discovery
+callback that needs the mutex never finishes and the node's teardown never ends. These check, in a fresh
+process with the environment every FaceCoach process gets (env.sh), that such a wait now releases the mutex
+and waits to be woken; that real deadlines still behave as glibc's; and that a process importing rclpy
+has the fix loaded. Without a C compiler at set-up there is no fix, and these skip and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIM = REPO / ".venv" / "lib" / "libfastdds_wait_fix.so"
+
+pytestmark = pytest.mark.skipif(
+    not SHIM.is_file(), reason=f"{SHIM} not built (set-up found no C compiler: install gcc and run make setup)"
+)
+
+WAITS = r"""
+import ctypes, errno, threading, time
+
+libc = ctypes.CDLL(None)  # the process's own lookup order: a preloaded library first, as for libfastdds
+
+
+class timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def wait(deadline, wake_after_s=None):
+    cond, mutex = ctypes.create_string_buffer(64), ctypes.create_string_buffer(64)  # zeroed: the default ones
+    libc.pthread_mutex_lock(mutex)
+    if wake_after_s is not None:
+        def wake():
+            time.sleep(wake_after_s)
+            libc.pthread_mutex_lock(mutex)  # only once the waiter has released it
+            libc.pthread_cond_signal(cond)
+            libc.pthread_mutex_unlock(mutex)
+        threading.Thread(target=wake, daemon=True).start()
+    start = time.monotonic()
+    rc = libc.pthread_cond_timedwait(cond, mutex, ctypes.byref(deadline))
+    libc.pthread_mutex_unlock(mutex)
+    return rc, time.monotonic() - start
+
+
+now = time.time()
+# steady_clock::time_point::max() converted through the system clock: the sum wraps below zero
+overflowed = wait(timespec(-7378697629, -483736320), wake_after_s=0.3)
+past = wait(timespec(int(now) - 5, 0))
+soon = wait(timespec(int(now) + 1, 0))
+print(overflowed[0], round(overflowed[1], 2), past[0] == errno.ETIMEDOUT, past[1] < 0.1, soon[0] == errno.ETIMEDOUT)
+"""
+
+
+def _run(code: str) -> str:
+    env = dict(os.environ)
+    assert str(SHIM) in env.get("LD_PRELOAD", ""), "env.sh does not preload the fix (run make setup)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def test_a_wait_whose_deadline_overflowed_releases_the_mutex_and_waits_to_be_woken():
+    rc, waited, past_timed_out, past_at_once, future_timed_out = _run(WAITS).split()
+    # glibc alone: rc 22 (EINVAL) after 0.0 s, the mutex never released, so the waker could not take it
+    assert (rc, past_timed_out, past_at_once, future_timed_out) == ("0", "True", "True", "True")
+    assert float(waited) >= 0.25
+
+
+def test_a_process_that_imports_rclpy_has_the_fix_loaded():
+    maps = _run("import rclpy; rclpy.init(); print(open('/proc/self/maps').read()); rclpy.shutdown()")
+    assert "libfastdds" in maps and str(SHIM) in maps
