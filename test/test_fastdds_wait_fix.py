@@ -2,17 +2,21 @@
 
 Fast DDS from PyPI waits "forever" through a deadline that overflows to before 1970; glibc refuses such a
 deadline at once (EINVAL) without releasing the mutex, and the caller loops holding it, so a discovery
-callback that needs the mutex never finishes and the node's teardown never ends. These check, in a fresh
-process with the environment every FaceCoach process gets (env.sh), that such a wait now releases the mutex
-and waits to be woken; that real deadlines still behave as glibc's; and that a process importing rclpy
-has the fix loaded. Without a C compiler at set-up there is no fix, and these skip and say so.
+callback that needs the mutex never finishes and the node's teardown never ends. These check, in fresh
+processes with the environment every FaceCoach process gets (env.sh): Fast DDS's own teardown step with a
+discovery callback still running (fastdds_set_listener_hang.cpp) hangs without the fix and returns with it;
+such a wait now releases the mutex and waits to be woken, and real deadlines still behave as glibc's; a
+process that starts rclpy has the fix loaded. Without a C compiler at set-up there is no fix, and these skip
+and say so.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -59,10 +63,48 @@ print(overflowed[0], round(overflowed[1], 2), past[0] == errno.ETIMEDOUT, past[1
 """
 
 
+def test_fast_dds_teardown_with_a_discovery_callback_running_returns_only_with_the_fix(tmp_path):
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler (c++/g++) to build the Fast DDS check")
+    venv = REPO / ".venv"
+    wheel_libs = Path(sysconfig.get_paths()["purelib"]) / "ros_fastdds.libs"
+    exe = tmp_path / "set_listener_hang"
+    subprocess.run(
+        [
+            cxx,
+            "-std=c++17",
+            "-O1",
+            f"-I{venv / 'include'}",
+            "-o",
+            str(exe),
+            str(Path(__file__).parent / "fastdds_set_listener_hang.cpp"),
+            f"-L{venv / 'lib'}",
+            "-lfastdds",
+            "-lfastcdr",
+            f"-Wl,--disable-new-dtags,-rpath,{venv / 'lib'}:{wheel_libs}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    domain = os.environ["ROS_DOMAIN_ID"]
+    env = dict(os.environ)
+    bare = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
+    with pytest.raises(subprocess.TimeoutExpired):  # the callback sleeps 1 s; without the fix the wait never ends
+        subprocess.run([str(exe), domain], env=bare, capture_output=True, text=True, timeout=5)
+    fixed = subprocess.run([str(exe), domain], env=env, capture_output=True, text=True, timeout=30)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    took = float(fixed.stdout.split("returned after ")[1].split()[0])
+    assert 0.5 <= took < 5, fixed.stdout
+
+
 def _run(code: str) -> str:
     env = dict(os.environ)
     assert str(SHIM) in env.get("LD_PRELOAD", ""), "env.sh does not preload the fix (run make setup)"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
 
 
 def test_a_wait_whose_deadline_overflowed_releases_the_mutex_and_waits_to_be_woken():
