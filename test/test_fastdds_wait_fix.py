@@ -90,6 +90,7 @@ def test_fast_dds_teardown_with_a_discovery_callback_running_returns_only_with_t
     )
     domain = os.environ["ROS_DOMAIN_ID"]
     env = dict(os.environ)
+    assert str(SHIM) in env.get("LD_PRELOAD", ""), "env.sh does not preload the fix (run make setup)"
     bare = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
     with pytest.raises(subprocess.TimeoutExpired):  # the callback sleeps 1 s; without the fix the wait never ends
         subprocess.run([str(exe), domain], env=bare, capture_output=True, text=True, timeout=5)
