@@ -79,6 +79,30 @@ class Harness:
         self.wait_for(arrived, f"feedback for stamp {t}")
         return found[0]
 
+    def warm_up(self):
+        """Neutral frames stamped long before the tests' own, until Feedback comes back; then forget that feedback.
+
+        Matching is per direction: the node can hear our emotion publisher before its feedback publisher has
+        matched our subscription, and the feedback of a test's first frame was then lost (CI: timed out waiting
+        for the feedback of stamp 1000.0, while the node had logged the frame's arrival).
+        """
+        deadline, t = time.monotonic() + TIMEOUT, 1.0
+        while True:
+            with self.cond:
+                if self.feedback:
+                    break
+                assert time.monotonic() < deadline, "no feedback came back for the warm-up frames"
+            msg = Emotion(has_face=True, label="neutral", confidence=0.9, class_names=CLASSES, model_variant="baseline")
+            msg.probabilities = [0.025, 0.025, 0.9, 0.025, 0.025]
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
+            self.pub.publish(msg)
+            t += 0.1
+            with self.cond:
+                self.cond.wait(0.1)
+        time.sleep(0.5)  # the feedback of warm-up frames still on their way
+        with self.cond:
+            self.feedback.clear()
+
     def send_live(self, t, label, period=0.05):
         """Publish one Emotion stamped ``t`` (stamps may repeat) and wait for one more Feedback; pace the stream."""
         t_next = time.monotonic() + period
@@ -132,6 +156,7 @@ def alert_node(folder, *params):
     try:
         assert h.set_params.wait_for_service(timeout_sec=TIMEOUT), "alert_player's parameter service never appeared"
         h.wait_for(lambda: h.pub.get_subscription_count() > 0, "the node's emotion subscription")
+        h.warm_up()
         yield h, proc
     finally:
         if proc.poll() is None:
