@@ -78,11 +78,12 @@ def semwait(deadline, post_after_s):
 
 
 now = time.time()
-locked = timedlock(timespec(-7378697629, -483736320), held_for_s=0.3)
-posted = semwait(timespec(-7378697629, -483736320), post_after_s=0.3)
-print(locked[0], round(locked[1], 2), posted[0], round(posted[1], 2))
 # steady_clock::time_point::max() converted through the system clock: the sum wraps below zero
-overflowed = wait(timespec(-7378697629, -483736320), wake_after_s=0.3)
+OVERFLOWED = timespec(-7378697629, -483736320)
+locked = timedlock(OVERFLOWED, held_for_s=0.3)
+posted = semwait(OVERFLOWED, post_after_s=0.3)
+print(locked[0], round(locked[1], 2), posted[0], round(posted[1], 2))
+overflowed = wait(OVERFLOWED, wake_after_s=0.3)
 past = wait(timespec(int(now) - 5, 0))
 soon = wait(timespec(int(now) + 1, 0))
 print(overflowed[0], round(overflowed[1], 2), past[0] == errno.ETIMEDOUT, past[1] < 0.1, soon[0] == errno.ETIMEDOUT)
@@ -115,8 +116,7 @@ def test_fast_dds_teardown_with_a_discovery_callback_running_returns_only_with_t
         timeout=300,
     )
     domain = os.environ["ROS_DOMAIN_ID"]
-    env = dict(os.environ)
-    assert str(SHIM) in env.get("LD_PRELOAD", ""), "env.sh does not preload the fix (run make setup)"
+    env = _env()
     bare = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
     with pytest.raises(subprocess.TimeoutExpired):  # the callback sleeps 1 s; without the fix the wait never ends
         subprocess.run([str(exe), domain], env=bare, capture_output=True, text=True, timeout=5)
@@ -126,11 +126,16 @@ def test_fast_dds_teardown_with_a_discovery_callback_running_returns_only_with_t
     assert 0.5 <= took < 5, fixed.stdout
 
 
-def _run(code: str) -> str:
+def _env() -> dict:
+    """This process's environment, which env.sh made: the fix must be in its LD_PRELOAD."""
     env = dict(os.environ)
     assert str(SHIM) in env.get("LD_PRELOAD", ""), "env.sh does not preload the fix (run make setup)"
+    return env
+
+
+def _run(code: str) -> str:
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60, check=True
     ).stdout
 
 

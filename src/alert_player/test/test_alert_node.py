@@ -25,6 +25,22 @@ TIMEOUT = 20.0
 _COUNT = itertools.count()
 
 
+def emotion(t, label="", confidence=0.9, has_face=True, probabilities=True):
+    """An Emotion stamped ``t`` from the camera: ``label`` at ``confidence``, 0.025 for the rest (or the given list)."""
+    msg = Emotion(has_face=has_face, label=label if has_face else "", confidence=confidence)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
+    msg.header.frame_id = "camera"
+    msg.model_variant = "baseline"
+    if has_face:
+        msg.class_names = CLASSES
+        msg.probabilities = [0.025] * 5 if probabilities else []
+        if isinstance(probabilities, list):
+            msg.probabilities = probabilities
+        elif probabilities:
+            msg.probabilities[CLASSES.index(label) if label in CLASSES else 0] = confidence
+    return msg
+
+
 class Harness:
     """The test's own rclpy node: publishes Emotion, collects Feedback, calls the parameter service."""
 
@@ -57,17 +73,7 @@ class Harness:
 
     def send(self, t, label="", confidence=0.9, has_face=True, probabilities=True):
         """Publish one Emotion and wait for the Feedback with its stamp."""
-        msg = Emotion(has_face=has_face, label=label if has_face else "", confidence=confidence)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
-        msg.header.frame_id = "camera"
-        msg.model_variant = "baseline"
-        if has_face:
-            msg.class_names = CLASSES
-            msg.probabilities = [0.025] * 5 if probabilities else []
-            if isinstance(probabilities, list):
-                msg.probabilities = probabilities
-            elif probabilities:
-                msg.probabilities[CLASSES.index(label) if label in CLASSES else 0] = confidence
+        msg = emotion(t, label, confidence, has_face, probabilities)
         self.pub.publish(msg)
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         found = []
@@ -92,10 +98,7 @@ class Harness:
                 if self.feedback:
                     break
                 assert time.monotonic() < deadline, "no feedback came back for the warm-up frames"
-            msg = Emotion(has_face=True, label="neutral", confidence=0.9, class_names=CLASSES, model_variant="baseline")
-            msg.probabilities = [0.025, 0.025, 0.9, 0.025, 0.025]
-            msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
-            self.pub.publish(msg)
+            self.pub.publish(emotion(t, "neutral"))
             t += 0.1
             with self.cond:
                 self.cond.wait(0.1)
