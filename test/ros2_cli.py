@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from functools import lru_cache
@@ -161,19 +162,33 @@ class Launch:
 
         Launch escalates to SIGTERM 5 s after a Ctrl-C that a process did not heed. At 4 s each FaceCoach process
         still running is sent SIGUSR1 (startup.run_program: it prints its threads' stacks): the output then says
-        where it was held.
+        where it was held. One still running after launch's SIGTERM (a failure by then) also gets its native
+        stacks printed, from gdb where there is one, before launch's SIGKILL at 10 s.
         """
         try:
             return self.wait(4.0)
         except subprocess.TimeoutExpired:
             pass
+        for child in self._ours():
+            _signal(child, signal.SIGUSR1)
+        try:
+            return self.wait(1.5)
+        except subprocess.TimeoutExpired:
+            pass
+        for child in self._ours():
+            print(native_stacks(child.pid), file=sys.stderr)  # pytest shows it with the failure
+        return self.wait(timeout)
+
+    def _ours(self) -> List[psutil.Process]:
+        """The FaceCoach processes it started that are still running."""
+        found = []
         for child in psutil.Process(self.proc.pid).children(recursive=True):
             try:
-                if str(REPO / "install") in " ".join(child.cmdline()):
-                    child.send_signal(signal.SIGUSR1)
+                if str(REPO / "install") in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                    found.append(child)
             except psutil.Error:  # it ended meanwhile
                 pass
-        return self.wait(timeout)
+        return found
 
     def stop(self) -> None:
         """End it (and everything it started) whatever state it is in."""
@@ -194,6 +209,28 @@ class Launch:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _signal(proc: psutil.Process, signum: int) -> None:
+    try:
+        proc.send_signal(signum)
+    except psutil.Error:  # it ended meanwhile
+        pass
+
+
+def native_stacks(pid: int) -> str:
+    """gdb's backtrace of every thread of ``pid``, with symbols of the ROS 2 and DDS libraries only (1-2 s)."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return f"pid {pid}: no native stacks (no gdb on PATH)"
+    libs = ("fastdds", "fastcdr", "rmw", "librcl", "rclpy", "libc\\.so", "libstdc")
+    cmd = [gdb, "-p", str(pid), "-batch", "-iex", "set auto-solib-add off"]
+    cmd += [arg for lib in libs for arg in ("-ex", f"sharedlibrary {lib}")] + ["-ex", "thread apply all bt"]
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return f"pid {pid}: gdb did not finish within 30 s"
+    return f"native stacks of pid {pid} (gdb):\n{out.stdout}"
 
 
 CLEAN = "process has finished cleanly"
