@@ -64,11 +64,17 @@ class AlertGraph:
             self.cond.notify_all()
 
     def wait_for(self, predicate, what: str) -> None:
-        deadline = time.monotonic() + TIMEOUT
+        assert self.within(predicate, TIMEOUT), f"timed out waiting for {what}"
+
+    def within(self, predicate, seconds: float) -> bool:
+        """Whether ``predicate()`` holds within ``seconds`` (False at once when the node's process ended)."""
+        deadline = time.monotonic() + seconds
         with self.cond:
             while not predicate():
-                assert deadline > time.monotonic() and self.proc.poll() is None, f"timed out waiting for {what}"
+                if deadline <= time.monotonic() or self.proc.poll() is not None:
+                    return False
                 self.cond.wait(0.05)
+        return True
 
     def connect(self) -> None:
         self.wait_for(lambda: self.pub.get_subscription_count() > 0, "the node's emotion subscription")
@@ -146,8 +152,15 @@ def test_the_end_of_a_stream_is_told_as_its_end_and_a_later_silence_as_a_classif
         def stream(start: float) -> None:
             for i in range(15):  # half a second at 30 fps, each answered before the next is sent
                 n = sum(r not in SILENT for r in reasons())
+                answered = lambda n=n: sum(r not in SILENT for r in reasons()) > n  # noqa: E731
                 g.pub.publish(_emotion(start + i / 30))
-                g.wait_for(lambda n=n: sum(r not in SILENT for r in reasons()) > n, f"feedback {i}")
+                # Matching is per direction: the node's feedback publisher may not have matched our subscription
+                # yet when it answers the first frame. That frame is sent again until its feedback comes back.
+                for _ in range(40 if i == 0 else 0):
+                    if g.within(answered, 0.5):
+                        break
+                    g.pub.publish(_emotion(start))
+                g.wait_for(answered, f"feedback {i}")
 
         g.connect()
         g.wait_for(lambda: end_pub.get_subscription_count() > 0, "the node's stream_end subscription")
