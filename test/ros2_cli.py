@@ -24,6 +24,9 @@ from typing import Dict, List, Optional
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+from stop_stress import native_stacks  # noqa: E402 - the tools folder is not a package
+
 OVERLAYS = {name: REPO / "build" / f"ros2cli-{name}" for name in ("rolling", "humble")}
 SHARED_ROS2CLI = REPO.parent / "shared" / "ros2-cli"
 
@@ -216,21 +219,6 @@ def _signal(proc: psutil.Process, signum: int) -> None:
         proc.send_signal(signum)
     except psutil.Error:  # it ended meanwhile
         pass
-
-
-def native_stacks(pid: int) -> str:
-    """gdb's backtrace of every thread of ``pid``, with symbols of the ROS 2 and DDS libraries only (1-2 s)."""
-    gdb = shutil.which("gdb")
-    if gdb is None:
-        return f"pid {pid}: no native stacks (no gdb on PATH)"
-    libs = ("fastdds", "fastcdr", "rmw", "librcl", "rclpy", "libc\\.so", "libstdc")
-    cmd = [gdb, "-p", str(pid), "-batch", "-iex", "set auto-solib-add off"]
-    cmd += [arg for lib in libs for arg in ("-ex", f"sharedlibrary {lib}")] + ["-ex", "thread apply all bt"]
-    try:
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return f"pid {pid}: gdb did not finish within 30 s"
-    return f"native stacks of pid {pid} (gdb):\n{out.stdout}"
 
 
 CLEAN = "process has finished cleanly"
