@@ -185,7 +185,11 @@ class Launch:
     def _ours(self) -> List[psutil.Process]:
         """The FaceCoach processes it started that are still running."""
         found = []
-        for child in psutil.Process(self.proc.pid).children(recursive=True):
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:  # launch itself ended meanwhile
+            return found
+        for child in children:
             try:
                 if str(REPO / "install") in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
                     found.append(child)
