@@ -111,11 +111,7 @@ class Harness:
         t_next = time.monotonic() + period
         with self.cond:
             count = len(self.feedback)
-        msg = Emotion(has_face=True, label=label, confidence=0.9, class_names=CLASSES, model_variant="baseline")
-        msg.probabilities = [0.025] * 5
-        msg.probabilities[CLASSES.index(label)] = 0.9
-        msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), round((t - int(t)) * 1e9)
-        self.pub.publish(msg)
+        self.pub.publish(emotion(t, label))
         self.wait_for(lambda: len(self.feedback) > count, f"feedback for a frame stamped {t}")
         with self.cond:
             out = self.feedback[count]
