@@ -112,7 +112,7 @@ def test_train_distils_from_a_soft_labels_file(fer_npz, trained, tmp_path, capsy
     args = ["train", "--data", str(fer_npz), "--soft-labels", str(soft), "--init", str(trained.init)]
     args += ["--epochs", str(TRAIN_EPOCHS), "--lr", "3e-3", "--warmup-epochs", "0", "--threads", "1"]
     args += ["--distill-alpha", "0.5", "--distill-temperature", "1", "--photometric", "0.1", "--jpeg-prob", "0.2"]
-    args += ["--no-progress"]
+    args += ["--dropout", "0.3", "--erase-prob", "0.1", "--no-progress"]
     args += ["--channels-last", "--workdir", str(tmp_path / "run"), "--out", str(out)]
     assert cli.main(args) == 0
     model, meta = load_model(out)
@@ -123,12 +123,15 @@ def test_train_distils_from_a_soft_labels_file(fer_npz, trained, tmp_path, capsy
     np.savez(bad, probs=np.full((3, 5), 0.2), info=np.array(json.dumps({"data_sha256": "x"})))
     args[args.index(str(soft))] = str(bad)
     assert cli.main(args) == 2 and "made for other data" in capsys.readouterr().err
-    # the pruned variant fine-tunes from the same soft labels
-    pruned = tmp_path / "pruned.safetensors"
+    # the pruned variant fine-tunes from the same soft labels, augmented and regularised as its source was
+    pruned, run = tmp_path / "pruned.safetensors", tmp_path / "prune_run"
     args = ["prune", "--src", str(out), "--data", str(fer_npz), "--conv-ratio", "0.3", "--fc-ratio", "0.3"]
     args += ["--finetune-epochs", "2", "--threads", "1", "--soft-labels", str(soft), "--out", str(pruned)]
-    assert cli.main(args + ["--no-progress"]) == 0
+    assert cli.main(args + ["--workdir", str(run), "--no-progress"]) == 0
     assert load_model(pruned)[1]["soft_labels"] == soft.name
+    used = torch.load(run / "checkpoint.pt", weights_only=True)["config"]
+    assert (used["dropout"], used["erase_prob"], used["photometric"], used["jpeg_prob"]) == (0.3, 0.1, 0.1, 0.2)
+    assert (used["epochs"], used["lr"], used["distill_alpha"], used["seed"]) == (2, 3e-4, 0.7, 0)  # its own run
 
 
 def test_coaching_metrics_on_known_predictions():

@@ -106,6 +106,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             args.workdir,
             not args.no_progress,
             soft_labels=soft,
+            recipe=src_meta.get("train_config"),
         )
         data_sha = train_set.sha256
     acc2 = accuracy(pruned, val_set)

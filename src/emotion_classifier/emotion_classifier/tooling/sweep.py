@@ -39,7 +39,9 @@ def prune_sweep(
                 "val_accuracy_finetuned": None,
             }
             if train_set is not None and ratio:
-                tuned = finetune(pruned, train_set, val_set, finetune_epochs, lr, threads)
+                tuned = finetune(
+                    pruned, train_set, val_set, finetune_epochs, lr, threads, recipe=meta.get("train_config")
+                )
                 row["val_accuracy_finetuned"] = accuracy(tuned, val_set)
             elif train_set is not None:
                 row["val_accuracy_finetuned"] = row["val_accuracy"]  # ratio 0: the source itself

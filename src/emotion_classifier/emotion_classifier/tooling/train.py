@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -268,6 +268,23 @@ def train(
     return model
 
 
+# What fine-tuning takes over from the source model's train_config: how its faces were augmented and how
+# strongly it was regularised (not the schedule, the seed or the teacher).
+RECIPE_FIELDS = (
+    "label_smoothing",
+    "class_balance",
+    "max_shift",
+    "max_rotate_deg",
+    "scale_range",
+    "erase_prob",
+    "dropout",
+    "photometric",
+    "blur_prob",
+    "jpeg_prob",
+    "channels_last",
+)
+
+
 def finetune(
     model: EmotionRecognitionModel,
     train_set: FaceSet,
@@ -280,13 +297,18 @@ def finetune(
     soft_labels: Optional[np.ndarray] = None,
     distill_alpha: float = 0.7,
     distill_temperature: float = 2.0,
+    recipe: Optional[Dict[str, Any]] = None,
 ) -> EmotionRecognitionModel:
     """A short run of :func:`train` from ``model``: cosine from ``lr``, no warm-up, no early stop.
 
-    With ``soft_labels`` it distils from them (``distill_alpha``, ``distill_temperature``). Checkpoints go
-    to ``workdir``, or to a temporary folder that is removed afterwards.
+    With ``soft_labels`` it distils from them (``distill_alpha``, ``distill_temperature``). ``recipe``, the
+    source model's ``train_config``, gives its augmentation and regularisation (RECIPE_FIELDS): a model
+    trained with light dropout and erasing underfits when fine-tuned with the heavier defaults. Checkpoints
+    go to ``workdir``, or to a temporary folder that is removed afterwards.
     """
+    inherited = {k: v for k, v in recipe.items() if k in RECIPE_FIELDS} if isinstance(recipe, dict) else {}
     cfg = TrainConfig(
+        **inherited,
         epochs=epochs,
         lr=lr,
         warmup_epochs=0,
