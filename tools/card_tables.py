@@ -12,7 +12,7 @@ command); this prints them as the Markdown the documents hold, so re-made models
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterator, List, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
@@ -171,29 +171,25 @@ def _arrow(r: dict, get: Callable[[dict], float], unit: str = "") -> str:
     return f"{100 * get(r['without']):.1f} → {100 * get(r['with']):.1f}{unit}"
 
 
+def _calibration_rows(classes: Sequence[str], unit: str = "") -> Iterator[tuple]:
+    """(kind names, hold, cells) per kind of user and hold: accuracy, macro recall, classes' recall, without → with."""
+    res = _load("eval_calibration.json")["results"]
+    metrics = [lambda m: m["accuracy"], lambda m: m["macro_recall"]]
+    metrics += [lambda m, c=c: m["recall"][c] for c in classes]
+    for names in KINDS:
+        for hold, hold_text in HOLDS:
+            yield names, hold_text, [_arrow(res[f"{names[0]}/{hold}"], get, unit) for get in metrics]
+
+
 def calibration() -> str:
     """Calibration to the user, without → with, every class (the model card's table)."""
-    res = _load("eval_calibration.json")["results"]
-    rows = []
-    for kind, short, _ in KINDS:
-        for hold, hold_text in HOLDS:
-            r = res[f"{kind}/{hold}"]
-            cells = [_arrow(r, lambda m: m["accuracy"]), _arrow(r, lambda m: m["macro_recall"])]
-            cells += [_arrow(r, lambda m, c=c: m["recall"][c]) for c in CLASSES]
-            rows.append([f"{short} / {hold_text}"] + cells)
+    rows = [[f"{names[1]} / {hold}"] + cells for names, hold, cells in _calibration_rows(CLASSES)]
     return _table(["user / hold", "accuracy", "macro recall"] + list(CLASSES), rows)
 
 
 def calibration_readme() -> str:
     """Calibration to the user, without → with (the README's shorter table)."""
-    res = _load("eval_calibration.json")["results"]
-    rows = []
-    for kind, _, long in KINDS:
-        for hold, hold_text in HOLDS:
-            r = res[f"{kind}/{hold}"]
-            cells = [_arrow(r, lambda m: m["accuracy"], " %"), _arrow(r, lambda m: m["macro_recall"], " %")]
-            cells += [_arrow(r, lambda m, c=c: m["recall"][c], " %") for c in ("neutral", "sad")]
-            rows.append([long, hold_text] + cells)
+    rows = [[names[2], hold] + cells for names, hold, cells in _calibration_rows(("neutral", "sad"), " %")]
     header = ["user", "hold", "accuracy without → with", "macro recall", "neutral recall", "sad recall"]
     return _table(header, rows)
 
