@@ -23,14 +23,15 @@ def _ns(msg) -> int:
 
 def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
     from facecoach_common.qos import OBSERVER_QOS
-    from facecoach_msgs.msg import Emotion
+    from facecoach_msgs.msg import Emotion, Face
 
     # Every variant, the ONNX one too: backend auto (the graph's) follows each variant's file.
     files = available_variants(REPO / "models") + available_variants(REPO / "models", "onnxruntime")
     variants = [v for v in files if v != "baseline"] + ["baseline"]
     assert len(variants) >= 2, "models/ should ship several variants"
-    got = []
+    got, faces = [], []
     ros_node.create_subscription(Emotion, "/facecoach/emotion", got.append, OBSERVER_QOS)
+    ros_node.create_subscription(Face, "/facecoach/face", faces.append, OBSERVER_QOS)
     graph = load_graph()
     nodes = graph.nodes_for("replay", {"alsa_device": "null"})
     acks = []  # (index in `got` when the switch was acknowledged, variant)
@@ -39,6 +40,7 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
         replayer = Replayer(ros_node, SAMPLE_BAG)
         assert start_pipeline(ros_node, procs, replayer, lambda: len(got), 90), procs.dead()
         got.clear()
+        faces.clear()
         player = threading.Thread(target=replayer.play, daemon=True)
         player.start()
         step = len(list(replayer_frames())) // (len(variants) + 1)
@@ -63,11 +65,28 @@ def test_switch_through_every_variant_while_replaying(ros_node, tmp_path):
     # published before it answered (they arrive in order, after the answer), never more than a queue's worth.
     for (index, variant), start in zip(acks, starts[1:]):
         assert start - index <= 10, f"{variant}: {start - index} messages of the old model after the acknowledgement"
+    # No face is lost to a switch: each one the detector published within half a second of an acknowledgement
+    # has its emotion. (Frames the camera link drops before the detector, a best-effort queue of 2 that any
+    # stalled process on a 2-core machine overflows, are no Face and no concern of the classifier's.)
     stamps = [_ns(m) for m in got]
+    answered = set(stamps)
+    face_stamps = [_ns(f) for f in faces]
     for index, variant in acks:
-        window = stamps[max(0, index - 15) : index + 15]
-        gaps = [b - a for a, b in zip(window, window[1:])]
-        assert max(gaps) <= 3 * FRAME_NS + 1e6, f"a gap of {max(gaps) / FRAME_NS:.1f} frames around {variant}"
+        at = stamps[min(index, len(stamps) - 1)]
+        near = [s for s in face_stamps if abs(s - at) <= 15 * FRAME_NS]
+        lost = [s for s in near if s not in answered]
+        assert len(near) >= 10, f"{variant}: only {len(near)} faces within half a second of the switch"
+        assert not lost, f"{variant}: {len(lost)} of {len(near)} faces around the switch got no emotion\n" + _loads(
+            tmp_path
+        )
+
+
+def _loads(log_dir: Path) -> str:
+    """The classifier's log lines about its loads (how long each took), for a failure's message."""
+    lines = [
+        line for f in sorted(log_dir.rglob("*")) if f.is_file() for line in f.read_text(errors="replace").splitlines()
+    ]
+    return "\n".join(line for line in lines if "loaded " in line or "switched " in line)
 
 
 def replayer_frames():

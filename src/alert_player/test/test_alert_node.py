@@ -16,6 +16,7 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 
 from facecoach_common.qos import STREAM_QOS
+from facecoach_common.services import call_idempotent
 from facecoach_msgs.msg import Emotion, Feedback
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,14 +126,9 @@ class Harness:
         else:
             pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(value))
         request = SetParameters.Request(parameters=[Parameter(name=name, value=pv)])
-        for _ in range(3):  # a reply can be lost while the service's reply path is still being discovered
-            done = threading.Event()
-            future = self.set_params.call_async(request)
-            future.add_done_callback(lambda _, answered=done: answered.set())
-            if done.wait(TIMEOUT / 3):
-                result = future.result().results[0]
-                return result.successful, result.reason
-        raise AssertionError(f"no answer from set_parameters for {name}")
+        answer = call_idempotent(self.set_params, request, TIMEOUT, time.sleep)  # the executor spins elsewhere
+        assert answer is not None, f"no answer from set_parameters for {name}"
+        return answer.results[0].successful, answer.results[0].reason
 
     def close(self):
         self.executor.shutdown()

@@ -18,6 +18,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from facecoach_common.image_conversions import numpy_to_compressed, numpy_to_image
 from facecoach_common.qos import IMAGE_QOS, OBSERVER_QOS, STREAM_QOS
+from facecoach_common.services import call_idempotent
 from facecoach_msgs.msg import Face
 
 NS = f"/fd_test_{os.getpid()}"  # a namespace of our own: other tests on this ROS domain cannot interfere
@@ -86,9 +87,9 @@ def spin_until(node, predicate, timeout=TIMEOUT):
 
 def call(node, client, request):
     assert client.wait_for_service(timeout_sec=TIMEOUT)
-    future = client.call_async(request)
-    assert spin_until(node, future.done)
-    return future.result()
+    result = call_idempotent(client, request, TIMEOUT, lambda s: rclpy.spin_once(node, timeout_sec=s))
+    assert result is not None, f"no answer from {client.srv_name}"
+    return result
 
 
 @pytest.fixture(scope="module")

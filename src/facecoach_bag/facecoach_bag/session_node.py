@@ -15,6 +15,7 @@ from rclpy.node import Node
 
 from facecoach_common.paths import new_session_dir, profile_name, sessions_dir
 from facecoach_common.ros_params import declare, run_node
+from facecoach_common.services import RESEND_AFTER_S
 from facecoach_common.settings import from_values, settings_of
 
 from .errors import BagError
@@ -34,7 +35,7 @@ class _Asking:
         self.name = name
         self.lister = node.create_client(ListParameters, name + "/list_parameters")
         self.getter = node.create_client(GetParameters, name + "/get_parameters")
-        self.asked = False
+        self.asked_at: Optional[float] = None  # when the question last went out (time.monotonic())
 
 
 class SessionRecorderNode(Node):
@@ -118,16 +119,21 @@ class SessionRecorderNode(Node):
             self.get_logger().info(f"no parameters from {sorted(self._asking)} (not running?)")
             self._asking = {}
             return
+        now = time.monotonic()
         for asking in list(self._asking.values()):
-            if not asking.asked and asking.lister.service_is_ready() and asking.getter.service_is_ready():
-                asking.asked = True
+            # Unanswered after a while: Fast DDS may have dropped the reply (facecoach_common.services), ask again.
+            due = asking.asked_at is None or now - asking.asked_at >= RESEND_AFTER_S[0]
+            if due and asking.lister.service_is_ready() and asking.getter.service_is_ready():
+                asking.asked_at = now
                 future = asking.lister.call_async(ListParameters.Request())
                 future.add_done_callback(lambda f, a=asking: self._listed(a, f))
 
     def _listed(self, asking: _Asking, future) -> None:
         result = future.result()
+        if asking.name not in self._asking:  # a second question's answer, after the first's
+            return
         if result is None:
-            asking.asked = False  # ask again at the next tick
+            asking.asked_at = None  # ask again at the next tick
             return
         names = sorted(result.result.names)
         request = GetParameters.Request(names=names)
@@ -135,8 +141,10 @@ class SessionRecorderNode(Node):
 
     def _got(self, asking: _Asking, names: List[str], future) -> None:
         result = future.result()
+        if asking.name not in self._asking:
+            return
         if result is None:
-            asking.asked = False
+            asking.asked_at = None
             return
         params = {n: parameter_value(v) for n, v in zip(names, result.values)}
         self._info["settings"][asking.name] = params

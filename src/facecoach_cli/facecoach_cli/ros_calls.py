@@ -13,6 +13,8 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.node import Node
 
+from facecoach_common.services import call_idempotent
+
 
 class NoAnswer(TimeoutError):
     """A node's service is not there or did not answer in time."""
@@ -100,15 +102,14 @@ def _ready(node: Node, client, name: str, wait: float, target: Optional[str] = N
 
 
 def _call(node: Node, srv_type, name: str, request, timeout: float, target=None, node_wait=None):
-    """Call a service: ``timeout`` seconds for it to appear, and as long for the answer."""
+    """Call a parameter service: ``timeout`` seconds for it to appear, and as long for the answer."""
     client = node.create_client(srv_type, name)
     try:
         _ready(node, client, name, timeout, target, node_wait)
-        future = client.call_async(request)
-        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-        if not future.done():
+        result = call_idempotent(client, request, timeout, lambda s: rclpy.spin_once(node, timeout_sec=s))
+        if result is None:
             raise NoAnswer(f"{name} did not answer within {timeout} s")
-        return future.result()
+        return result
     finally:
         node.destroy_client(client)
 
