@@ -135,3 +135,23 @@ def test_flip_tta_averages_a_face_with_its_mirror(small_file):
     clf.flip_tta = True
     np.testing.assert_allclose(clf.predict_batch([face])[0], (plain + mirrored) / 2, atol=1e-6)
     np.testing.assert_allclose(clf.predict(face).probabilities, (plain + mirrored) / 2, atol=1e-6)
+
+
+def test_the_layout_is_measured_once_per_architecture(tmp_path, small_file, monkeypatch):
+    """A switch to other weights of the same shapes reuses the first load's layout instead of timing again."""
+    from emotion_classifier import inference
+
+    measured = []
+    measure = inference._measure_layout
+    monkeypatch.setattr(inference, "_LAYOUTS", {})
+    monkeypatch.setattr(inference, "_measure_layout", lambda *a: measured.append(1) or measure(*a))
+    first = inference.EmotionClassifier(small_file)
+    int8 = tmp_path / "int8.safetensors"
+    save_model(int8, first.model.to(memory_format=torch.contiguous_format), meta("int8"), bits=8)
+    second = inference.EmotionClassifier(int8)
+    assert len(measured) == 1 and second.memory_format == first.memory_format
+    face = np.random.default_rng(2).integers(0, 256, (48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(second.predict(face).probabilities, first.predict(face).probabilities, atol=0.05)
+    narrow = EmotionRecognitionModel(5, conv_widths=(4, 8, 8, 8), fc_widths=(16, 16)).eval()
+    inference.EmotionClassifier(save_model(tmp_path / "pruned.safetensors", narrow, meta("pruned")))
+    assert len(measured) == 2, "other shapes: measured for themselves"
