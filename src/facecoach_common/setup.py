@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer="FaceCoach developers",
     maintainer_email="dev@facecoach.invalid",
-    description="The base of every FaceCoach package: typed parameters, QoS, images, stamps, paths, stopping.",
+    description="The base of every FaceCoach package: parameters, QoS, images, stamps, paths, stopping, service calls.",
     license="Apache-2.0",
     extras_require={"test": ["pytest"]},
 )
