@@ -37,5 +37,5 @@ def call_idempotent(client: Any, request: Any, timeout: float, wait: Callable[[f
                 break
             wait(min(left, _POLL_S))
         if time.monotonic() >= deadline:
-            return None
-    return None  # not reached: the last send waits until the deadline
+            break
+    return None
