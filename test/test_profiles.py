@@ -106,6 +106,8 @@ def test_facecoach_run_takes_the_profile_of_each_person(ros_node, tmp_path, monk
         try:
             got = get_parameters(ros_node, "/alert_player", NAMES, timeout=90)
             assert got == want[person]
+            # The recorder answers once its session folder is made: a Ctrl-C before that records no session.
+            assert get_parameters(ros_node, "/session_recorder", ["profile"], timeout=90) == {"profile": person}
         finally:
             os.killpg(proc.pid, signal.SIGINT)
             out = proc.communicate(timeout=60)[0]
