@@ -43,7 +43,7 @@ def test_render_lists_every_category():
 def _values(**changes):
     values = {f"mapping.{e}": c for e, c in DEFAULT_MAPPING.items()}
     values.update(mapping_preset="", window_s=2.0, bad_threshold=0.6, release_threshold=0.3, min_confidence=0.4)
-    values.update(bad_rule="probability", bad_probability=0.3)
+    values.update(bad_rule="probability", bad_probability=PolicyConfig().bad_probability)
     values.update(cooldown_s=8.0, face_lost_s=0.0, cue_wav="", face_lost_wav="", alsa_device="null", volume=1.0)
     values.update(mute=False)
     values.update({k.replace("__", "."): v for k, v in changes.items()})
