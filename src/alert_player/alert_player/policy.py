@@ -50,7 +50,7 @@ class PolicyConfig:
         choices=(PROBABILITY_RULE, LABEL_RULE),
     )
     bad_probability: float = setting(
-        0.32, "rule 'probability': a face frame is bad when P(emotions mapped to bad) reaches this", 0.01, 1.0
+        0.31, "rule 'probability': a face frame is bad when P(emotions mapped to bad) reaches this", 0.01, 1.0
     )
     min_confidence: float = setting(
         0.4, "rule 'label': a bad top label counts only with at least this classifier probability", 0.0, 1.0
