@@ -98,9 +98,20 @@ def test_targets_with_graph_numbers(doc):
             "1x": {"realtime_factor": 1.0, "dropped": 0, "e2e_latency_ms": None},
             "max": {"realtime_factor": 1.5, "dropped": 5},
         },
+        live_graph={
+            "fps_in": 30.0,
+            "fps_out": 30.0,
+            "frames_in": 600,
+            "frames_out": 600,
+            "dropped": 0,
+            "e2e_latency_ms": {"p50": 9.0, "p99": 95.0, "max": 300.0, "max_at_s": 0.0},
+            "processes": ["camera_detector", "emotion_classifier", "alert_player"],
+        },
     )
     t = check_targets(full)
     assert t["realtime_factor_1x"]["met"] and t["dropped_frames_1x"]["met"]
     assert t["e2e_latency_p99_ms"]["met"] is False and t["single_process_rss_saving"]["met"] is False
     full["targets"] = t
-    assert "NO" in format_table(full)
+    assert t["live_e2e_latency_p99_ms"]["met"] is False and t["live_dropped_frames"]["met"]
+    table = format_table(full)
+    assert "NO" in table and "p99 95.0 ms, max 300.0 ms (0.0 s into the run)" in table

@@ -74,6 +74,7 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
     frames_in = int(round((stamps[-1] - stamps[0]) * fps / 1e9)) + 1
     lat = [(arrived[s] - s / 1e9) * 1e3 for s in stamps]
     out_fps = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9)
+    worst = int(np.argmax(lat))  # where the tail is: one stall, or spread over the run
     return {
         "fps_in": round(fps, 2),
         "fps_out": round(out_fps, 2),
@@ -83,6 +84,8 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
         "e2e_latency_ms": {
             "p50": round(float(np.percentile(lat, 50)), 2),
             "p99": round(float(np.percentile(lat, 99)), 2),
+            "max": round(lat[worst], 2),
+            "max_at_s": round((stamps[worst] - stamps[0]) / 1e9, 2),
         },
         "processes": [name for name, _ in graph.processes(nodes)],
         "dead": dead,

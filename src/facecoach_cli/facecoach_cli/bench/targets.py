@@ -144,7 +144,8 @@ def format_table(doc: Dict[str, Any]) -> str:
         lat = live["e2e_latency_ms"] or {}
         lines.append(
             f"live camera graph ({', '.join(live['processes'])}): {live['fps_in']} fps in, {live['fps_out']} fps out, "
-            f"{live['frames_out']} of {live['frames_in']} frames, latency p50 {lat.get('p50')} p99 {lat.get('p99')} ms"
+            f"{live['frames_out']} of {live['frames_in']} frames, latency p50 {lat.get('p50')} p99 {lat.get('p99')} "
+            f"ms, max {lat.get('max')} ms ({lat.get('max_at_s')} s into the run)"
         )
     backends = doc.get("backends")
     if backends:
