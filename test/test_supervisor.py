@@ -25,11 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "sample" / "interview"
 TIMEOUT = 90.0
 REPORTED_WITHIN_S = 1.0
-RESUMED_WITHIN_S = 5.0
-# How long a restarted node may take to start (python, rclpy, torch: 2-3.5 s on 2 busy cores). Beyond this
-# the machine is overloaded (measured: 8.5 s beside two other test runs), and the test checks what the
-# supervisor and the graph add to the node's own start instead of RESUMED_WITHIN_S.
-NORMAL_START_S = 3.5
+# From the restarted node's subscription to data reaching it. After kill -9 it reuses the dead process's DDS
+# ports, and Fast DDS's shared-memory transport (always on with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) re-creates
+# the dead "zombie" port while the processes that kept running go on writing into the old one until their port
+# watchdog drops it (period 1 s, health check 1 s). `python tools/dds_restart_delay.py --runs 16` on 2026-12-07:
+# first message 1.59-3.71 s (median 2.61) after a subscriber's node was created following a kill -9 of its
+# predecessor; 0.08-2.50 s (median 0.27) following a clean exit. This was the test's one flaky bound (2.0 s).
+DDS_REJOIN_S = 4.5
 INPUT = {  # the topic each victim subscribes to last when it starts
     "face_detector": "/camera/image_raw/compressed",
     "emotion_classifier": "/facecoach/face",
@@ -80,7 +82,7 @@ class Recorder:
 
 @pytest.mark.parametrize("victim", ["emotion_classifier", "face_detector", "alert_player", "single_process"])
 def test_kill_9_of_a_node_is_reported_at_once_and_coaching_resumes(ros_node, tmp_path, victim):
-    """A killed node: reported within a second, feedback again within five, only that node restarted."""
+    """A killed node: reported and restarted within a second, feedback again once it is up, only it restarted."""
     from facecoach_common.qos import OBSERVER_QOS
     from facecoach_msgs.msg import Feedback
 
@@ -137,11 +139,8 @@ def test_kill_9_of_a_node_is_reported_at_once_and_coaching_resumes(ros_node, tmp
     assert died.log_tail and victim in died.log, "the report shows the last lines of its log"
     assert t_died - killed < REPORTED_WITHIN_S
     assert t_restarted - killed < REPORTED_WITHIN_S, "restarted after a short delay"
-    assert t_back - t_up < 2.0, "the graph takes the restarted node back at once"
-    # The single process holds every node: all of them start again (torch included), so it gets twice as long.
-    allowed = RESUMED_WITHIN_S * (2 if victim == "single_process" else 1)
-    overload = max(0.0, (t_up - t_restarted) - NORMAL_START_S * (2 if victim == "single_process" else 1))
-    assert t_back - killed < allowed + overload, f"resumed after {t_back - killed:.2f} s"
+    # Not bounded: the node's own start (python, rclpy, torch), which depends on the machine's load.
+    assert t_back - t_up < DDS_REJOIN_S, "the graph takes the restarted node back once Fast DDS lets data reach it"
     assert back.has_face or back.reason == Feedback.REASON_NO_FACE
     assert restarted.name == victim and restarted.pid == after[victim] != before[victim]
     del after[victim], before[victim]
