@@ -23,6 +23,11 @@ def ros_domain():
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_LOG_DIR", str(REPO / "log" / "ros"))
+    # This process plays the `facecoach` command (it replays, observes, calls): its participants take the
+    # command's Fast DDS profile, as the command's do (facecoach_cli.cli.main).
+    from facecoach.dds import profile_environment
+
+    os.environ.update(profile_environment())
     yield os.environ["ROS_DOMAIN_ID"]
 
 

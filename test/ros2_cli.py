@@ -80,13 +80,21 @@ def _overlay_env(flavour: str) -> tuple:
 
 
 def environment(flavour: str) -> Dict[str, str]:
-    """The environment in which ``ros2`` of this flavour runs (this test run's ROS_DOMAIN_ID included)."""
-    if flavour == "installed":
-        return dict(os.environ)
-    env = dict(_overlay_env(flavour))
-    for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR"):  # the test run's own
-        if key in os.environ:
-            env[key] = os.environ[key]
+    """The environment in which ``ros2`` of this flavour runs (this test run's ROS_DOMAIN_ID included).
+
+    Without the Fast DDS profile this test process took (conftest): a user's ``ros2`` runs on Fast DDS's defaults,
+    and ``ros2 launch`` gives the node processes theirs itself.
+    """
+    from facecoach.dds import PROFILE_VARIABLES
+
+    env = dict(os.environ)
+    if flavour != "installed":
+        env = dict(_overlay_env(flavour))
+        for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR"):  # the test run's own
+            if key in os.environ:
+                env[key] = os.environ[key]
+    for key in PROFILE_VARIABLES:
+        env.pop(key, None)
     return env
 
 

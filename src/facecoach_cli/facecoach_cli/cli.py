@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from facecoach.dds import profile_environment
+
 from .commands import params
 from .commands.parser import CommandParser
 from .errors import run_command
@@ -77,6 +79,7 @@ def build_parser(argv: Optional[Sequence[str]] = ()) -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the facecoach command."""
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    os.environ.update(profile_environment())  # this process's own participant too (its player, observer, calls)
     return run_command(build_parser(argv), argv)
 
 
