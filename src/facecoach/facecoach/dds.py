@@ -5,8 +5,8 @@ the node's next periodic announcement, every 3 s by default. A short-lived comma
 `ros2 param get`) then waited 2-3 s for a graph that was running all along; with the nodes announcing every
 0.25 s it waits at most that. Set for the processes the launch files and `facecoach run`/`demo` start, and for the
 `facecoach` command's own participant (its bag player, its observers, its calls), unless the user chose a profile
-file of their own. A command on the 3 s default also stalled every node of the live graph once, for about 0.3 s,
-about 3.5 s after the graph started (`python tools/live_startup_stall.py` compares the two).
+file of their own. With the command's participant on the 3 s default, the live graph also stalled once, for about
+0.3 s, about 3.5 s after it started (`python tools/live_startup_stall.py` compares the two).
 """
 
 import os
