@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +34,7 @@ def one_run(observer_profile: str, seconds: float) -> dict:
 
     from facecoach.graph import load_graph
     from facecoach_cli.bench.frames import frame_rate, load_frames
-    from facecoach_cli.bench.live import write_video
+    from facecoach_cli.bench.live import live_nodes, write_video
     from facecoach_cli.launcher import GraphProcesses
     from facecoach_cli.ros_calls import command_node
     from facecoach_common.qos import OBSERVER_QOS
@@ -49,10 +48,7 @@ def one_run(observer_profile: str, seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="facecoach-stall-") as tmp:
         video = write_video(frames, Path(tmp) / "camera.avi", fps)
         graph = load_graph()
-        nodes = graph.nodes_for("live", {"camera_source": str(video), "alsa_device": "null", "record_session": "false"})
-        nodes = [
-            replace(n, parameters=dict(n.parameters, loop=True, fps=fps)) if n.name == "camera" else n for n in nodes
-        ]
+        nodes = live_nodes(graph, video, fps)
         with command_node("facecoach_stall_observer") as node:
             node.create_subscription(
                 Feedback,

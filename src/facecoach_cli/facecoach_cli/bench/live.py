@@ -33,6 +33,12 @@ def write_video(frames: Sequence[Frame], path: Path, fps: float) -> Path:
     return path
 
 
+def live_nodes(graph, video: Path, fps: float) -> list:
+    """The default live graph's nodes with the camera on ``video``, looping at ``fps``; silent, nothing recorded."""
+    nodes = graph.nodes_for("live", {"camera_source": str(video), "alsa_device": "null", "record_session": "false"})
+    return [replace(n, parameters=dict(n.parameters, loop=True, fps=fps)) if n.name == "camera" else n for n in nodes]
+
+
 def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0, timeout: float = 120.0):
     """Run the default live graph on a looping video of ``frames`` for ``seconds`` after its first feedback."""
     from facecoach.graph import LaunchError, load_graph
@@ -49,10 +55,7 @@ def live_graph_run(frames: Sequence[Frame], log_dir: Path, seconds: float = 20.0
     with tempfile.TemporaryDirectory(prefix="facecoach-bench-live-") as tmp:
         video = write_video(frames, Path(tmp) / "camera.avi", fps)
         graph = load_graph()
-        nodes = graph.nodes_for("live", {"camera_source": str(video), "alsa_device": "null", "record_session": "false"})
-        nodes = [
-            replace(n, parameters=dict(n.parameters, loop=True, fps=fps)) if n.name == "camera" else n for n in nodes
-        ]
+        nodes = live_nodes(graph, video, fps)
 
         def on_feedback(msg) -> None:
             arrived[stamp_to_ns(msg.header.stamp)] = time.time()  # the camera stamps with the system clock
